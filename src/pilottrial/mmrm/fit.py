@@ -1,0 +1,479 @@
+"""Fitting the MMRM: formula -> design, optimisation with fallbacks, and the results object."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula
+from scipy import optimize, stats
+
+from .inference import kenward_roger, numerical_hessian, satterthwaite_df
+from .likelihood import NotPositiveDefinite, PatternData
+from .structures import get_structure, sigma_jacobian
+
+__all__ = ["fit_mmrm", "MMRMFit", "MMRMError", "DF_METHODS"]
+
+DF_METHODS = ("satterthwaite", "kenward-roger", "kenward-roger-linear", "residual")
+OPTIMIZERS = ("BFGS", "L-BFGS-B", "Powell")
+
+
+class MMRMError(ValueError):
+    """The model cannot be fitted as specified; the message says why and what to change."""
+
+
+@dataclass
+class _Spec:
+    structure: object
+    n_visits: int
+    n_groups: int
+
+    @property
+    def k(self):
+        return self.structure.n_params(self.n_visits)
+
+    def split(self, params):
+        return [params[g * self.k:(g + 1) * self.k] for g in range(self.n_groups)]
+
+    def sigmas_theta(self, theta):
+        return [self.structure.sigma_theta(t, self.n_visits) for t in self.split(theta)]
+
+    def sigmas_phi(self, phi):
+        return [self.structure.sigma_phi(t, self.n_visits) for t in self.split(phi)]
+
+    def jac_theta(self, theta):
+        return [sigma_jacobian(self.structure.sigma_theta, t, self.n_visits) for t in self.split(theta)]
+
+    def jac_phi(self, phi):
+        return [sigma_jacobian(self.structure.sigma_phi, t, self.n_visits) for t in self.split(phi)]
+
+    def theta_to_phi(self, theta):
+        return np.concatenate([np.real(self.structure.theta_to_phi(t, self.n_visits))
+                               for t in self.split(theta)])
+
+
+def _contract(jacobians, G):
+    """sum_ab dSigma_k[a,b] * G[a,b], stacked over groups."""
+    return np.concatenate([np.einsum("kab,ab->k", J, G[g]) for g, J in enumerate(jacobians)])
+
+
+@dataclass
+class MMRMFit:
+    """Results of :func:`fit_mmrm` (see that function for the model)."""
+
+    formula: str
+    structure: str
+    method: str
+    df_method: str
+    terms: list
+    beta: np.ndarray
+    vcov: np.ndarray  # model-based (X'V^-1X)^-1, or the Kenward-Roger adjusted one
+    vcov_unadjusted: np.ndarray
+    phi: np.ndarray
+    phi_names: list
+    phi_vcov: np.ndarray  # asymptotic covariance of the natural covariance parameters
+    neg2_loglik: float
+    n_obs: int
+    n_subjects: int
+    visits: list
+    groups: list
+    sigmas: list
+    converged: bool
+    optimizer: str
+    attempts: list = field(default_factory=list)
+    _data: PatternData | None = None
+    _spec: _Spec | None = None
+    _evaluation: object = None
+    _hessian: np.ndarray | None = None
+    _model_spec: object = None
+    _frame: pd.DataFrame | None = None
+    _factors: dict | None = None
+    _numerics: dict | None = None
+    _kr: dict | None = None
+
+    # ---- fit statistics ----------------------------------------------------------------
+    @property
+    def n_cov_params(self) -> int:
+        return int(self.phi.size)
+
+    @property
+    def aic(self) -> float:
+        """AIC as SAS computes it: -2LL + 2q (q: covariance parameters, + p under ML)."""
+        return self.neg2_loglik + 2 * self._n_aic_params
+
+    @property
+    def aicc(self) -> float:
+        q = self._n_aic_params
+        n_star = self.n_obs - (len(self.beta) if self.method == "reml" else 0)
+        return self.neg2_loglik + 2 * q * n_star / (n_star - q - 1)
+
+    @property
+    def bic(self) -> float:
+        """BIC with the number of subjects as sample size (SAS PROC MIXED)."""
+        return self.neg2_loglik + self._n_aic_params * np.log(self.n_subjects)
+
+    @property
+    def _n_aic_params(self) -> int:
+        return self.n_cov_params + (len(self.beta) if self.method == "ml" else 0)
+
+    @property
+    def covariance(self):
+        """Estimated visit covariance (DataFrame, visits x visits); a dict by group if grouped."""
+        frames = [pd.DataFrame(s, index=self.visits, columns=self.visits) for s in self.sigmas]
+        return frames[0] if len(frames) == 1 else dict(zip(self.groups, frames))
+
+    @property
+    def correlation(self):
+        def corr(s):
+            sd = np.sqrt(np.diag(s))
+            return pd.DataFrame(s / np.outer(sd, sd), index=self.visits, columns=self.visits)
+
+        frames = [corr(s) for s in self.sigmas]
+        return frames[0] if len(frames) == 1 else dict(zip(self.groups, frames))
+
+    @property
+    def covariance_parameters(self) -> pd.DataFrame:
+        """Natural covariance parameters as SAS labels them, with asymptotic SE."""
+        k = len(self.phi) // len(self.groups)
+        group = np.repeat(self.groups, k) if len(self.groups) > 1 else [""] * len(self.phi)
+        return pd.DataFrame({
+            "parameter": self.phi_names,
+            "group": group,
+            "estimate": self.phi,
+            "std_error": np.sqrt(np.clip(np.diag(self.phi_vcov), 0, None)),
+        })
+
+    @property
+    def fit_statistics(self) -> pd.DataFrame:
+        label = "-2 Res Log Likelihood" if self.method == "reml" else "-2 Log Likelihood"
+        return pd.DataFrame({
+            "statistic": [label, "AIC", "AICC", "BIC"],
+            "value": [self.neg2_loglik, self.aic, self.aicc, self.bic],
+        })
+
+    # ---- inference ---------------------------------------------------------------------
+    def contrast(self, L, alpha: float = 0.05) -> pd.DataFrame:
+        """Wald t inference for each row of ``L`` (contrasts of the fixed effects).
+
+        Returns ``estimate, std_error, df, t_value, p_value, ci_lower, ci_upper``.
+        """
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+        est = L @ self.beta
+        var = np.einsum("qp,pr,qr->q", L, self.vcov, L)
+        se = np.sqrt(var)
+        df = self._df(L)
+        t_value = est / se
+        p_value = 2 * stats.t.sf(np.abs(t_value), df)
+        half = stats.t.ppf(1 - alpha / 2, df) * se
+        return pd.DataFrame({
+            "estimate": est, "std_error": se, "df": df, "t_value": t_value,
+            "p_value": p_value, "ci_lower": est - half, "ci_upper": est + half,
+        })
+
+    def _df(self, L):
+        if self.df_method == "residual":
+            return np.full(L.shape[0], float(self.n_obs - np.linalg.matrix_rank(self.vcov)))
+        if self.df_method.startswith("kenward-roger"):
+            return np.array([kenward_roger(self._kr, row[None, :])["df"] for row in L])
+        return satterthwaite_df(self._data, self._evaluation, self._spec, self.phi,
+                                self.phi_vcov, L)
+
+    @property
+    def coefficients(self) -> pd.DataFrame:
+        """Fixed effects: term, estimate, std_error, df, t_value, p_value."""
+        table = self.contrast(np.eye(len(self.beta)))
+        table.insert(0, "term", self.terms)
+        return table[["term", "estimate", "std_error", "df", "t_value", "p_value"]]
+
+    def _grid_rows(self, specs):
+        """Design rows of the reference grid, averaged over factors not in ``specs``."""
+        levels = {name: list(cats) for name, cats in self._factors.items()}
+        names = list(levels)
+        grid = pd.DataFrame(list(itertools.product(*[levels[n] for n in names])), columns=names)
+        for name in names:
+            grid[name] = pd.Categorical(grid[name], categories=levels[name])
+        for name, value in self._numerics.items():
+            grid[name] = value
+        X = np.asarray(self._model_spec.get_model_matrix(grid), dtype=float)
+        keys = grid[specs].astype(str).agg("\x1f".join, axis=1)
+        rows, labels = [], []
+        for combo in itertools.product(*[levels[s] for s in specs]):
+            mask = (keys == "\x1f".join(map(str, combo))).to_numpy()
+            rows.append(X[mask].mean(axis=0))
+            labels.append(combo)
+        return np.array(rows), labels
+
+    def lsmeans(self, specs=None, alpha: float = 0.05) -> pd.DataFrame:
+        """Least-squares means over ``specs`` (default: every factor in the model).
+
+        As SAS LSMEANS and emmeans: other factors averaged with equal weights, numeric
+        covariates at their mean over the rows used in the fit.
+        """
+        specs = list(self._factors) if specs is None else [specs] if isinstance(specs, str) else list(specs)
+        unknown = [s for s in specs if s not in self._factors]
+        if unknown:
+            raise MMRMError(f"lsmeans: {unknown} are not factors of the model; factors: {list(self._factors)}")
+        L, labels = self._grid_rows(specs)
+        table = self.contrast(L, alpha=alpha)
+        for i, s in enumerate(specs):
+            table.insert(i, s, [lab[i] for lab in labels])
+        return table
+
+    def treatment_contrasts(self, arm: str, reference, treatment, visit: str | None = None,
+                            alpha: float = 0.05) -> pd.DataFrame:
+        """Treatment minus reference difference in LS-means at each visit.
+
+        Returns ``visit, estimate, std_error, df, t_value, ci_lower, ci_upper, p_value``.
+        """
+        visit = visit or self._visit_name
+        if arm not in self._factors:
+            raise MMRMError(f"{arm!r} is not a factor of the model; factors: {list(self._factors)}")
+        for level in (reference, treatment):
+            if level not in self._factors[arm]:
+                raise MMRMError(f"arm level {level!r} not found in {arm!r}; levels: {self._factors[arm]}")
+        by_visit = visit in self._factors
+        L, labels = self._grid_rows([arm, visit] if by_visit else [arm])
+        index = {lab: i for i, lab in enumerate(labels)}
+        visit_levels = self._factors[visit] if by_visit else ["all visits"]
+        key = (lambda a, v: (a, v)) if by_visit else (lambda a, v: (a,))
+        D = np.array([L[index[key(treatment, v)]] - L[index[key(reference, v)]] for v in visit_levels])
+        table = self.contrast(D, alpha=alpha)
+        table.insert(0, "visit", visit_levels)
+        return table[["visit", "estimate", "std_error", "df", "t_value", "ci_lower", "ci_upper", "p_value"]]
+
+    _visit_name: str = ""
+
+
+def _categorical_levels(series: pd.Series) -> list:
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return [c for c in series.cat.categories if c in set(series.dropna())]
+    return sorted(series.dropna().unique(), key=str)
+
+
+def _prepare(data, formula, subject, visit, group, visit_levels):
+    formula_obj = Formula(formula)
+    lhs = [str(v) for v in formula_obj.lhs.required_variables]
+    rhs = sorted(str(v) for v in formula_obj.rhs.required_variables)
+    needed = list(dict.fromkeys(lhs + rhs + [subject, visit] + ([group] if group else [])))
+    missing = [c for c in needed if c not in data.columns]
+    if missing:
+        raise MMRMError(f"columns {missing} named in the model are not in the data")
+    frame = data[needed].dropna().copy()
+    if frame.empty:
+        raise MMRMError("no complete rows: every row misses the outcome or a covariate")
+    factors, numerics = {}, {}
+    for name in rhs:
+        col = frame[name]
+        if isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == object or pd.api.types.is_string_dtype(col) or pd.api.types.is_bool_dtype(col):
+            levels = _categorical_levels(data[name]) if isinstance(data[name].dtype, pd.CategoricalDtype) else _categorical_levels(col)
+            levels = [lv for lv in levels if lv in set(col)]
+            frame[name] = pd.Categorical(col, categories=levels)
+            factors[name] = levels
+        else:
+            numerics[name] = float(col.mean())
+    if visit_levels is None:
+        visit_levels = (list(data[visit].cat.categories) if isinstance(data[visit].dtype, pd.CategoricalDtype)
+                        else sorted(frame[visit].unique(), key=str))
+    visit_levels = [v for v in visit_levels if v in set(frame[visit])]
+    dup = frame.duplicated([subject, visit])
+    if dup.any():
+        first = frame.loc[dup, [subject, visit]].iloc[0]
+        raise MMRMError(f"{int(dup.sum())} duplicated {subject} x {visit} rows (first: {first[subject]!r} at "
+                        f"{first[visit]!r}); the model needs one row per subject and visit")
+    return formula_obj, frame, factors, numerics, visit_levels
+
+
+def _empirical_covariances(frame, residuals, subject, visit, visit_levels, group_codes, n_groups):
+    m = len(visit_levels)
+    out = []
+    table = pd.DataFrame({"s": frame[subject].to_numpy(), "v": frame[visit].astype(str).to_numpy(),
+                          "r": residuals, "g": group_codes})
+    pooled = float(np.var(residuals)) or 1.0
+    for g in range(n_groups):
+        wide = table[table.g == g].pivot(index="s", columns="v", values="r")
+        wide = wide.reindex(columns=[str(v) for v in visit_levels])
+        S = wide.cov(min_periods=3).to_numpy()
+        diag = np.where(np.isfinite(np.diag(S)) & (np.diag(S) > 0), np.diag(S), pooled)
+        S = np.where(np.isfinite(S), S, 0.0)
+        S[np.diag_indices(m)] = diag
+        vals, vecs = np.linalg.eigh(S)
+        vals = np.clip(vals, 0.05 * diag.mean(), None)
+        out.append((vecs * vals) @ vecs.T)
+    return out
+
+
+def fit_mmrm(data: pd.DataFrame, formula: str, subject: str, visit: str, covariance="us",
+             method: str = "reml", df_method: str = "satterthwaite", group: str | None = None,
+             visit_levels=None, fallback=None, optimizers=OPTIMIZERS) -> MMRMFit:
+    """Fit a mixed model for repeated measures (MMRM).
+
+    Model: :math:`y_{ij} = x_{ij}'\\beta + \\varepsilon_{ij}` with the residuals of subject *i*
+    across visits :math:`\\varepsilon_i \\sim N(0, \\Sigma_i)`, :math:`\\Sigma` structured as
+    ``covariance`` (optionally one matrix per level of ``group``), estimated by REML or ML;
+    rows with a missing response or covariate are dropped (likelihood-based, valid under MAR).
+
+    Parameters
+    ----------
+    data : long DataFrame, one row per subject x visit.
+    formula : Wilkinson formula for the fixed effects, e.g. ``"FEV1 ~ RACE + ARMCD * AVISIT"``.
+        Categorical columns use treatment coding; the first category of a pandas Categorical
+        (else the first sorted level) is the reference.
+    subject, visit : column names; the visit order is the Categorical order (else sorted) or
+        ``visit_levels``.
+    covariance : ``us``, ``cs``, ``csh``, ``ar1``, ``ar1h``, ``toep``, ``toeph``, ``ad``, ``adh``.
+    method : ``"reml"`` or ``"ml"``.
+    df_method : ``"satterthwaite"``, ``"kenward-roger"``, ``"kenward-roger-linear"`` or ``"residual"``.
+    fallback : structures to try in order if ``covariance`` fails to converge, e.g.
+        ``["toeph", "ar1", "cs"]``; the structure used is ``fit.structure``.
+
+    Notes
+    -----
+    Fixed-effect covariance :math:`\\Phi = (X'V^{-1}X)^{-1}` at the estimate; Satterthwaite df
+    :math:`\\nu = 2(c'\\Phi c)^2 / (g'Ag)`, :math:`g = \\partial(c'\\Phi c)/\\partial\\phi`,
+    :math:`A` = twice the inverse Hessian of :math:`-2\\ell`, in SAS's covariance parameters
+    (Satterthwaite 1946; Fai & Cornelius 1996). Kenward-Roger: Kenward & Roger (1997).
+
+    References
+    ----------
+    Mallinckrodt et al. (2008) Recommendations for the primary analysis of continuous endpoints
+    in longitudinal clinical trials. Drug Inf J 42:303-319.
+    """
+    method = method.lower()
+    if method not in ("reml", "ml"):
+        raise MMRMError(f"method must be 'reml' or 'ml', not {method!r}")
+    df_method = df_method.lower().replace("_", "-")
+    if df_method in ("kr", "kenward-roger-linear", "kr-linear", "kr1"):
+        df_method = "kenward-roger" if df_method == "kr" else "kenward-roger-linear"
+    if df_method not in DF_METHODS:
+        raise MMRMError(f"df_method must be one of {DF_METHODS}, not {df_method!r}")
+    chain = [covariance] if isinstance(covariance, str) else list(covariance)
+    chain += list(fallback or [])
+    formula_obj, frame, factors, numerics, visit_levels = _prepare(data, formula, subject, visit,
+                                                                   group, visit_levels)
+    if frame[subject].nunique() < 2:
+        raise MMRMError("the model needs at least two subjects with data")
+    model_matrix = formula_obj.get_model_matrix(frame)
+    y = np.asarray(model_matrix.lhs, dtype=float).ravel()
+    X_frame = model_matrix.rhs
+    X = np.asarray(X_frame, dtype=float)
+    terms = list(X_frame.columns)
+    rank = np.linalg.matrix_rank(X)
+    if rank < X.shape[1]:
+        q, r = np.linalg.qr(X)
+        aliased = [terms[j] for j in range(X.shape[1]) if abs(r[j, j]) < 1e-8 * abs(r).max()]
+        raise MMRMError(f"the design is rank deficient (rank {rank} < {X.shape[1]} columns); "
+                        f"terms not estimable from these data: {aliased}. Drop or merge them "
+                        f"(for example a visit with no observations in one arm)")
+    visit_code = pd.Categorical(frame[visit], categories=visit_levels).codes
+    groups = [None]
+    group_code = np.zeros(len(frame), dtype=np.int64)
+    if group:
+        groups = _categorical_levels(frame[group])
+        group_code = pd.Categorical(frame[group], categories=groups).codes.astype(np.int64)
+    data_patterns = PatternData(y, X, frame[subject].astype(str).to_numpy(), visit_code, group_code,
+                                len(visit_levels), len(groups))
+    ols_resid = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
+    starts_cov = _empirical_covariances(frame, ols_resid, subject, visit, visit_levels, group_code,
+                                        len(groups))
+    reml = method == "reml"
+    attempts = []
+    for name in chain:
+        structure = get_structure(name)
+        spec = _Spec(structure, len(visit_levels), len(groups))
+        result = _optimise(data_patterns, spec, starts_cov, reml, optimizers, attempts)
+        if result is None:
+            continue
+        theta, optimizer_used = result
+        phi = spec.theta_to_phi(theta)
+        evaluation = data_patterns.evaluate(spec.sigmas_phi(phi), reml=reml, gradient=True)
+
+        def grad_phi(p, _spec=spec):
+            ev = data_patterns.evaluate(_spec.sigmas_phi(p), reml=reml, gradient=True)
+            return _contract(_spec.jac_phi(p), ev.G)
+
+        try:
+            hessian = numerical_hessian(grad_phi, phi)
+            eig = np.linalg.eigvalsh(hessian)
+        except NotPositiveDefinite:
+            eig = np.array([-1.0])
+        if not np.all(eig > 1e-8 * max(1.0, np.abs(eig).max())):
+            attempts.append({"structure": name, "optimizer": optimizer_used,
+                             "message": "Hessian not positive definite at the optimum (boundary or non-identifiable)"})
+            continue
+        phi_vcov = 2.0 * np.linalg.inv(hessian)
+        sigmas = [np.real(s) for s in spec.sigmas_phi(phi)]
+        kr = None
+        vcov = evaluation.vcov_beta
+        if df_method.startswith("kenward-roger"):
+            kr = kenward_roger_setup(data_patterns, evaluation, spec, phi, phi_vcov,
+                                     linear=df_method.endswith("linear"))
+            vcov = kr["vcov_adjusted"]
+        fit = MMRMFit(
+            formula=formula, structure=structure.name, method=method, df_method=df_method,
+            terms=terms, beta=evaluation.beta, vcov=vcov, vcov_unadjusted=evaluation.vcov_beta,
+            phi=phi, phi_names=[n for _ in groups for n in structure.phi_names(len(visit_levels))],
+            phi_vcov=phi_vcov, neg2_loglik=evaluation.neg2ll, n_obs=len(y),
+            n_subjects=data_patterns.n_subjects, visits=list(visit_levels), groups=groups,
+            sigmas=sigmas, converged=True, optimizer=optimizer_used, attempts=attempts,
+            _data=data_patterns, _spec=spec, _evaluation=evaluation, _hessian=hessian,
+            _model_spec=model_matrix.rhs.model_spec, _frame=frame, _factors=factors,
+            _numerics=numerics, _kr=kr,
+        )
+        fit._visit_name = visit
+        return fit
+    tried = "; ".join(f"{a['structure']}/{a['optimizer']}: {a['message']}" for a in attempts)
+    raise MMRMError(f"the MMRM did not converge with any covariance structure in {chain} ({tried}). "
+                    f"Add a simpler structure to the fallback chain (e.g. 'cs')")
+
+
+def _optimise(data_patterns, spec, starts_cov, reml, optimizers, attempts):
+    """Minimise -2 log-likelihood over theta; returns (theta, optimizer) or None."""
+    n = data_patterns.n_obs
+
+    def objective(theta):
+        try:
+            ev = data_patterns.evaluate(spec.sigmas_theta(theta), reml=reml, gradient=True)
+        except NotPositiveDefinite:
+            return np.inf, np.zeros_like(theta)
+        grad = _contract(spec.jac_theta(theta), ev.G)
+        return ev.neg2ll / n, grad / n
+
+    starts = []
+    try:
+        starts.append(np.concatenate([spec.structure.start(S) for S in starts_cov]))
+    except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+        pass
+    pooled = [np.eye(spec.n_visits) * float(np.mean(np.diag(S))) for S in starts_cov]
+    starts.append(np.concatenate([spec.structure.start(S) for S in pooled]))
+    for optimizer in optimizers:
+        for start in starts:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                try:
+                    if optimizer == "Powell":
+                        res = optimize.minimize(lambda t: objective(t)[0], start, method="Powell",
+                                                options={"xtol": 1e-10, "ftol": 1e-14, "maxiter": 20000})
+                    else:
+                        opts = {"gtol": 1e-9, "maxiter": 2000} if optimizer == "BFGS" else \
+                            {"gtol": 1e-10, "ftol": 1e-15, "maxiter": 5000}
+                        res = optimize.minimize(objective, start, jac=True, method=optimizer, options=opts)
+                except (np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:
+                    attempts.append({"structure": spec.structure.name, "optimizer": optimizer,
+                                     "message": str(exc)})
+                    continue
+            value, grad = objective(res.x)
+            ok = np.isfinite(value) and np.all(np.isfinite(res.x)) and np.max(np.abs(grad)) < 1e-4
+            if ok:
+                return res.x, optimizer
+            attempts.append({"structure": spec.structure.name, "optimizer": optimizer,
+                             "message": f"no convergence (max |gradient| {np.max(np.abs(grad)):.2g})"})
+    return None
+
+
+def kenward_roger_setup(*args, **kwargs):
+    from .inference import kenward_roger_setup as setup
+
+    return setup(*args, **kwargs)
