@@ -356,7 +356,38 @@ def _descriptive_rows(config: dict, descriptives: pd.DataFrame) -> list[dict]:
     return rows
 
 
-def _methods(config: dict) -> list[str]:
+STRUCTURE_NAMES = {
+    "us": "unstructured", "cs": "compound-symmetry", "csh": "heterogeneous compound-symmetry",
+    "ar1": "first-order autoregressive", "ar1h": "heterogeneous first-order autoregressive",
+    "toep": "Toeplitz", "toeph": "heterogeneous Toeplitz", "ad": "first-order ante-dependence",
+    "adh": "heterogeneous first-order ante-dependence",
+}
+
+
+def _structure_text(config: dict, models: pd.DataFrame | None) -> tuple[str, str]:
+    """The covariance structure asked for, and a sentence on the fallback chain and its use."""
+    analysis = config.get("analysis", {}) or {}
+    wanted = str(analysis.get("covariance", "us"))
+    name = STRUCTURE_NAMES.get(wanted, wanted)
+    main = f"{'an' if name[0] in 'aeiou' else 'a'} {name} covariance matrix"
+    chain = [str(c) for c in analysis.get("fallback", []) or []]
+    note = ""
+    if chain:
+        note = ("Had it failed to converge, the first converging of the "
+                + ", ".join(STRUCTURE_NAMES.get(c, c) for c in chain) + " structures would have been used")
+    if models is not None and not models.empty:
+        mmrm = models[models["model"] == "mmrm"]
+        used = [f"{row.outcome} ({STRUCTURE_NAMES.get(row.covariance, row.covariance)})"
+                for row in mmrm.itertuples() if row.covariance != wanted]
+        if used and chain:
+            note = (f"The {name} fit did not converge for " + ", ".join(used)
+                    + ", where the structure in brackets, the first converging in the fallback chain, was used")
+        elif chain:
+            note += f"; the {name} fit converged for every outcome"
+    return main, (note + ". ") if note else ""
+
+
+def _methods(config: dict, models: pd.DataFrame | None = None) -> list[str]:
     reference, treatment = _arms(config)
     base = _baseline(config) or "baseline"
     post = [v for v in _visit_order(config) if v != base]
@@ -376,13 +407,14 @@ def _methods(config: dict) -> list[str]:
             "the Satterthwaite approximation"
         )
     visits_txt = ", ".join(post) if post else "the post-baseline visits"
+    structure, fallback_note = _structure_text(config, models)
     return [
         (
             f"Each outcome was analysed with a mixed model for repeated measures (MMRM): "
             f"change from baseline ~ baseline + arm × visit, fitted to the post-baseline "
-            f"visits ({visits_txt}) with an unstructured covariance matrix of the "
+            f"visits ({visits_txt}) with {structure} of the "
             f"repeated measurements within participant, estimated by restricted maximum "
-            f"likelihood (REML). {cov}; {level} confidence intervals use the t "
+            f"likelihood (REML). {fallback_note}{cov}; {level} confidence intervals use the t "
             f"distribution with these degrees of freedom (α = {fmt_num(alpha, 2)})."
         ),
         (
@@ -461,6 +493,7 @@ def render_report(
     descriptives: pd.DataFrame,
     figures: dict[str, str | PathLike],
     provenance: dict,
+    models: pd.DataFrame | None = None,
 ) -> str:
     """Render the statistical report as one self-contained HTML document.
 
@@ -480,6 +513,9 @@ def render_report(
     provenance : dict
         Keys ``config_yaml, data_sha256, data_path, packages, git_commit,
         command``.
+    models : pandas.DataFrame, optional
+        One row per outcome x model with the covariance structure used
+        (``outcome, model, covariance``), so the methods state what was fitted.
 
     Returns
     -------
@@ -545,7 +581,7 @@ def render_report(
         "n_total": fmt_int(n_total),
         "visits": visits,
         "outcomes": outcomes,
-        "methods": _methods(config),
+        "methods": _methods(config, models),
         "key_results": _key_results(config, contrasts),
         "ci_level": _ci_level(config),
         "df_label": _df_label(config),

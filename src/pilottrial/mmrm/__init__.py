@@ -6,7 +6,7 @@ Satterthwaite or Kenward-Roger degrees of freedom. Validated against SAS PROC MI
 (tests/test_mmrm_sas.py) and R nlme/emmeans (tests/test_r_parity.py).
 """
 
-from .fit import DF_METHODS, MMRMError, MMRMFit, fit_mmrm
+from .fit import DF_METHODS, MMRMError, MMRMFit, fit_mmrm, mmrm_at
 from .structures import STRUCTURES, get_structure
 
-__all__ = ["fit_mmrm", "MMRMFit", "MMRMError", "DF_METHODS", "STRUCTURES", "get_structure"]
+__all__ = ["fit_mmrm", "mmrm_at", "MMRMFit", "MMRMError", "DF_METHODS", "STRUCTURES", "get_structure"]

@@ -11,11 +11,11 @@ import pandas as pd
 from formulaic import Formula
 from scipy import optimize, stats
 
-from .inference import kenward_roger, numerical_hessian, satterthwaite_df
+from .inference import kenward_roger, kenward_roger_setup, numerical_hessian, satterthwaite_df
 from .likelihood import NotPositiveDefinite, PatternData
 from .structures import get_structure, sigma_jacobian
 
-__all__ = ["fit_mmrm", "MMRMFit", "MMRMError", "DF_METHODS"]
+__all__ = ["fit_mmrm", "mmrm_at", "MMRMFit", "MMRMError", "DF_METHODS"]
 
 DF_METHODS = ("satterthwaite", "kenward-roger", "kenward-roger-linear", "residual")
 OPTIMIZERS = ("BFGS", "L-BFGS-B", "Powell")
@@ -341,92 +341,129 @@ def fit_mmrm(data: pd.DataFrame, formula: str, subject: str, visit: str, covaria
     Mallinckrodt et al. (2008) Recommendations for the primary analysis of continuous endpoints
     in longitudinal clinical trials. Drug Inf J 42:303-319.
     """
+    method, df_method = _check_methods(method, df_method)
+    chain = [covariance] if isinstance(covariance, str) else list(covariance)
+    chain += list(fallback or [])
+    model = _Model(data, formula, subject, visit, group, visit_levels)
+    reml = method == "reml"
+    attempts = []
+    for name in chain:
+        spec = _Spec(get_structure(name), len(model.visit_levels), len(model.groups))
+        result = _optimise(model.patterns, spec, model.start_covariances, reml, optimizers, attempts)
+        if result is None:
+            continue
+        theta, optimizer_used = result
+        fit = _build_fit(model, spec, spec.theta_to_phi(theta), method, df_method, optimizer_used, attempts)
+        if fit is not None:
+            return fit
+    tried = "; ".join(f"{a['structure']}/{a['optimizer']}: {a['message']}" for a in attempts)
+    raise MMRMError(f"the MMRM did not converge with any covariance structure in {chain} ({tried}). "
+                    f"Add a simpler structure to the fallback chain (e.g. 'cs')")
+
+
+def mmrm_at(data: pd.DataFrame, formula: str, subject: str, visit: str, covariance: str, phi,
+            method: str = "reml", df_method: str = "satterthwaite", group: str | None = None,
+            visit_levels=None) -> MMRMFit:
+    """The MMRM results object at given covariance parameters ``phi`` (SAS parameterisation),
+    without optimising: used to give another fitter's estimate (for example the random-intercept
+    LMM of statsmodels, whose marginal covariance is ``cs``) the same small-sample inference."""
+    method, df_method = _check_methods(method, df_method)
+    model = _Model(data, formula, subject, visit, group, visit_levels)
+    spec = _Spec(get_structure(covariance), len(model.visit_levels), len(model.groups))
+    fit = _build_fit(model, spec, np.asarray(phi, dtype=float), method, df_method, "given", [])
+    if fit is None:
+        raise MMRMError("the Hessian of the likelihood is not positive definite at the given parameters")
+    return fit
+
+
+def _check_methods(method, df_method):
     method = method.lower()
     if method not in ("reml", "ml"):
         raise MMRMError(f"method must be 'reml' or 'ml', not {method!r}")
     df_method = df_method.lower().replace("_", "-")
-    if df_method in ("kr", "kenward-roger-linear", "kr-linear", "kr1"):
-        df_method = "kenward-roger" if df_method == "kr" else "kenward-roger-linear"
+    aliases = {"kr": "kenward-roger", "kr-linear": "kenward-roger-linear", "kr1": "kenward-roger-linear"}
+    df_method = aliases.get(df_method, df_method)
     if df_method not in DF_METHODS:
         raise MMRMError(f"df_method must be one of {DF_METHODS}, not {df_method!r}")
-    chain = [covariance] if isinstance(covariance, str) else list(covariance)
-    chain += list(fallback or [])
-    formula_obj, frame, factors, numerics, visit_levels = _prepare(data, formula, subject, visit,
-                                                                   group, visit_levels)
-    if frame[subject].nunique() < 2:
-        raise MMRMError("the model needs at least two subjects with data")
-    model_matrix = formula_obj.get_model_matrix(frame)
-    y = np.asarray(model_matrix.lhs, dtype=float).ravel()
-    X_frame = model_matrix.rhs
-    X = np.asarray(X_frame, dtype=float)
-    terms = list(X_frame.columns)
-    rank = np.linalg.matrix_rank(X)
-    if rank < X.shape[1]:
-        q, r = np.linalg.qr(X)
-        aliased = [terms[j] for j in range(X.shape[1]) if abs(r[j, j]) < 1e-8 * abs(r).max()]
-        raise MMRMError(f"the design is rank deficient (rank {rank} < {X.shape[1]} columns); "
-                        f"terms not estimable from these data: {aliased}. Drop or merge them "
-                        f"(for example a visit with no observations in one arm)")
-    visit_code = pd.Categorical(frame[visit], categories=visit_levels).codes
-    groups = [None]
-    group_code = np.zeros(len(frame), dtype=np.int64)
-    if group:
-        groups = _categorical_levels(frame[group])
-        group_code = pd.Categorical(frame[group], categories=groups).codes.astype(np.int64)
-    data_patterns = PatternData(y, X, frame[subject].astype(str).to_numpy(), visit_code, group_code,
-                                len(visit_levels), len(groups))
-    ols_resid = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
-    starts_cov = _empirical_covariances(frame, ols_resid, subject, visit, visit_levels, group_code,
-                                        len(groups))
+    return method, df_method
+
+
+class _Model:
+    """Model frame, design matrix and missingness patterns of one MMRM specification."""
+
+    def __init__(self, data, formula, subject, visit, group, visit_levels):
+        formula_obj, frame, factors, numerics, visit_levels = _prepare(data, formula, subject, visit,
+                                                                       group, visit_levels)
+        if frame[subject].nunique() < 2:
+            raise MMRMError("the model needs at least two subjects with data")
+        model_matrix = formula_obj.get_model_matrix(frame)
+        y = np.asarray(model_matrix.lhs, dtype=float).ravel()
+        X = np.asarray(model_matrix.rhs, dtype=float)
+        terms = list(model_matrix.rhs.columns)
+        rank = np.linalg.matrix_rank(X)
+        if rank < X.shape[1]:
+            _, r = np.linalg.qr(X)
+            aliased = [terms[j] for j in range(X.shape[1]) if abs(r[j, j]) < 1e-8 * abs(r).max()]
+            raise MMRMError(f"the design is rank deficient (rank {rank} < {X.shape[1]} columns); "
+                            f"terms not estimable from these data: {aliased}. Drop or merge them "
+                            f"(for example a visit with no observations in one arm)")
+        visit_code = pd.Categorical(frame[visit], categories=visit_levels).codes
+        groups = [None]
+        group_code = np.zeros(len(frame), dtype=np.int64)
+        if group:
+            groups = _categorical_levels(frame[group])
+            group_code = pd.Categorical(frame[group], categories=groups).codes.astype(np.int64)
+        self.formula, self.frame, self.factors, self.numerics = formula, frame, factors, numerics
+        self.visit, self.visit_levels, self.groups, self.terms = visit, visit_levels, groups, terms
+        self.model_spec = model_matrix.rhs.model_spec
+        self.n_obs = len(y)
+        self.patterns = PatternData(y, X, frame[subject].astype(str).to_numpy(), visit_code, group_code,
+                                    len(visit_levels), len(groups))
+        ols_resid = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
+        self.start_covariances = _empirical_covariances(frame, ols_resid, subject, visit, visit_levels,
+                                                        group_code, len(groups))
+
+
+def _build_fit(model, spec, phi, method, df_method, optimizer_used, attempts):
+    """Evaluate at ``phi`` and assemble the results; None if the Hessian is not positive definite."""
     reml = method == "reml"
-    attempts = []
-    for name in chain:
-        structure = get_structure(name)
-        spec = _Spec(structure, len(visit_levels), len(groups))
-        result = _optimise(data_patterns, spec, starts_cov, reml, optimizers, attempts)
-        if result is None:
-            continue
-        theta, optimizer_used = result
-        phi = spec.theta_to_phi(theta)
-        evaluation = data_patterns.evaluate(spec.sigmas_phi(phi), reml=reml, gradient=True)
+    data_patterns = model.patterns
+    evaluation = data_patterns.evaluate(spec.sigmas_phi(phi), reml=reml, gradient=True)
 
-        def grad_phi(p, _spec=spec):
-            ev = data_patterns.evaluate(_spec.sigmas_phi(p), reml=reml, gradient=True)
-            return _contract(_spec.jac_phi(p), ev.G)
+    def grad_phi(p):
+        ev = data_patterns.evaluate(spec.sigmas_phi(p), reml=reml, gradient=True)
+        return _contract(spec.jac_phi(p), ev.G)
 
-        try:
-            hessian = numerical_hessian(grad_phi, phi)
-            eig = np.linalg.eigvalsh(hessian)
-        except NotPositiveDefinite:
-            eig = np.array([-1.0])
-        if not np.all(eig > 1e-8 * max(1.0, np.abs(eig).max())):
-            attempts.append({"structure": name, "optimizer": optimizer_used,
-                             "message": "Hessian not positive definite at the optimum (boundary or non-identifiable)"})
-            continue
-        phi_vcov = 2.0 * np.linalg.inv(hessian)
-        sigmas = [np.real(s) for s in spec.sigmas_phi(phi)]
-        kr = None
-        vcov = evaluation.vcov_beta
-        if df_method.startswith("kenward-roger"):
-            kr = kenward_roger_setup(data_patterns, evaluation, spec, phi, phi_vcov,
-                                     linear=df_method.endswith("linear"))
-            vcov = kr["vcov_adjusted"]
-        fit = MMRMFit(
-            formula=formula, structure=structure.name, method=method, df_method=df_method,
-            terms=terms, beta=evaluation.beta, vcov=vcov, vcov_unadjusted=evaluation.vcov_beta,
-            phi=phi, phi_names=[n for _ in groups for n in structure.phi_names(len(visit_levels))],
-            phi_vcov=phi_vcov, neg2_loglik=evaluation.neg2ll, n_obs=len(y),
-            n_subjects=data_patterns.n_subjects, visits=list(visit_levels), groups=groups,
-            sigmas=sigmas, converged=True, optimizer=optimizer_used, attempts=attempts,
-            _data=data_patterns, _spec=spec, _evaluation=evaluation, _hessian=hessian,
-            _model_spec=model_matrix.rhs.model_spec, _frame=frame, _factors=factors,
-            _numerics=numerics, _kr=kr,
-        )
-        fit._visit_name = visit
-        return fit
-    tried = "; ".join(f"{a['structure']}/{a['optimizer']}: {a['message']}" for a in attempts)
-    raise MMRMError(f"the MMRM did not converge with any covariance structure in {chain} ({tried}). "
-                    f"Add a simpler structure to the fallback chain (e.g. 'cs')")
+    try:
+        hessian = numerical_hessian(grad_phi, phi)
+        eig = np.linalg.eigvalsh(hessian)
+    except NotPositiveDefinite:
+        eig = np.array([-1.0])
+    if not np.all(eig > 1e-8 * max(1.0, np.abs(eig).max())):
+        attempts.append({"structure": spec.structure.name, "optimizer": optimizer_used,
+                         "message": "Hessian not positive definite at the optimum (boundary or non-identifiable)"})
+        return None
+    phi_vcov = 2.0 * np.linalg.inv(hessian)
+    kr = None
+    vcov = evaluation.vcov_beta
+    if df_method.startswith("kenward-roger"):
+        kr = kenward_roger_setup(data_patterns, evaluation, spec, phi, phi_vcov,
+                                 linear=df_method.endswith("linear"))
+        vcov = kr["vcov_adjusted"]
+    n_visits = len(model.visit_levels)
+    fit = MMRMFit(
+        formula=model.formula, structure=spec.structure.name, method=method, df_method=df_method,
+        terms=model.terms, beta=evaluation.beta, vcov=vcov, vcov_unadjusted=evaluation.vcov_beta,
+        phi=phi, phi_names=[n for _ in model.groups for n in spec.structure.phi_names(n_visits)],
+        phi_vcov=phi_vcov, neg2_loglik=evaluation.neg2ll, n_obs=model.n_obs,
+        n_subjects=data_patterns.n_subjects, visits=list(model.visit_levels), groups=model.groups,
+        sigmas=[np.real(s) for s in spec.sigmas_phi(phi)], converged=True, optimizer=optimizer_used,
+        attempts=attempts, _data=data_patterns, _spec=spec, _evaluation=evaluation, _hessian=hessian,
+        _model_spec=model.model_spec, _frame=model.frame, _factors=model.factors,
+        _numerics=model.numerics, _kr=kr,
+    )
+    fit._visit_name = model.visit
+    return fit
 
 
 def _optimise(data_patterns, spec, starts_cov, reml, optimizers, attempts):
@@ -473,7 +510,3 @@ def _optimise(data_patterns, spec, starts_cov, reml, optimizers, attempts):
     return None
 
 
-def kenward_roger_setup(*args, **kwargs):
-    from .inference import kenward_roger_setup as setup
-
-    return setup(*args, **kwargs)

@@ -1,0 +1,42 @@
+# Two commands: `make` sets up .venv and runs the pipeline on the demo trial; `make test` tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= all
+STAMP := $(VENV)/.installed
+
+.PHONY: all install run test test-fast bench report-zip r-reference clean
+
+all: run
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --quiet rules
+	@echo "Report: $$(pwd)/results/$$($(BIN)/python -c 'import yaml; print(yaml.safe_load(open("config/config.yaml"))["trial"]["name"])')/report.html"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not e2e and not r"
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_mmrm.py --out results/bench/mmrm.json
+
+report-zip: run
+	$(BIN)/snakemake --cores 1 --report results/ketamine-ptsd-demo/workflow-report.zip
+
+# Regenerate the committed R reference values (needs Rscript with nlme, lme4, lmerTest, emmeans).
+r-reference:
+	Rscript tests/reference/demo_contrasts.R data/demo/ketamine_ptsd_demo.csv tests/reference/demo_r_contrasts.csv
+
+clean:
+	rm -rf results logs .snakemake

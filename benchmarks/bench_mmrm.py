@@ -1,0 +1,711 @@
+"""Benchmark of the MMRM engine (``pilottrial.mmrm.fit_mmrm``); run by ``make bench``.
+
+    python benchmarks/bench_mmrm.py [--repeats N] [--quick] [--with-r-bcva] [--profile]
+                                    [--out results/bench/mmrm.json]
+
+Measures, printing an aligned table as it goes (progress lines go to stderr):
+
+* ``fev_data`` (200 subjects x 4 visits): ``FEV1 ~ RACE + ARMCD * AVISIT``, unstructured
+  covariance, REML, Satterthwaite; the time of one fit includes the Satterthwaite df of the
+  treatment contrasts at every visit (``fit.treatment_contrasts``). Median of ``--repeats``.
+* ``bcva_data`` (1000 subjects x 10 visits, 55 covariance parameters):
+  ``BCVA_CHG ~ RACE + BCVA_BL + ARMCD * AVISIT``, same settings, median of 3.
+* Peak memory of each of those fits, in a fresh subprocess per measurement: the peak resident
+  set size (``VmHWM`` of ``/proc/self/status``, which covers numpy's allocations) of a Python
+  process that imports the engine, reads the data, fits and computes the contrasts.
+  ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` is recorded beside it; on Linux it can
+  inherit the parent's high-water mark across ``exec`` (vfork), so the child is started with a
+  real fork and ``VmHWM`` is preferred where it exists.
+* Scaling: fit time on data simulated with a fixed seed (4 visits, 2 arms, unstructured
+  covariance, ~15% of subjects dropping out monotonely) at 27, 200, 1000 and 10000 subjects.
+* The R reference in the same run when ``Rscript`` and nlme are available:
+  ``nlme::gls(..., correlation = corSymm(...), weights = varIdent(...), method = "REML")``
+  timed inside R by ``benchmarks/bench_gls.R`` on fev_data (and on bcva_data with
+  ``--with-r-bcva``; about 3 minutes per fit), with R's ``-2*logLik`` beside ours.
+* Ratios to R and to the published figures of the R package mmrm (other machine), and the
+  targets with met / not met.
+
+All figures are written to ``--out`` (default ``results/bench/mmrm.json``). ``--quick`` uses
+fewer repeats and skips 10000 subjects (a smoke run). This is a benchmark: nothing here is a
+test with a time limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as _dt
+import io
+import json
+import os
+import platform
+import pstats
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO / "src") not in sys.path:  # run from a checkout without an installed package
+    sys.path.insert(0, str(REPO / "src"))
+
+from pilottrial.mmrm import fit_mmrm  # noqa: E402
+
+R_SCRIPT = Path(__file__).resolve().with_name("bench_gls.R")
+DEFAULT_OUT = REPO / "results" / "bench" / "mmrm.json"
+SIM_SEED = 20240611
+SCALING_SIZES = (27, 200, 1000, 10000)
+QUICK_SCALING_SIZES = (27, 200, 1000)
+SCHEMA_VERSION = 1
+
+# Reference datasets and their models (reference level = first sorted category).
+CASES = {
+    "fev_data": {
+        "path": ("fev", "fev_data.csv"),
+        "response": "FEV1",
+        "rhs": "RACE + ARMCD * AVISIT",
+        "rhs_r": "RACE + ARMCD*AVISIT",
+        "subject": "USUBJID",
+        "visit": "AVISIT",
+        "arm": "ARMCD",
+        "reference": "PBO",
+        "treatment": "TRT",
+        "factors": ("USUBJID", "AVISIT", "ARMCD", "RACE", "SEX"),
+    },
+    "bcva_data": {
+        "path": ("bcva", "bcva_data.csv"),
+        "response": "BCVA_CHG",
+        "rhs": "RACE + BCVA_BL + ARMCD * AVISIT",
+        "rhs_r": "RACE + BCVA_BL + ARMCD*AVISIT",
+        "subject": "USUBJID",
+        "visit": "AVISIT",
+        "arm": "ARMCD",
+        "reference": "CTL",
+        "treatment": "TRT",
+        "factors": ("USUBJID", "AVISIT", "ARMCD", "RACE"),
+    },
+}
+SIM_CASE = {
+    "response": "Y",
+    "rhs": "BASE + ARMCD * AVISIT",
+    "subject": "USUBJID",
+    "visit": "AVISIT",
+    "arm": "ARMCD",
+    "reference": "PBO",
+    "treatment": "TRT",
+}
+
+# Published figures (README of the reference folder): median of 10 fits on another machine.
+PUBLISHED = {
+    "source": "R package mmrm, method-comparison vignette (other machine)",
+    "fev_data": {"mmrm_s": 0.056, "nlme_gls_s": 0.688, "sas_glimmix_s": 0.100, "lme4_s": 0.247,
+                 "glmmTMB_s": 0.716},
+    "bcva_data": {"mmrm_s": 3.4, "nlme_gls_s": 164.0, "sas_glimmix_s": 36.3, "lme4_s": 165.0,
+                  "glmmTMB_s": 18.6},
+}
+TARGETS = {
+    "fev_speedup_vs_gls": 10.0,  # R gls median / ours median on fev_data, measured in this run
+    "bcva_seconds": 2.0,  # median full fit on bcva_data
+    "bcva_peak_mb": 500.0,  # peak RSS of the fitting process on bcva_data
+}
+
+
+# --------------------------------------------------------------------------------------
+# data
+def reference_dir() -> Path:
+    """``$PILOT_REFERENCE_DIR``, else ``<repo>/../shared/reference``."""
+    env = os.environ.get("PILOT_REFERENCE_DIR")
+    return Path(env) if env else REPO.parent / "shared" / "reference"
+
+
+def case_path(case: str, ref_dir: Path | None = None) -> Path:
+    return (ref_dir or reference_dir()).joinpath(*CASES[case]["path"])
+
+
+def load_case(case: str, ref_dir: Path | None = None) -> pd.DataFrame:
+    """Read a reference dataset with its factors as pandas Categoricals (sorted levels)."""
+    path = case_path(case, ref_dir)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: set PILOT_REFERENCE_DIR to the reference folder "
+                                f"(see its README.md)")
+    data = pd.read_csv(path)
+    for name in CASES[case]["factors"]:
+        col = data[name].astype(str)
+        data[name] = pd.Categorical(col, categories=sorted(col.unique()))
+    return data
+
+
+def simulate_trial(n_subjects: int, n_visits: int = 4, seed: int = SIM_SEED,
+                   dropout: float = 0.15) -> pd.DataFrame:
+    """A two-arm trial with an unstructured visit covariance and monotone dropout.
+
+    One row per subject x visit (``USUBJID, AVISIT, ARMCD, BASE, Y``); arms PBO/TRT in a
+    balanced random order; a subject drops out with probability ``dropout`` at a visit drawn
+    uniformly from visits 2..n_visits, and ``Y`` is missing from that visit on (every subject
+    has visit 1). Residual covariance: standard deviations rising from 2 to 3.5 and a
+    correlation matrix that is not of any simpler structure.
+    """
+    if n_subjects < 2:
+        raise ValueError("need at least two subjects")
+    rng = np.random.default_rng(seed)
+    visits = [f"VIS{j + 1}" for j in range(n_visits)]
+    sd = np.linspace(2.0, 3.5, n_visits)
+    lag = np.abs(np.subtract.outer(np.arange(n_visits), np.arange(n_visits)))
+    corr = 0.45 + 0.4 * 0.6 ** lag + 0.05 * np.sin(np.add.outer(np.arange(n_visits), np.arange(n_visits)))
+    corr[np.diag_indices(n_visits)] = 1.0
+    cov = corr * np.outer(sd, sd)
+    arm = rng.permutation(np.arange(n_subjects) % 2)  # 0 = PBO, 1 = TRT
+    base = rng.normal(50.0, 8.0, n_subjects)
+    visit_effect = np.linspace(1.0, 4.0, n_visits)
+    treat_effect = np.linspace(0.5, 3.0, n_visits)
+    mean = (0.3 * (base[:, None] - 50.0) + visit_effect[None, :]
+            + arm[:, None] * treat_effect[None, :])
+    y = mean + rng.multivariate_normal(np.zeros(n_visits), cov, size=n_subjects)
+    drops = rng.random(n_subjects) < dropout
+    first_missing = np.where(drops, rng.integers(1, n_visits, n_subjects), n_visits)
+    y[np.arange(n_visits)[None, :] >= first_missing[:, None]] = np.nan
+    width = len(str(n_subjects))
+    frame = pd.DataFrame({
+        "USUBJID": np.repeat([f"S{i + 1:0{width}d}" for i in range(n_subjects)], n_visits),
+        "AVISIT": pd.Categorical(np.tile(visits, n_subjects), categories=visits),
+        "ARMCD": pd.Categorical(np.repeat(np.where(arm == 1, "TRT", "PBO"), n_visits),
+                                categories=["PBO", "TRT"]),
+        "BASE": np.repeat(base, n_visits),
+        "Y": y.ravel(),
+    })
+    return frame
+
+
+# --------------------------------------------------------------------------------------
+# fitting and timing
+def fit_case(data: pd.DataFrame, spec: dict):
+    """One full fit as benchmarked: fit_mmrm + Satterthwaite treatment contrasts.
+
+    Returns ``(seconds_total, seconds_fit_only, fit, contrasts)``.
+    """
+    start = time.perf_counter()
+    fit = fit_mmrm(data, f"{spec['response']} ~ {spec['rhs']}", subject=spec["subject"],
+                   visit=spec["visit"], covariance="us", method="reml", df_method="satterthwaite")
+    fitted = time.perf_counter()
+    contrasts = fit.treatment_contrasts(arm=spec["arm"], reference=spec["reference"],
+                                        treatment=spec["treatment"])
+    np.asarray(contrasts["df"], dtype=float).sum()  # make sure the df are computed
+    end = time.perf_counter()
+    return end - start, fitted - start, fit, contrasts
+
+
+def time_case(data: pd.DataFrame, spec: dict, repeats: int, label: str = "", warmup: int = 0) -> dict:
+    """Median (and spread) of ``repeats`` full fits, with the fit's summary figures."""
+    for _ in range(warmup):
+        fit_case(data, spec)
+    totals, fit_only = [], []
+    fit = contrasts = None
+    for i in range(repeats):
+        total, only, fit, contrasts = fit_case(data, spec)
+        totals.append(total)
+        fit_only.append(only)
+        progress(f"  {label}: fit {i + 1}/{repeats} {format_seconds(total)}")
+    df = np.asarray(contrasts["df"], dtype=float)
+    return {
+        "repeats": repeats,
+        "warmup": warmup,
+        "times_s": totals,
+        "median_s": statistics.median(totals),
+        "min_s": min(totals),
+        "max_s": max(totals),
+        "fit_only_median_s": statistics.median(fit_only),
+        "contrasts_median_s": statistics.median(t - f for t, f in zip(totals, fit_only)),
+        "neg2_reml_loglik": float(fit.neg2_loglik),
+        "converged": bool(getattr(fit, "converged", True)),
+        "optimizer": str(getattr(fit, "optimizer", "")),
+        "n_subjects": int(getattr(fit, "n_subjects", data[spec["subject"]].nunique())),
+        "n_obs": int(getattr(fit, "n_obs", data[spec["response"]].notna().sum())),
+        "n_fixed": int(len(fit.coefficients)),
+        "n_cov_params": int(np.asarray(fit.phi).size) if hasattr(fit, "phi") else None,
+        "contrast_df": [float(v) for v in df],
+        "contrast_estimate": [float(v) for v in np.asarray(contrasts["estimate"], dtype=float)],
+    }
+
+
+# --------------------------------------------------------------------------------------
+# memory, in a fresh subprocess per measurement
+def _proc_status_kb(field: str) -> float | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return float(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _maxrss_mb() -> float:
+    value = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return value / (1024.0 * 1024.0) if sys.platform == "darwin" else value / 1024.0
+
+
+def _peak_mb() -> tuple[float, str]:
+    hwm = _proc_status_kb("VmHWM")
+    if hwm is not None:
+        return hwm / 1024.0, "VmHWM"
+    return _maxrss_mb(), "ru_maxrss"
+
+
+def memory_child(job: dict) -> dict:
+    """Body of the measuring subprocess: load, fit once, report peak RSS (MB)."""
+    if job["kind"] == "sim":
+        data, spec = simulate_trial(int(job["n_subjects"]), seed=int(job.get("seed", SIM_SEED))), SIM_CASE
+    else:
+        data, spec = load_case(job["case"], Path(job["ref_dir"])), CASES[job["case"]]
+    baseline, source = _peak_mb()
+    baseline_maxrss = _maxrss_mb()
+    seconds, _, fit, _ = fit_case(data, spec)
+    peak, _ = _peak_mb()
+    return {"peak_rss_mb": peak, "baseline_rss_mb": baseline, "fit_increment_mb": peak - baseline,
+            "ru_maxrss_mb": _maxrss_mb(), "baseline_ru_maxrss_mb": baseline_maxrss,
+            "measure": source, "seconds": seconds, "neg2_reml_loglik": float(fit.neg2_loglik)}
+
+
+def measure_memory(job: dict, timeout: float = 1800) -> dict:
+    """Run :func:`memory_child` in a fresh Python process (real fork, see module docstring)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--memory-child", json.dumps(job)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
+    kwargs = {}
+    if os.name == "posix":
+        kwargs["preexec_fn"] = _noop  # forces fork+exec instead of vfork: no inherited ru_maxrss
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, **kwargs)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    line = _last_json_line(proc.stdout)
+    if proc.returncode != 0 or line is None:
+        return {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-400:]}"}
+    result = json.loads(line)
+    result["method"] = ("peak resident set size of a fresh subprocess that imports the engine, "
+                        "reads the data, fits and computes the contrasts (VmHWM; ru_maxrss alongside)")
+    return result
+
+
+def _noop():
+    pass
+
+
+def _last_json_line(text: str) -> str | None:
+    for line in reversed(text.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{") and line.endswith("}"):
+            return line
+    return None
+
+
+# --------------------------------------------------------------------------------------
+# R reference
+def r_available() -> tuple[bool, str]:
+    if shutil.which("Rscript") is None:
+        return False, "Rscript not found on PATH"
+    if not R_SCRIPT.is_file():
+        return False, f"{R_SCRIPT} missing"
+    return True, ""
+
+
+def parse_r_output(stdout: str) -> dict:
+    """The JSON object printed last by bench_gls.R (``{"ok": false, "error": ...}`` if none)."""
+    line = _last_json_line(stdout)
+    if line is None:
+        return {"ok": False, "error": "no JSON line in the output of bench_gls.R"}
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        return {"ok": False, "error": f"unreadable JSON from bench_gls.R: {exc}"}
+
+
+def run_r_gls(case: str, repeats: int, warmup: int, ref_dir: Path, timeout: float) -> dict:
+    ok, reason = r_available()
+    if not ok:
+        return {"ok": False, "error": reason}
+    spec = CASES[case]
+    cmd = ["Rscript", "--vanilla", str(R_SCRIPT), str(case_path(case, ref_dir)), spec["response"],
+           spec["rhs_r"], spec["subject"], spec["visit"], str(repeats), str(warmup)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": f"timed out after {timeout:.0f} s"}
+    result = parse_r_output(proc.stdout)
+    if proc.returncode != 0 and result.get("ok"):
+        result = {"ok": False, "error": f"Rscript exit {proc.returncode}"}
+    if not result.get("ok") and proc.stderr.strip():
+        result["stderr"] = proc.stderr.strip()[-400:]
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# ratios, targets, output
+def ratio(numerator, denominator):
+    if numerator is None or denominator is None or not denominator:
+        return None
+    return float(numerator) / float(denominator)
+
+
+def compute_ratios(results: dict) -> dict:
+    out = {}
+    for case in CASES:
+        ours = results.get(case, {}).get("median_s")
+        r = results.get("r_gls", {}).get(case, {})
+        out[case] = {
+            "r_gls_over_ours": ratio(r.get("median_s"), ours) if r.get("ok") else None,
+            "published_mmrm_over_ours": ratio(PUBLISHED[case]["mmrm_s"], ours),
+            "published_gls_over_ours": ratio(PUBLISHED[case]["nlme_gls_s"], ours),
+        }
+    return out
+
+
+def evaluate_targets(results: dict) -> list[dict]:
+    ratios = results.get("ratios") or compute_ratios(results)
+    fev_ratio = ratios.get("fev_data", {}).get("r_gls_over_ours")
+    bcva_s = results.get("bcva_data", {}).get("median_s")
+    bcva_mb = results.get("memory", {}).get("bcva_data", {}).get("peak_rss_mb")
+
+    def verdict(value, ok):
+        return "not measured" if value is None else ("met" if ok else "not met")
+
+    return [
+        {"target": f"fev_data: >= {TARGETS['fev_speedup_vs_gls']:g}x faster than nlme::gls (same run)",
+         "value": fev_ratio, "unit": "x",
+         "status": verdict(fev_ratio, fev_ratio is not None and fev_ratio >= TARGETS["fev_speedup_vs_gls"])},
+        {"target": f"bcva_data: median fit < {TARGETS['bcva_seconds']:g} s",
+         "value": bcva_s, "unit": "s",
+         "status": verdict(bcva_s, bcva_s is not None and bcva_s < TARGETS["bcva_seconds"])},
+        {"target": f"bcva_data: peak memory < {TARGETS['bcva_peak_mb']:g} MB",
+         "value": bcva_mb, "unit": "MB",
+         "status": verdict(bcva_mb, bcva_mb is not None and bcva_mb < TARGETS["bcva_peak_mb"])},
+    ]
+
+
+REQUIRED_KEYS = ("schema_version", "meta", "fev_data", "bcva_data", "memory", "scaling", "r_gls",
+                 "published", "ratios", "targets")
+
+
+def write_json(results: dict, path: Path) -> Path:
+    """Write the results (every key of REQUIRED_KEYS present, None where not measured)."""
+    payload = {key: results.get(key) for key in REQUIRED_KEYS}
+    payload.update({k: v for k, v in results.items() if k not in payload})
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def _json_default(obj):
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def environment_meta(args) -> dict:
+    import scipy
+
+    try:
+        import pilottrial
+
+        version = getattr(pilottrial, "__version__", "")
+    except ImportError:  # pragma: no cover
+        version = ""
+    try:
+        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        commit = ""
+    return {
+        "date": _dt.datetime.now().isoformat(timespec="seconds"),
+        "pilottrial": version, "git_commit": commit,
+        "python": platform.python_version(), "numpy": np.__version__, "pandas": pd.__version__,
+        "scipy": scipy.__version__, "platform": platform.platform(), "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "thread_env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                                  "MKL_NUM_THREADS") if k in os.environ},
+        "repeats": args.repeats, "quick": args.quick, "with_r_bcva": args.with_r_bcva,
+        "reference_dir": str(args.reference_dir), "simulation_seed": SIM_SEED,
+        "timing": "wall clock (time.perf_counter) of fit_mmrm + treatment_contrasts (Satterthwaite df)",
+    }
+
+
+# --------------------------------------------------------------------------------------
+# printing
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def format_seconds(value) -> str:
+    if value is None:
+        return "-"
+    if value < 1.0:
+        return f"{value * 1e3:.1f} ms"
+    return f"{value:.2f} s"
+
+
+def format_number(value, fmt: str = ".1f", suffix: str = "") -> str:
+    return "-" if value is None else f"{value:{fmt}}{suffix}"
+
+
+class Table:
+    """Fixed-width table printed row by row (header first), so it reads while it runs."""
+
+    def __init__(self, title: str, columns: list[tuple[str, int]], stream=None):
+        self.columns = columns
+        self.stream = stream or sys.stdout
+        print(f"\n== {title} ==", file=self.stream)
+        self._emit([name for name, _ in columns])
+        print("  ".join("-" * width for _, width in columns), file=self.stream, flush=True)
+
+    def _emit(self, cells):
+        parts = []
+        for i, (cell, (_, width)) in enumerate(zip(cells, self.columns)):
+            text = str(cell)
+            parts.append(text.ljust(width) if i == 0 else text.rjust(width))
+        print("  ".join(parts).rstrip(), file=self.stream, flush=True)
+
+    def row(self, *cells):
+        self._emit(cells)
+
+
+# --------------------------------------------------------------------------------------
+def profile_case(data: pd.DataFrame, spec: dict, out_path: Path, top: int = 15) -> dict:
+    """cProfile one full fit; print where the time goes (engine functions first)."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    fit_case(data, spec)
+    profiler.disable()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    profiler.dump_stats(str(out_path))
+    stats = pstats.Stats(profiler)
+    total = stats.total_tt
+    rows = []
+    for (filename, line, func), (cc, nc, tt, ct, _) in stats.stats.items():
+        rows.append({"function": func, "file": filename, "line": line, "calls": nc,
+                     "tottime_s": tt, "cumtime_s": ct,
+                     "engine": "pilottrial" in filename.replace("\\", "/")})
+    engine = sorted((r for r in rows if r["engine"]), key=lambda r: -r["cumtime_s"])[:top]
+    by_self = sorted(rows, key=lambda r: -r["tottime_s"])[:top]
+
+    def short(r):
+        path = r["file"].replace("\\", "/")
+        tail = path.split("src/")[-1] if "pilottrial" in path else path.split("site-packages/")[-1]
+        return f"{tail}:{r['line']}({r['function']})" if not r["file"].startswith("~") else r["function"]
+
+    table = Table(f"Profile of one bcva_data fit under cProfile ({total:.2f} s with profiling "
+                  f"overhead): engine functions by cumulative time",
+                  [("function", 62), ("calls", 7), ("cumulative", 11), ("share", 6), ("self", 9)])
+    for r in engine:
+        table.row(short(r)[:62], r["calls"], f"{r['cumtime_s']:.3f} s",
+                  f"{100 * r['cumtime_s'] / total:.0f}%", f"{r['tottime_s']:.3f} s")
+    table = Table("Same profile: all functions by self time",
+                  [("function", 62), ("calls", 7), ("self", 9), ("share", 6)])
+    for r in by_self:
+        table.row(short(r)[:62], r["calls"], f"{r['tottime_s']:.3f} s", f"{100 * r['tottime_s'] / total:.0f}%")
+    buf = io.StringIO()
+    pstats.Stats(profiler, stream=buf).sort_stats("cumulative").print_stats(40)
+    print(f"(full profile: {out_path}; `python -m pstats {out_path}`)")
+    return {"total_s": total, "stats_file": str(out_path),
+            "engine_by_cumulative": [{k: r[k] for k in ("function", "file", "line", "calls", "tottime_s", "cumtime_s")}
+                                     for r in engine],
+            "by_self_time": [{k: r[k] for k in ("function", "file", "line", "calls", "tottime_s", "cumtime_s")}
+                             for r in by_self]}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="fits per median on fev_data and small simulated data (default 10; --quick 3)")
+    parser.add_argument("--bcva-repeats", type=int, default=None, help="fits on bcva_data (default 3; --quick 1)")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, no 10000-subject scaling point")
+    parser.add_argument("--with-r-bcva", action="store_true",
+                        help="also time nlme::gls on bcva_data (about 3 minutes per fit)")
+    parser.add_argument("--r-repeats", type=int, default=None, help="nlme::gls fits on fev_data (default 5; --quick 2)")
+    parser.add_argument("--r-bcva-repeats", type=int, default=1, help="nlme::gls fits on bcva_data (default 1)")
+    parser.add_argument("--no-r", action="store_true", help="skip the R reference")
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
+    parser.add_argument("--profile", action="store_true", help="cProfile one bcva_data fit and print the top functions")
+    parser.add_argument("--reference-dir", type=Path, default=None,
+                        help="reference folder (default $PILOT_REFERENCE_DIR, else <repo>/../shared/reference)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON output (default {DEFAULT_OUT.relative_to(REPO)})")
+    parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.repeats is None:
+        args.repeats = 3 if args.quick else 10
+    if args.bcva_repeats is None:
+        args.bcva_repeats = 1 if args.quick else 3
+    if args.r_repeats is None:
+        args.r_repeats = 2 if args.quick else 5
+    if args.reference_dir is None:
+        args.reference_dir = reference_dir()
+    if min(args.repeats, args.bcva_repeats, args.r_repeats, args.r_bcva_repeats) < 1:
+        parser.error("repeats must be at least 1")
+    return args
+
+
+def run(args) -> dict:
+    results: dict = {"schema_version": SCHEMA_VERSION, "meta": environment_meta(args),
+                     "published": PUBLISHED, "memory": {}, "scaling": [], "r_gls": {}}
+    meta = results["meta"]
+    print(f"MMRM benchmark: pilottrial {meta['pilottrial']} ({meta['git_commit'] or 'no git'}), "
+          f"Python {meta['python']}, numpy {meta['numpy']}, scipy {meta['scipy']}, pandas {meta['pandas']}")
+    print(f"machine: {meta['platform']}, {meta['cpu_count']} CPUs; reference data: {args.reference_dir}")
+    print(f"time of one fit = fit_mmrm(us, REML) + treatment_contrasts (Satterthwaite df), wall clock")
+
+    # ---- reference datasets --------------------------------------------------------------
+    fits = Table("Reference data: unstructured covariance, REML, Satterthwaite",
+                 [("case", 10), ("subjects", 8), ("obs", 6), ("fixed", 5), ("cov.par", 7), ("repeats", 7),
+                  ("median", 10), ("min", 10), ("max", 10), ("fit only", 10), ("contrasts", 9),
+                  ("-2 REML logLik", 15), ("optimizer", 9)])
+    data = {}
+    for case in CASES:
+        try:
+            data[case] = load_case(case, args.reference_dir)
+        except FileNotFoundError as exc:
+            progress(f"skipping {case}: {exc}")
+            results[case] = {"error": str(exc)}
+            fits.row(case, "-", "-", "-", "-", "-", "missing data")
+            continue
+        repeats = args.repeats if case == "fev_data" else args.bcva_repeats
+        progress(f"{case}: {repeats} fits")
+        res = time_case(data[case], CASES[case], repeats, label=case, warmup=1 if case == "fev_data" else 0)
+        res["formula"] = f"{CASES[case]['response']} ~ {CASES[case]['rhs']}"
+        results[case] = res
+        fits.row(case, res["n_subjects"], res["n_obs"], res["n_fixed"], format_number(res["n_cov_params"], "d"),
+                 repeats, format_seconds(res["median_s"]), format_seconds(res["min_s"]),
+                 format_seconds(res["max_s"]), format_seconds(res["fit_only_median_s"]),
+                 format_seconds(res["contrasts_median_s"]), f"{res['neg2_reml_loglik']:.4f}", res["optimizer"])
+
+    # ---- memory ----------------------------------------------------------------------------
+    if not args.no_memory:
+        mem = Table("Peak memory: fresh subprocess per measurement (peak RSS = VmHWM; ru_maxrss beside)",
+                    [("case", 14), ("peak RSS", 10), ("before fit", 10), ("fit adds", 10), ("ru_maxrss", 10),
+                     ("fit time", 9)])
+        jobs = [(case, {"kind": "reference", "case": case, "ref_dir": str(args.reference_dir)})
+                for case in CASES if case in data]
+        for case, job in jobs:
+            progress(f"memory: {case} in a subprocess")
+            m = measure_memory(job)
+            results["memory"][case] = m
+            if "error" in m:
+                mem.row(case, "error: " + m["error"][:60])
+                continue
+            mem.row(case, f"{m['peak_rss_mb']:.0f} MB", f"{m['baseline_rss_mb']:.0f} MB",
+                    f"{m['fit_increment_mb']:.0f} MB", f"{m['ru_maxrss_mb']:.0f} MB", format_seconds(m["seconds"]))
+
+    # ---- scaling ---------------------------------------------------------------------------
+    sizes = QUICK_SCALING_SIZES if args.quick else SCALING_SIZES
+    scale = Table(f"Scaling: simulated trial (seed {SIM_SEED}; 4 visits, 2 arms, unstructured covariance, "
+                  f"~15% monotone dropout; {SIM_CASE['response']} ~ {SIM_CASE['rhs']})",
+                  [("subjects", 8), ("obs", 6), ("repeats", 7), ("median", 10), ("min", 10),
+                   ("per subject", 11), ("x previous", 10), ("peak RSS", 9), ("-2 REML logLik", 15)])
+    previous = None
+    for n in sizes:
+        repeats = args.repeats if n <= 200 else max(1, min(args.repeats, 5 if n <= 1000 else 3))
+        sim = simulate_trial(n)
+        progress(f"scaling: {n} subjects, {repeats} fits")
+        res = time_case(sim, SIM_CASE, repeats, label=f"sim n={n}", warmup=1 if n <= 200 else 0)
+        entry = {"n_subjects": n, "n_rows": len(sim),
+                 "dropout_subjects": int(sim.groupby("USUBJID", observed=True)["Y"].apply(lambda s: s.isna().any()).sum()),
+                 **res}
+        if not args.no_memory:
+            mem_res = measure_memory({"kind": "sim", "n_subjects": n, "seed": SIM_SEED})
+            entry["memory"] = mem_res
+        growth = ratio(res["median_s"], previous)
+        entry["growth_vs_previous"] = growth
+        previous = res["median_s"]
+        results["scaling"].append(entry)
+        peak = entry.get("memory", {}).get("peak_rss_mb")
+        scale.row(n, res["n_obs"], repeats, format_seconds(res["median_s"]), format_seconds(res["min_s"]),
+                  format_seconds(res["median_s"] / n), format_number(growth, ".2f", "x"),
+                  format_number(peak, ".0f", " MB"), f"{res['neg2_reml_loglik']:.4f}")
+
+    # ---- R reference -----------------------------------------------------------------------
+    ok, reason = (False, "--no-r given") if args.no_r else r_available()
+    rtab = Table("R reference: nlme::gls(corSymm + varIdent, REML), timed inside R (start-up excluded)",
+                 [("case", 10), ("repeats", 7), ("R median", 10), ("ours median", 11), ("R / ours", 8),
+                  ("R -2 REML", 15), ("ours -2 REML", 15), ("|difference|", 12)])
+    results["r_gls"]["available"] = ok
+    if not ok:
+        results["r_gls"]["reason"] = reason
+    r_cases = [c for c in CASES if c in data and (c == "fev_data" or args.with_r_bcva)]
+    for case in CASES:
+        if case not in r_cases or not ok:
+            why = reason if not ok else ("missing data" if case not in data else "skipped (needs --with-r-bcva)")
+            results["r_gls"][case] = {"ok": False, "skipped": why}
+            rtab.row(case, "-", why)
+            continue
+        repeats = args.r_repeats if case == "fev_data" else args.r_bcva_repeats
+        progress(f"R nlme::gls on {case}: {repeats} fits" + (" (minutes)" if case == "bcva_data" else ""))
+        r = run_r_gls(case, repeats, warmup=1 if case == "fev_data" else 0, ref_dir=args.reference_dir,
+                      timeout=600 + 900 * repeats)
+        ours = results.get(case, {})
+        if r.get("ok"):
+            r["neg2_loglik_abs_diff"] = abs(r["neg2_loglik"] - ours["neg2_reml_loglik"])
+            rtab.row(case, repeats, format_seconds(r["median_s"]), format_seconds(ours["median_s"]),
+                     format_number(ratio(r["median_s"], ours["median_s"]), ".1f", "x"),
+                     f"{r['neg2_loglik']:.4f}", f"{ours['neg2_reml_loglik']:.4f}", f"{r['neg2_loglik_abs_diff']:.2e}")
+        else:
+            rtab.row(case, repeats, "failed: " + str(r.get("error"))[:70])
+        results["r_gls"][case] = r
+
+    # ---- ratios ----------------------------------------------------------------------------
+    results["ratios"] = compute_ratios(results)
+    ptab = Table("Ratios (> 1: ours faster). Published = R mmrm / nlme::gls, median of 10, published, other machine",
+                 [("case", 10), ("ours median", 11), ("R gls here", 10), ("gls/ours", 8),
+                  ("pub. mmrm", 9), ("mmrm/ours", 9), ("pub. gls", 8), ("gls/ours", 8)])
+    for case in CASES:
+        ours = results.get(case, {}).get("median_s")
+        r = results["r_gls"].get(case, {})
+        rat = results["ratios"][case]
+        ptab.row(case, format_seconds(ours), format_seconds(r.get("median_s") if r.get("ok") else None),
+                 format_number(rat["r_gls_over_ours"], ".1f", "x"),
+                 format_seconds(PUBLISHED[case]["mmrm_s"]), format_number(rat["published_mmrm_over_ours"], ".2f", "x"),
+                 format_seconds(PUBLISHED[case]["nlme_gls_s"]),
+                 format_number(rat["published_gls_over_ours"], ".1f", "x"))
+
+    # ---- targets ---------------------------------------------------------------------------
+    results["targets"] = evaluate_targets(results)
+    ttab = Table("Targets", [("target", 52), ("value", 10), ("status", 12)])
+    for t in results["targets"]:
+        value = t["value"]
+        shown = "-" if value is None else (f"{value:.1f}x" if t["unit"] == "x" else
+                                           format_seconds(value) if t["unit"] == "s" else f"{value:.0f} MB")
+        ttab.row(t["target"], shown, t["status"].upper() if t["status"] == "not met" else t["status"])
+
+    if args.profile and "bcva_data" in data:
+        results["profile_bcva"] = profile_case(data["bcva_data"], CASES["bcva_data"],
+                                               args.out.with_name("mmrm_bcva.prof"))
+    return results
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.memory_child is not None:
+        print(json.dumps(memory_child(json.loads(args.memory_child)), default=_json_default))
+        return 0
+    started = time.perf_counter()
+    results = run(args)
+    results["meta"]["wall_time_s"] = time.perf_counter() - started
+    path = write_json(results, args.out)
+    print(f"\nwrote {path} (benchmark took {results['meta']['wall_time_s']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

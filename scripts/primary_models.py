@@ -1,0 +1,14 @@
+"""Rule primary_models: MMRM and LMM treatment contrasts for every outcome."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+import pandas as pd
+
+from pilottrial.analysis import primary_contrasts
+
+analysis = pd.read_csv(snakemake.input.analysis)
+contrasts, models = primary_contrasts(analysis, snakemake.params.config)
+contrasts.to_csv(snakemake.output.contrasts, index=False, lineterminator="\n", float_format="%.10g")
+models.to_csv(snakemake.output.models, index=False, lineterminator="\n", float_format="%.10g")
+print(models.to_string(index=False), file=sys.stderr)

@@ -1,0 +1,119 @@
+"""The primary analysis of a pilot trial: descriptives and treatment contrasts per outcome.
+
+For each outcome, over the post-baseline visits:
+
+* **MMRM** -- change ~ baseline + arm * visit, residual covariance across visits within
+  participant (unstructured by default), REML, fixed-effect covariance
+  :math:`(X'V^{-1}X)^{-1}`, Satterthwaite (or Kenward-Roger) degrees of freedom;
+* **LMM** -- the same fixed effects with a random participant intercept, fitted by REML with
+  statsmodels ``MixedLM``; its marginal covariance is compound symmetry, so the same
+  small-sample inference (Satterthwaite df in the parameters ``(sigma_u^2, sigma^2)``) applies.
+
+Contrasts are treatment minus reference differences in adjusted mean change at each visit,
+with t-based confidence intervals; no z-based inference.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import statsmodels.formula.api as smf
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+from .config import post_baseline_visits
+from .mmrm import MMRMError, fit_mmrm, mmrm_at
+
+__all__ = ["descriptives", "model_frame", "fit_outcome_mmrm", "fit_outcome_lmm", "primary_contrasts",
+           "CONTRAST_COLUMNS"]
+
+CONTRAST_COLUMNS = ["outcome", "model", "visit", "estimate", "std_error", "df", "ci_lower", "ci_upper",
+                    "p_value"]
+FORMULA = "change ~ baseline + arm * visit"
+
+
+def descriptives(analysis: pd.DataFrame, config: dict) -> pd.DataFrame:
+    """Scores by outcome x arm x visit: n, mean, SD, median, quartiles, n missing, and the
+    mean (SD) change from baseline at post-baseline visits."""
+    visits = list(config["visits"]["order"])
+    arms = [config["arms"]["reference"], config["arms"]["treatment"]]
+    outcomes = [o["name"] for o in config["outcomes"]]
+    grouped = analysis.groupby(["outcome", "arm", "visit"], observed=True)
+    table = grouped["score"].agg(
+        n="count", mean="mean", sd="std", median="median",
+        q1=lambda s: s.quantile(0.25), q3=lambda s: s.quantile(0.75),
+        n_missing=lambda s: int(s.isna().sum()),
+    )
+    change = grouped["change"].agg(change_mean="mean", change_sd="std")
+    table = table.join(change).reset_index()
+    table.loc[table["visit"] == config["visits"]["baseline"], ["change_mean", "change_sd"]] = np.nan
+    for col, order in (("outcome", outcomes), ("arm", arms), ("visit", visits)):
+        table[col] = pd.Categorical(table[col], categories=order)
+    table = table.sort_values(["outcome", "arm", "visit"]).reset_index(drop=True)
+    for col in ("outcome", "arm", "visit"):
+        table[col] = table[col].astype(str)
+    table["n"] = table["n"].astype(int)
+    table["n_missing"] = table["n_missing"].astype(int)
+    return table
+
+
+def model_frame(analysis: pd.DataFrame, outcome: str, config: dict) -> pd.DataFrame:
+    """Post-baseline rows of one outcome with ``arm`` and ``visit`` as Categoricals whose first
+    level is the reference arm and the first post-baseline visit; missing changes dropped."""
+    frame = analysis[(analysis["outcome"] == outcome) & (analysis["visit"] != config["visits"]["baseline"])]
+    frame = frame.dropna(subset=["change", "baseline"]).copy()
+    frame["arm"] = pd.Categorical(frame["arm"], [config["arms"]["reference"], config["arms"]["treatment"]])
+    frame["visit"] = pd.Categorical(frame["visit"], post_baseline_visits(config))
+    return frame
+
+
+def _contrast_table(fit, outcome, model_name, config):
+    table = fit.treatment_contrasts("arm", config["arms"]["reference"], config["arms"]["treatment"],
+                                    visit="visit", alpha=config["analysis"]["alpha"])
+    table.insert(0, "model", model_name)
+    table.insert(0, "outcome", outcome)
+    return table[CONTRAST_COLUMNS]
+
+
+def fit_outcome_mmrm(analysis: pd.DataFrame, outcome: str, config: dict):
+    """MMRM of one outcome (see module docstring); returns the :class:`~pilottrial.mmrm.MMRMFit`."""
+    a = config["analysis"]
+    return fit_mmrm(model_frame(analysis, outcome, config), FORMULA, subject="participant", visit="visit",
+                    covariance=a["covariance"], fallback=a.get("fallback"), method="reml",
+                    df_method=a["df_method"])
+
+
+def fit_outcome_lmm(analysis: pd.DataFrame, outcome: str, config: dict):
+    """Random-intercept LMM of one outcome by statsmodels MixedLM (REML), with inference from
+    the engine at statsmodels' estimate: :math:`V_i = \\sigma_u^2 J + \\sigma^2 I`."""
+    frame = model_frame(analysis, outcome, config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = smf.mixedlm(FORMULA, frame, groups=frame["participant"], re_formula="1")
+        result = model.fit(reml=True, method=["lbfgs", "bfgs", "powell"])
+    sigma_u2 = float(result.cov_re.iloc[0, 0])
+    sigma2 = float(result.scale)
+    if not np.isfinite(sigma_u2) or sigma_u2 <= 1e-8 * sigma2:
+        raise MMRMError(f"{outcome}: the random-intercept variance is estimated at zero; the LMM "
+                        f"reduces to an independence model and its df are not defined")
+    return mmrm_at(frame, FORMULA, subject="participant", visit="visit", covariance="cs",
+                   phi=[sigma_u2, sigma2], method="reml", df_method="satterthwaite")
+
+
+def primary_contrasts(analysis: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Treatment contrasts of every outcome by MMRM and LMM, and a table of model details.
+
+    Returns ``(contrasts, models)``: contrasts with :data:`CONTRAST_COLUMNS`; models with one
+    row per outcome x model: structure used, df method, -2 REML log-likelihood, AIC, n used.
+    """
+    rows, models = [], []
+    for outcome in [o["name"] for o in config["outcomes"]]:
+        for name, fitter in (("mmrm", fit_outcome_mmrm), ("lmm", fit_outcome_lmm)):
+            fit = fitter(analysis, outcome, config)
+            rows.append(_contrast_table(fit, outcome, name, config))
+            models.append({"outcome": outcome, "model": name, "covariance": fit.structure,
+                           "df_method": fit.df_method, "neg2_reml_loglik": fit.neg2_loglik, "aic": fit.aic,
+                           "n_participants": fit.n_subjects, "n_observations": fit.n_obs,
+                           "fallback_attempts": len(fit.attempts)})
+    return pd.concat(rows, ignore_index=True), pd.DataFrame(models)

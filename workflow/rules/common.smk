@@ -1,0 +1,53 @@
+# The config is the single source of truth. No `configfile:` directive on purpose: Snakemake
+# merges a --configfile into the directive's config key by key, so a trial's own config would
+# inherit the demo's keys. Here the demo config is read only when no config was given.
+import sys
+from pathlib import Path
+
+import yaml
+
+from pilottrial.config import validate_config
+from pilottrial.data import check_trial_data, read_trial_data
+from pilottrial.errors import InputError, exit_with
+from pilottrial.figures_index import outcome_slug
+
+DEFAULT_CONFIG = "config/config.yaml"
+CONFIG_SOURCE = workflow.overwrite_configfiles[-1] if workflow.overwrite_configfiles else DEFAULT_CONFIG
+if not config:
+    config.update(yaml.safe_load(Path(DEFAULT_CONFIG).read_text(encoding="utf-8")))
+
+try:
+    _checked = validate_config(dict(config), source=CONFIG_SOURCE)
+    # Check the data before any job runs: bad input stops here, one line, nothing written.
+    check_trial_data(read_trial_data(_checked), _checked)
+except InputError as error:
+    exit_with(error)
+config.clear()
+config.update(_checked)
+
+TRIAL = config["trial"]["name"]
+RESULTS = f"results/{TRIAL}"
+LOGS = f"logs/{TRIAL}"
+OUTCOME_SLUGS = {outcome_slug(o["name"]): o["name"] for o in config["outcomes"]}
+
+
+# The statistics live in the library: a change there must rerun the rules that use it.
+LIBRARY = sorted(str(p) for p in Path("src/pilottrial").rglob("*") if p.suffix in {".py", ".html", ".yaml"})
+
+
+def final_outputs():
+    return [
+        f"{RESULTS}/tables/contrasts.csv",
+        f"{RESULTS}/tables/descriptives.csv",
+        f"{RESULTS}/report.html",
+    ]
+
+
+def figure_paths():
+    return {
+        f"{name}: mean change from baseline (95% CI) by arm": f"{RESULTS}/figures/{slug}_mean_change.png"
+        for slug, name in OUTCOME_SLUGS.items()
+    } | {
+        f"{name}: individual trajectories by arm": f"{RESULTS}/figures/{slug}_trajectories.png"
+        for slug, name in OUTCOME_SLUGS.items()
+    }
