@@ -1,0 +1,77 @@
+"""The config: schema validation with defaults, and one-line errors naming key and fix."""
+
+import copy
+
+import pytest
+import yaml
+
+from pilottrial.config import load_config, validate_config
+from pilottrial.errors import InputError
+
+from conftest import REPO_ROOT
+
+DEMO = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
+
+
+def test_demo_config_is_valid_and_defaults_are_filled():
+    minimal = copy.deepcopy(DEMO)
+    del minimal["analysis"]
+    del minimal["outcomes"][1]["range"]
+    config = validate_config(minimal, source="demo.yaml")
+    assert config["analysis"] == {"alpha": 0.05, "df_method": "satterthwaite", "covariance": "us",
+                                  "fallback": ["toeph", "ar1", "cs"]}
+    assert config["outcomes"][1]["better"] == "lower"
+    assert config["outcomes"][1]["primary"] is False
+    assert minimal is not config and "analysis" not in minimal  # input not modified
+
+
+def _error(mutate) -> str:
+    config = copy.deepcopy(DEMO)
+    mutate(config)
+    with pytest.raises(InputError) as info:
+        validate_config(config, source="trial.yaml")
+    message = info.value.one_line()
+    assert "\n" not in message and message.startswith("error: trial.yaml")
+    return message
+
+
+def test_typo_in_a_key_suggests_the_right_one():
+    message = _error(lambda c: c["analysis"].update(df_methd="satterthwaite"))
+    assert "df_methd" in message and "did you mean 'df_method'" in message
+
+
+def test_unknown_df_method_lists_the_choices():
+    message = _error(lambda c: c["analysis"].update(df_method="z"))
+    assert "analysis.df_method" in message and "kenward-roger" in message
+
+
+def test_reference_arm_equal_to_treatment_arm():
+    assert "both 'midazolam'" in _error(lambda c: c["arms"].update(treatment="midazolam"))
+
+
+def test_baseline_must_come_first_in_visit_order():
+    assert "first entry" in _error(lambda c: c["visits"].update(order=["24h", "baseline", "7d", "30d"]))
+
+
+def test_key_visit_must_be_a_post_baseline_visit():
+    assert "90d" in _error(lambda c: c["visits"].update(key=["24h", "90d"]))
+
+
+def test_two_primary_outcomes_are_refused():
+    assert "2 outcomes are marked primary" in _error(lambda c: c["outcomes"][1].update(primary=True))
+
+
+def test_range_must_be_min_then_max():
+    assert "min >= max" in _error(lambda c: c["outcomes"][0].update(range=[80, 0]))
+
+
+def test_missing_required_key():
+    assert "columns" in _error(lambda c: c.pop("columns"))
+
+
+def test_load_config_reports_yaml_syntax_errors_with_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("trial:\n  name: x\n data: [\n")
+    with pytest.raises(InputError) as info:
+        load_config(path)
+    assert str(path) in info.value.one_line() and "line" in info.value.one_line()
