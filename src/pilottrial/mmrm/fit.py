@@ -206,6 +206,65 @@ class MMRMFit:
             labels.append(combo)
         return np.array(rows), labels
 
+    def f_test(self, L) -> dict:
+        """F test of ``L beta = 0`` with small-sample denominator df.
+
+        Satterthwaite: Fai & Cornelius (1996) as SAS: with :math:`L\Phi L' = PDP'`, each
+        :math:`\nu_m` is the Satterthwaite df of contrast :math:`p_m'L`,
+        :math:`E = \sum_{\nu_m > 2} \nu_m/(\nu_m - 2)` and :math:`\nu = 2E/(E - q)`.
+        Kenward-Roger: the scaled F and df of Kenward & Roger (1997).
+        """
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+        q = np.linalg.matrix_rank(L)
+        if q < L.shape[0]:  # keep independent rows
+            _, _, vt = np.linalg.svd(L, full_matrices=False)
+            L = vt[:q] * 1.0
+        if self.df_method.startswith("kenward-roger"):
+            out = kenward_roger(self._kr, L)
+            F, den = out["F"], out["df"]
+        else:
+            Lb = L @ self.beta
+            LPL = L @ self.vcov @ L.T
+            F = float(Lb @ np.linalg.solve(LPL, Lb)) / q
+            if self.df_method == "residual":
+                den = float(self.n_obs - len(self.beta))
+            else:
+                _, vecs = np.linalg.eigh(LPL)
+                nu = satterthwaite_df(self._data, self._evaluation, self._spec, self.phi, self.phi_vcov,
+                                      vecs.T @ L)
+                E = float(np.sum(nu[nu > 2] / (nu[nu > 2] - 2)))
+                den = 2 * E / (E - q) if E > q else float(np.min(nu))
+        return {"num_df": int(q), "den_df": float(den), "F": float(F),
+                "p_value": float(stats.f.sf(F, q, den))}
+
+    def type3(self) -> pd.DataFrame:
+        """Type III tests of each model term (as SAS PROC MIXED and emmeans ``joint_tests``).
+
+        A factor term's hypothesis is that its equal-weight LS-means differ from the reference
+        level's by zero (main effect), or the products of such contrasts (interaction), other factors averaged with equal weights; a numeric
+        term's is that its coefficients are zero. Returns ``term, num_df, den_df, F, p_value``.
+        """
+        rows = []
+        p = len(self.beta)
+        for term, columns in self._model_spec.term_indices.items():
+            name = str(term)
+            if name == "1":
+                continue
+            factors = [str(f.expr) for f in term.factors]
+            if all(f in self._factors for f in factors):
+                cells, _ = self._grid_rows(factors)
+                C = np.ones((1, 1))
+                for f in factors:
+                    k = len(self._factors[f])
+                    # each level minus the reference level (SAS's rows, whose basis the
+                    # Fai-Cornelius df depend on)
+                    C = np.kron(C, np.eye(k)[1:] - np.eye(k)[0])
+                L = C @ cells
+            else:
+                L = np.eye(p)[columns]
+            rows.append({"term": name, **self.f_test(L)})
+        return pd.DataFrame(rows)
+
     def lsmeans(self, specs=None, alpha: float = 0.05) -> pd.DataFrame:
         """Least-squares means over ``specs`` (default: every factor in the model).
 
