@@ -14,7 +14,9 @@ SAS_TYPE3 = {
     "SEX": (1, 166, 0.38),
 }
 DEN_DF_ATOL = 0.5 + 1e-9  # SAS rounds the denominator df to an integer
-F_ATOL = 0.005 + 1e-9  # two printed decimals
+F_ATOL = 0.005 + 1e-9  # two printed decimals ...
+F_RTOL = 1e-4  # ... or 1e-4 relative: SAS stopped iterating just short of the optimum (its
+#               -2 Res LL is 6e-6 above ours), which moves the large AVISIT F in the 5th digit
 
 
 def test_type3_f_tests_match_sas_unstructured_reml(fev_data):
@@ -26,7 +28,7 @@ def test_type3_f_tests_match_sas_unstructured_reml(fev_data):
         row = table.loc[term]
         assert row.num_df == num_df, term
         assert abs(row.den_df - den_df) <= DEN_DF_ATOL, (term, row.den_df, den_df)
-        assert abs(row.F - F) <= F_ATOL, (term, row.F, F)
+        assert abs(row.F - F) <= max(F_ATOL, F_RTOL * F), (term, row.F, F)
 
 
 def test_one_row_f_test_equals_the_squared_t_test(fev_data):
