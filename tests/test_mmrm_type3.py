@@ -15,8 +15,8 @@ SAS_TYPE3 = {
 }
 DEN_DF_ATOL = 0.5 + 1e-9  # SAS rounds the denominator df to an integer
 F_ATOL = 0.005 + 1e-9  # two printed decimals ...
-F_RTOL = 1e-4  # ... or 1e-4 relative: SAS stopped iterating just short of the optimum (its
-#               -2 Res LL is 6e-6 above ours), which moves the large AVISIT F in the 5th digit
+F_RTOL = 5e-4  # ... or 5e-4 relative: SAS stopped iterating just short of the optimum (its
+#               -2 Res LL is 6e-6 above ours), which moves F by up to ~2e-4 relative (RACE)
 
 
 def test_type3_f_tests_match_sas_unstructured_reml(fev_data):

@@ -207,7 +207,7 @@ class MMRMFit:
         return np.array(rows), labels
 
     def f_test(self, L) -> dict:
-        """F test of ``L beta = 0`` with small-sample denominator df.
+        r"""F test of ``L beta = 0`` with small-sample denominator df.
 
         Satterthwaite: Fai & Cornelius (1996) as SAS: with :math:`L\Phi L' = PDP'`, each
         :math:`\nu_m` is the Satterthwaite df of contrast :math:`p_m'L`,
