@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula
 from scipy import optimize, stats
+from threadpoolctl import threadpool_limits
 
 from .inference import kenward_roger, kenward_roger_setup, numerical_hessian, satterthwaite_df
 from .likelihood import NotPositiveDefinite, PatternData
@@ -78,6 +79,7 @@ class MMRMFit:
     neg2_loglik: float
     n_obs: int
     n_subjects: int
+    n_subjects_input: int
     visits: list
     groups: list
     sigmas: list
@@ -112,8 +114,9 @@ class MMRMFit:
 
     @property
     def bic(self) -> float:
-        """BIC with the number of subjects as sample size (SAS PROC MIXED)."""
-        return self.neg2_loglik + self._n_aic_params * np.log(self.n_subjects)
+        """BIC as SAS PROC MIXED: the sample size is the number of subjects in the input data,
+        including those without a usable observation (SAS's "Subjects" dimension)."""
+        return self.neg2_loglik + self._n_aic_params * np.log(self.n_subjects_input)
 
     @property
     def _n_aic_params(self) -> int:
@@ -400,6 +403,15 @@ def fit_mmrm(data: pd.DataFrame, formula: str, subject: str, visit: str, covaria
     Mallinckrodt et al. (2008) Recommendations for the primary analysis of continuous endpoints
     in longitudinal clinical trials. Drug Inf J 42:303-319.
     """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit_mmrm(data, formula, subject, visit, covariance, method, df_method, group,
+                         visit_levels, fallback, optimizers)
+
+
+def _fit_mmrm(data, formula, subject, visit, covariance, method, df_method, group, visit_levels,
+              fallback, optimizers):
+    # The work is many small matrix products: BLAS threads only contend (up to 50x slower on a
+    # busy 2-core machine), hence one BLAS thread while fitting.
     method, df_method = _check_methods(method, df_method)
     chain = [covariance] if isinstance(covariance, str) else list(covariance)
     chain += list(fallback or [])
@@ -427,9 +439,10 @@ def mmrm_at(data: pd.DataFrame, formula: str, subject: str, visit: str, covarian
     without optimising: used to give another fitter's estimate (for example the random-intercept
     LMM of statsmodels, whose marginal covariance is ``cs``) the same small-sample inference."""
     method, df_method = _check_methods(method, df_method)
-    model = _Model(data, formula, subject, visit, group, visit_levels)
-    spec = _Spec(get_structure(covariance), len(model.visit_levels), len(model.groups))
-    fit = _build_fit(model, spec, np.asarray(phi, dtype=float), method, df_method, "given", [])
+    with threadpool_limits(limits=1, user_api="blas"):
+        model = _Model(data, formula, subject, visit, group, visit_levels)
+        spec = _Spec(get_structure(covariance), len(model.visit_levels), len(model.groups))
+        fit = _build_fit(model, spec, np.asarray(phi, dtype=float), method, df_method, "given", [])
     if fit is None:
         raise MMRMError("the Hessian of the likelihood is not positive definite at the given parameters")
     return fit
@@ -473,6 +486,7 @@ class _Model:
             groups = _categorical_levels(frame[group])
             group_code = pd.Categorical(frame[group], categories=groups).codes.astype(np.int64)
         self.formula, self.frame, self.factors, self.numerics = formula, frame, factors, numerics
+        self.n_subjects_input = int(data[subject].nunique())
         self.visit, self.visit_levels, self.groups, self.terms = visit, visit_levels, groups, terms
         self.model_spec = model_matrix.rhs.model_spec
         self.n_obs = len(y)
@@ -515,7 +529,8 @@ def _build_fit(model, spec, phi, method, df_method, optimizer_used, attempts):
         terms=model.terms, beta=evaluation.beta, vcov=vcov, vcov_unadjusted=evaluation.vcov_beta,
         phi=phi, phi_names=[n for _ in model.groups for n in spec.structure.phi_names(n_visits)],
         phi_vcov=phi_vcov, neg2_loglik=evaluation.neg2ll, n_obs=model.n_obs,
-        n_subjects=data_patterns.n_subjects, visits=list(model.visit_levels), groups=model.groups,
+        n_subjects=data_patterns.n_subjects, n_subjects_input=model.n_subjects_input,
+        visits=list(model.visit_levels), groups=model.groups,
         sigmas=[np.real(s) for s in spec.sigmas_phi(phi)], converged=True, optimizer=optimizer_used,
         attempts=attempts, _data=data_patterns, _spec=spec, _evaluation=evaluation, _hessian=hessian,
         _model_spec=model.model_spec, _frame=model.frame, _factors=model.factors,
