@@ -1,7 +1,7 @@
 """Benchmark of the MMRM engine (``pilottrial.mmrm.fit_mmrm``); run by ``make bench``.
 
     python benchmarks/bench_mmrm.py [--repeats N] [--quick] [--with-r-bcva] [--profile]
-                                    [--out results/bench/mmrm.json]
+                                    [--blas-threads N] [--out results/bench/mmrm.json]
 
 Measures, printing an aligned table as it goes (progress lines go to stderr):
 
@@ -25,6 +25,12 @@ Measures, printing an aligned table as it goes (progress lines go to stderr):
 * Ratios to R and to the published figures of the R package mmrm (other machine), and the
   targets with met / not met.
 
+Wall-clock times depend on what else runs on the machine: the load average and CPU pressure
+are recorded at the start and the end, with a warning when the machine is busy, and the CPU
+time and the minimum are printed beside the median. ``--blas-threads 1`` limits the BLAS
+thread pools (the engine makes many tiny LAPACK/BLAS calls, which multi-threaded OpenBLAS can
+slow down badly when the CPUs are shared).
+
 All figures are written to ``--out`` (default ``results/bench/mmrm.json``). ``--quick`` uses
 fewer repeats and skips 10000 subjects (a smoke run). This is a benchmark: nothing here is a
 test with a time limit.
@@ -35,7 +41,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime as _dt
-import io
 import json
 import os
 import platform
@@ -94,6 +99,7 @@ CASES = {
 SIM_CASE = {
     "response": "Y",
     "rhs": "BASE + ARMCD * AVISIT",
+    "rhs_r": "BASE + ARMCD*AVISIT",
     "subject": "USUBJID",
     "visit": "AVISIT",
     "arm": "ARMCD",
@@ -204,10 +210,12 @@ def time_case(data: pd.DataFrame, spec: dict, repeats: int, label: str = "", war
     """Median (and spread) of ``repeats`` full fits, with the fit's summary figures."""
     for _ in range(warmup):
         fit_case(data, spec)
-    totals, fit_only = [], []
+    totals, fit_only, cpu = [], [], []
     fit = contrasts = None
     for i in range(repeats):
+        cpu_start = time.process_time()
         total, only, fit, contrasts = fit_case(data, spec)
+        cpu.append(time.process_time() - cpu_start)
         totals.append(total)
         fit_only.append(only)
         progress(f"  {label}: fit {i + 1}/{repeats} {format_seconds(total)}")
@@ -221,6 +229,8 @@ def time_case(data: pd.DataFrame, spec: dict, repeats: int, label: str = "", war
         "max_s": max(totals),
         "fit_only_median_s": statistics.median(fit_only),
         "contrasts_median_s": statistics.median(t - f for t, f in zip(totals, fit_only)),
+        "cpu_median_s": statistics.median(cpu),
+        "load_after": machine_load(),
         "neg2_reml_loglik": float(fit.neg2_loglik),
         "converged": bool(getattr(fit, "converged", True)),
         "optimizer": str(getattr(fit, "optimizer", "")),
@@ -327,13 +337,13 @@ def parse_r_output(stdout: str) -> dict:
         return {"ok": False, "error": f"unreadable JSON from bench_gls.R: {exc}"}
 
 
-def run_r_gls(case: str, repeats: int, warmup: int, ref_dir: Path, timeout: float) -> dict:
+def run_r_gls(data_path: Path, spec: dict, repeats: int, warmup: int = 0, timeout: float = 600) -> dict:
+    """Time nlme::gls inside R on the CSV at ``data_path`` (model pieces from ``spec``)."""
     ok, reason = r_available()
     if not ok:
         return {"ok": False, "error": reason}
-    spec = CASES[case]
-    cmd = ["Rscript", "--vanilla", str(R_SCRIPT), str(case_path(case, ref_dir)), spec["response"],
-           spec["rhs_r"], spec["subject"], spec["visit"], str(repeats), str(warmup)]
+    cmd = ["Rscript", "--vanilla", str(R_SCRIPT), str(data_path), spec["response"],
+           spec.get("rhs_r", spec["rhs"]), spec["subject"], spec["visit"], str(repeats), str(warmup)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -359,8 +369,14 @@ def compute_ratios(results: dict) -> dict:
     for case in CASES:
         ours = results.get(case, {}).get("median_s")
         r = results.get("r_gls", {}).get(case, {})
+        # rough machine-speed factor: nlme::gls here / nlme::gls published
+        speed = ratio(r.get("median_s"), PUBLISHED[case]["nlme_gls_s"]) if r.get("ok") else None
+        mmrm_here = PUBLISHED[case]["mmrm_s"] * speed if speed else None
         out[case] = {
             "r_gls_over_ours": ratio(r.get("median_s"), ours) if r.get("ok") else None,
+            "machine_factor_gls_here_over_published": speed,
+            "published_mmrm_scaled_to_this_machine_s": mmrm_here,
+            "scaled_mmrm_over_ours": ratio(mmrm_here, ours),
             "published_mmrm_over_ours": ratio(PUBLISHED[case]["mmrm_s"], ours),
             "published_gls_over_ours": ratio(PUBLISHED[case]["nlme_gls_s"], ours),
         }
@@ -419,10 +435,10 @@ def environment_meta(args) -> dict:
     import scipy
 
     try:
-        import pilottrial
+        from importlib.metadata import version as _version
 
-        version = getattr(pilottrial, "__version__", "")
-    except ImportError:  # pragma: no cover
+        version = _version("pilottrial")
+    except Exception:  # not installed: running from the source tree
         version = ""
     try:
         commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
@@ -438,9 +454,44 @@ def environment_meta(args) -> dict:
         "thread_env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                                   "MKL_NUM_THREADS") if k in os.environ},
         "repeats": args.repeats, "quick": args.quick, "with_r_bcva": args.with_r_bcva,
+        "blas_threads_limit": args.blas_threads,
         "reference_dir": str(args.reference_dir), "simulation_seed": SIM_SEED,
+        "blas_threads": _blas_threads(),
         "timing": "wall clock (time.perf_counter) of fit_mmrm + treatment_contrasts (Satterthwaite df)",
+        "load_at_start": machine_load(),
     }
+
+
+def _blas_threads():
+    try:
+        from threadpoolctl import threadpool_info
+
+        return [{k: i.get(k) for k in ("internal_api", "num_threads", "version")} for i in threadpool_info()]
+    except Exception:
+        return None
+
+
+def machine_load() -> dict:
+    """Load average and CPU pressure: other processes on the machine inflate wall-clock times."""
+    out = {}
+    try:
+        out["loadavg_1_5_15"] = [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        pass
+    try:
+        with open("/proc/pressure/cpu") as fh:
+            out["cpu_pressure_some_avg10"] = float(fh.readline().split()[1].split("=")[1])
+    except (OSError, IndexError, ValueError):
+        pass
+    return out
+
+
+def busy_warning(load: dict, cpu_count: int | None) -> str | None:
+    la = (load.get("loadavg_1_5_15") or [0.0])[0]
+    if cpu_count and la > 0.5 * cpu_count:
+        return (f"WARNING: machine busy (load average {la:.2f} on {cpu_count} CPUs): other processes "
+                f"inflate wall-clock times; compare the 'min' columns and the CPU time")
+    return None
 
 
 # --------------------------------------------------------------------------------------
@@ -483,7 +534,7 @@ class Table:
 
 
 # --------------------------------------------------------------------------------------
-def profile_case(data: pd.DataFrame, spec: dict, out_path: Path, top: int = 15) -> dict:
+def profile_case(data: pd.DataFrame, spec: dict, out_path: Path, top: int = 15, label: str = "") -> dict:
     """cProfile one full fit; print where the time goes (engine functions first)."""
     profiler = cProfile.Profile()
     profiler.enable()
@@ -506,7 +557,7 @@ def profile_case(data: pd.DataFrame, spec: dict, out_path: Path, top: int = 15) 
         tail = path.split("src/")[-1] if "pilottrial" in path else path.split("site-packages/")[-1]
         return f"{tail}:{r['line']}({r['function']})" if not r["file"].startswith("~") else r["function"]
 
-    table = Table(f"Profile of one bcva_data fit under cProfile ({total:.2f} s with profiling "
+    table = Table(f"Profile of one {label} fit under cProfile ({total:.2f} s with profiling "
                   f"overhead): engine functions by cumulative time",
                   [("function", 62), ("calls", 7), ("cumulative", 11), ("share", 6), ("self", 9)])
     for r in engine:
@@ -516,8 +567,6 @@ def profile_case(data: pd.DataFrame, spec: dict, out_path: Path, top: int = 15) 
                   [("function", 62), ("calls", 7), ("self", 9), ("share", 6)])
     for r in by_self:
         table.row(short(r)[:62], r["calls"], f"{r['tottime_s']:.3f} s", f"{100 * r['tottime_s'] / total:.0f}%")
-    buf = io.StringIO()
-    pstats.Stats(profiler, stream=buf).sort_stats("cumulative").print_stats(40)
     print(f"(full profile: {out_path}; `python -m pstats {out_path}`)")
     return {"total_s": total, "stats_file": str(out_path),
             "engine_by_cumulative": [{k: r[k] for k in ("function", "file", "line", "calls", "tottime_s", "cumtime_s")}
@@ -537,9 +586,12 @@ def parse_args(argv=None):
                         help="also time nlme::gls on bcva_data (about 3 minutes per fit)")
     parser.add_argument("--r-repeats", type=int, default=None, help="nlme::gls fits on fev_data (default 5; --quick 2)")
     parser.add_argument("--r-bcva-repeats", type=int, default=1, help="nlme::gls fits on bcva_data (default 1)")
+    parser.add_argument("--blas-threads", type=int, default=None,
+                        help="limit BLAS threads (threadpoolctl here, OPENBLAS/OMP/MKL_NUM_THREADS in "
+                             "subprocesses); default: leave the library defaults")
     parser.add_argument("--no-r", action="store_true", help="skip the R reference")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
-    parser.add_argument("--profile", action="store_true", help="cProfile one bcva_data fit and print the top functions")
+    parser.add_argument("--profile", action="store_true", help="cProfile one fit of each reference dataset and print the top functions")
     parser.add_argument("--reference-dir", type=Path, default=None,
                         help="reference folder (default $PILOT_REFERENCE_DIR, else <repo>/../shared/reference)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON output (default {DEFAULT_OUT.relative_to(REPO)})")
@@ -555,6 +607,8 @@ def parse_args(argv=None):
         args.reference_dir = reference_dir()
     if min(args.repeats, args.bcva_repeats, args.r_repeats, args.r_bcva_repeats) < 1:
         parser.error("repeats must be at least 1")
+    if args.blas_threads is not None and args.blas_threads < 1:
+        parser.error("--blas-threads must be at least 1")
     return args
 
 
@@ -564,13 +618,22 @@ def run(args) -> dict:
     meta = results["meta"]
     print(f"MMRM benchmark: pilottrial {meta['pilottrial']} ({meta['git_commit'] or 'no git'}), "
           f"Python {meta['python']}, numpy {meta['numpy']}, scipy {meta['scipy']}, pandas {meta['pandas']}")
-    print(f"machine: {meta['platform']}, {meta['cpu_count']} CPUs; reference data: {args.reference_dir}")
-    print(f"time of one fit = fit_mmrm(us, REML) + treatment_contrasts (Satterthwaite df), wall clock")
+    threads = ", ".join(f"{b['internal_api']} {b['version']}: {b['num_threads']} threads"
+                        for b in meta["blas_threads"] or [])
+    print(f"machine: {meta['platform']}, {meta['cpu_count']} CPUs; BLAS: {threads or 'unknown'}")
+    print(f"reference data: {args.reference_dir}")
+    print("time of one fit = fit_mmrm(us, REML) + treatment_contrasts (Satterthwaite df), wall clock; "
+          "CPU = process time (all threads)")
+    load = meta["load_at_start"]
+    print(f"load average {load.get('loadavg_1_5_15')}, CPU pressure avg10 {load.get('cpu_pressure_some_avg10')}%")
+    warning = busy_warning(load, meta["cpu_count"])
+    if warning:
+        print(warning)
 
     # ---- reference datasets --------------------------------------------------------------
     fits = Table("Reference data: unstructured covariance, REML, Satterthwaite",
                  [("case", 10), ("subjects", 8), ("obs", 6), ("fixed", 5), ("cov.par", 7), ("repeats", 7),
-                  ("median", 10), ("min", 10), ("max", 10), ("fit only", 10), ("contrasts", 9),
+                  ("median", 10), ("min", 10), ("max", 10), ("CPU", 10), ("fit only", 10), ("contrasts", 9),
                   ("-2 REML logLik", 15), ("optimizer", 9)])
     data = {}
     for case in CASES:
@@ -588,7 +651,8 @@ def run(args) -> dict:
         results[case] = res
         fits.row(case, res["n_subjects"], res["n_obs"], res["n_fixed"], format_number(res["n_cov_params"], "d"),
                  repeats, format_seconds(res["median_s"]), format_seconds(res["min_s"]),
-                 format_seconds(res["max_s"]), format_seconds(res["fit_only_median_s"]),
+                 format_seconds(res["max_s"]), format_seconds(res["cpu_median_s"]),
+                 format_seconds(res["fit_only_median_s"]),
                  format_seconds(res["contrasts_median_s"]), f"{res['neg2_reml_loglik']:.4f}", res["optimizer"])
 
     # ---- memory ----------------------------------------------------------------------------
@@ -612,7 +676,7 @@ def run(args) -> dict:
     sizes = QUICK_SCALING_SIZES if args.quick else SCALING_SIZES
     scale = Table(f"Scaling: simulated trial (seed {SIM_SEED}; 4 visits, 2 arms, unstructured covariance, "
                   f"~15% monotone dropout; {SIM_CASE['response']} ~ {SIM_CASE['rhs']})",
-                  [("subjects", 8), ("obs", 6), ("repeats", 7), ("median", 10), ("min", 10),
+                  [("subjects", 8), ("obs", 6), ("repeats", 7), ("median", 10), ("min", 10), ("CPU", 10),
                    ("per subject", 11), ("x previous", 10), ("peak RSS", 9), ("-2 REML logLik", 15)])
     previous = None
     for n in sizes:
@@ -632,6 +696,7 @@ def run(args) -> dict:
         results["scaling"].append(entry)
         peak = entry.get("memory", {}).get("peak_rss_mb")
         scale.row(n, res["n_obs"], repeats, format_seconds(res["median_s"]), format_seconds(res["min_s"]),
+                  format_seconds(res["cpu_median_s"]),
                   format_seconds(res["median_s"] / n), format_number(growth, ".2f", "x"),
                   format_number(peak, ".0f", " MB"), f"{res['neg2_reml_loglik']:.4f}")
 
@@ -652,8 +717,8 @@ def run(args) -> dict:
             continue
         repeats = args.r_repeats if case == "fev_data" else args.r_bcva_repeats
         progress(f"R nlme::gls on {case}: {repeats} fits" + (" (minutes)" if case == "bcva_data" else ""))
-        r = run_r_gls(case, repeats, warmup=1 if case == "fev_data" else 0, ref_dir=args.reference_dir,
-                      timeout=600 + 900 * repeats)
+        r = run_r_gls(case_path(case, args.reference_dir), CASES[case], repeats,
+                      warmup=1 if case == "fev_data" else 0, timeout=600 + 900 * repeats)
         ours = results.get(case, {})
         if r.get("ok"):
             r["neg2_loglik_abs_diff"] = abs(r["neg2_loglik"] - ours["neg2_reml_loglik"])
@@ -679,6 +744,14 @@ def run(args) -> dict:
                  format_seconds(PUBLISHED[case]["nlme_gls_s"]),
                  format_number(rat["published_gls_over_ours"], ".1f", "x"))
 
+    for case in CASES:
+        rat = results["ratios"][case]
+        if rat["published_mmrm_scaled_to_this_machine_s"] is not None:
+            print(f"{case}: R mmrm scaled to this machine by the nlme::gls times (x"
+                  f"{rat['machine_factor_gls_here_over_published']:.2f}) ~ "
+                  f"{format_seconds(rat['published_mmrm_scaled_to_this_machine_s'])}; "
+                  f"that / ours = {rat['scaled_mmrm_over_ours']:.2f}x (rough estimate)")
+
     # ---- targets ---------------------------------------------------------------------------
     results["targets"] = evaluate_targets(results)
     ttab = Table("Targets", [("target", 52), ("value", 10), ("status", 12)])
@@ -688,9 +761,17 @@ def run(args) -> dict:
                                            format_seconds(value) if t["unit"] == "s" else f"{value:.0f} MB")
         ttab.row(t["target"], shown, t["status"].upper() if t["status"] == "not met" else t["status"])
 
-    if args.profile and "bcva_data" in data:
-        results["profile_bcva"] = profile_case(data["bcva_data"], CASES["bcva_data"],
-                                               args.out.with_name("mmrm_bcva.prof"))
+    results["meta"]["load_at_end"] = machine_load()
+    warning = busy_warning(results["meta"]["load_at_end"], meta["cpu_count"])
+    if warning:
+        print("\n" + warning)
+
+    if args.profile:
+        results["profiles"] = {}
+        for case in data:
+            stem = case.split("_")[0]
+            results["profiles"][case] = profile_case(data[case], CASES[case],
+                                                     args.out.with_name(f"mmrm_{stem}.prof"), label=case)
     return results
 
 
@@ -700,7 +781,21 @@ def main(argv=None) -> int:
         print(json.dumps(memory_child(json.loads(args.memory_child)), default=_json_default))
         return 0
     started = time.perf_counter()
-    results = run(args)
+    limiter = None
+    if args.blas_threads:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.blas_threads)  # inherited by the subprocesses
+        try:
+            from threadpoolctl import threadpool_limits
+
+            limiter = threadpool_limits(limits=args.blas_threads)
+        except ImportError:
+            progress("threadpoolctl not installed: --blas-threads applies to subprocesses only")
+    try:
+        results = run(args)
+    finally:
+        if limiter is not None:
+            limiter.restore_original_limits()
     results["meta"]["wall_time_s"] = time.perf_counter() - started
     path = write_json(results, args.out)
     print(f"\nwrote {path} (benchmark took {results['meta']['wall_time_s']:.0f} s)")

@@ -46,10 +46,10 @@ class _Spec:
         return [self.structure.sigma_phi(t, self.n_visits) for t in self.split(phi)]
 
     def jac_theta(self, theta):
-        return [sigma_jacobian(self.structure.sigma_theta, t, self.n_visits) for t in self.split(theta)]
+        return [self.structure.jacobian_theta(t, self.n_visits) for t in self.split(theta)]
 
     def jac_phi(self, phi):
-        return [sigma_jacobian(self.structure.sigma_phi, t, self.n_visits) for t in self.split(phi)]
+        return [self.structure.jacobian_phi(t, self.n_visits) for t in self.split(phi)]
 
     def theta_to_phi(self, theta):
         return np.concatenate([np.real(self.structure.theta_to_phi(t, self.n_visits))

@@ -61,8 +61,7 @@ def _second_derivatives(spec, phi, step=1e-5):
             up, down = p.copy(), p.copy()
             up[i] += h
             down[i] -= h
-            d2[i] = (sigma_jacobian(spec.structure.sigma_phi, up, m)
-                     - sigma_jacobian(spec.structure.sigma_phi, down, m)) / (2 * h)
+            d2[i] = (spec.structure.jacobian_phi(up, m) - spec.structure.jacobian_phi(down, m)) / (2 * h)
         out.append(0.5 * (d2 + d2.transpose(1, 0, 2, 3)))
     return out
 
@@ -86,10 +85,9 @@ def kenward_roger_setup(data, evaluation, spec, phi, phi_vcov, linear: bool = Fa
     P = np.zeros((n_par, p, p))
     Q = np.zeros((n_par, n_par, p, p))
     R = np.zeros((n_par, n_par, p, p))
-    for pat, (linv, W, _) in zip(data.patterns, evaluation.weights):
-        g = pat.group
+    for g, visits, linv, W, _ in evaluation.iter_patterns():
         sl = slice(g * k_g, (g + 1) * k_g)
-        v = np.ix_(pat.visits, pat.visits)
+        v = np.ix_(visits, visits)
         M = np.einsum("ab,kbc,dc->kad", linv, jac[g][(slice(None),) + v], linv)
         T = np.einsum("sap,sbq->abpq", W, W)
         P[sl] += np.einsum("iab,abpq->ipq", M, T)

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-__all__ = ["Pattern", "PatternData", "Evaluation", "NotPositiveDefinite"]
+__all__ = ["SizeBlock", "PatternData", "Evaluation", "NotPositiveDefinite"]
 
 LOG_2PI = np.log(2.0 * np.pi)
 
@@ -43,14 +43,21 @@ class NotPositiveDefinite(ArithmeticError):
 
 
 @dataclass
-class Pattern:
-    """Subjects of one group observed at the same visits."""
+class SizeBlock:
+    """All subjects observed at ``k`` visits, sorted by missingness pattern.
 
-    group: int
-    visits: np.ndarray  # indices into the visit order, shape (k,)
+    Pattern ``i`` (a group and a set of ``k`` visits) holds subjects ``starts[i]`` to
+    ``starts[i] + counts[i] - 1`` of the block.
+    """
+
+    k: int
+    visits: np.ndarray  # (n_patterns, k) visit indices
+    group: np.ndarray  # (n_patterns,)
+    starts: np.ndarray  # (n_patterns,)
+    counts: np.ndarray  # (n_patterns,)
+    pattern_of: np.ndarray  # (n_subjects,) pattern of each subject
     X: np.ndarray  # (n_subjects, k, p)
     y: np.ndarray  # (n_subjects, k)
-    subjects: np.ndarray  # subject index of each block row
     rows: np.ndarray  # (n_subjects, k) row numbers in the model frame
 
 
@@ -61,12 +68,30 @@ class Evaluation:
     neg2ll: float
     beta: np.ndarray
     vcov_beta: np.ndarray  # Phi = (X'V^-1X)^-1
-    weights: list  # per pattern: (Linv, W, whitened residuals)
+    weights: list  # per size block: (block, Linv per pattern, W per subject, whitened residuals)
     G: np.ndarray | None  # (n_groups, m, m) gradient kernel, None when not requested
+
+    def iter_patterns(self):
+        """(group, visits, Linv, W, r) of each pattern, for the once-per-fit computations."""
+        for block, linv, W, r in self.weights:
+            for i in range(len(block.counts)):
+                rows = slice(block.starts[i], block.starts[i] + block.counts[i])
+                yield block.group[i], block.visits[i], linv[i], W[rows], r[rows]
+
+
+def _scatter(target, block, values):
+    """Add per-pattern (k x k) values into target[..., group, visits, visits]."""
+    index = (block.group[:, None, None], block.visits[:, :, None], block.visits[:, None, :])
+    if values.ndim == 3:
+        np.add.at(target, index, values)
+    else:  # leading axis of several kernels
+        for q in range(values.shape[0]):
+            np.add.at(target[q], index, values[q])
 
 
 class PatternData:
-    """Response, design and visit/subject/group codes arranged in missingness patterns."""
+    """Response, design and visit/subject/group codes arranged in missingness patterns,
+    batched by pattern size so that every evaluation is a few array operations."""
 
     def __init__(self, y, X, subject, visit, group, n_visits, n_groups):
         y = np.asarray(y, dtype=float)
@@ -74,61 +99,65 @@ class PatternData:
         subject = np.asarray(subject)
         visit = np.asarray(visit, dtype=np.int64)
         group = np.asarray(group, dtype=np.int64)
+        if n_visits > 62:
+            raise ValueError("at most 62 visits are supported")
         self.n_obs, self.p = X.shape
         self.n_visits = n_visits
         self.n_groups = n_groups
         order = np.lexsort((visit, subject))
         y, X, subject, visit, group = y[order], X[order], subject[order], visit[order], group[order]
-        self.row_order = order
-        subj_codes, first, counts = np.unique(subject, return_index=True, return_counts=True)
-        self.n_subjects = subj_codes.size
+        _, first, counts = np.unique(subject, return_index=True, return_counts=True)
+        self.n_subjects = counts.size
         subj_idx = np.repeat(np.arange(self.n_subjects), counts)
-        if n_visits > 62:
-            raise ValueError("at most 62 visits are supported")
         masks = np.zeros(self.n_subjects, dtype=np.int64)
         np.add.at(masks, subj_idx, np.left_shift(np.int64(1), visit))
         subject_group = group[first]
-        self.subject_group = subject_group
-        key = np.array([f"{g}:{mk}" for g, mk in zip(subject_group, masks)])
-        self.patterns: list[Pattern] = []
         row_start = np.concatenate([[0], np.cumsum(counts)])
-        for pattern_key in np.unique(key):
-            members = np.flatnonzero(key == pattern_key)
-            k = counts[members[0]]
-            rows = (row_start[members][:, None] + np.arange(k)[None, :])
-            self.patterns.append(
-                Pattern(
-                    group=int(subject_group[members[0]]),
-                    visits=visit[rows[0]],
-                    X=X[rows],
-                    y=y[rows],
-                    subjects=members,
-                    rows=order[rows],
-                )
-            )
+        self.blocks: list[SizeBlock] = []
+        for k in np.unique(counts):
+            members = np.flatnonzero(counts == k)
+            # sort the block's subjects by (group, visit mask): patterns become contiguous
+            members = members[np.lexsort((masks[members], subject_group[members]))]
+            key = subject_group[members] * (1 << 62) + masks[members] if n_groups > 1 else masks[members]
+            _, starts, pattern_counts = np.unique(key, return_index=True, return_counts=True)
+            order_p = np.argsort(starts)
+            starts, pattern_counts = starts[order_p], pattern_counts[order_p]
+            pattern_of = np.repeat(np.arange(len(starts)), pattern_counts)
+            rows = row_start[members][:, None] + np.arange(k)[None, :]
+            self.blocks.append(SizeBlock(
+                k=int(k), visits=visit[rows[starts]], group=subject_group[members][starts],
+                starts=starts, counts=pattern_counts, pattern_of=pattern_of,
+                X=X[rows], y=y[rows], rows=order[rows],
+            ))
+
+    @property
+    def n_patterns(self) -> int:
+        return sum(len(b.counts) for b in self.blocks)
 
     # ------------------------------------------------------------------------------------
     def evaluate(self, sigmas, reml: bool = True, gradient: bool = False) -> Evaluation:
         """-2 log-likelihood (REML or ML) at the given visit covariances (one per group)."""
         p = self.p
+        stack = np.asarray(sigmas)
         xtvx = np.zeros((p, p))
         xtvy = np.zeros(p)
         logdet = 0.0
         whitened = []
-        for pat in self.patterns:
-            sub = sigmas[pat.group][np.ix_(pat.visits, pat.visits)]
+        for b in self.blocks:
+            sub = stack[b.group[:, None, None], b.visits[:, :, None], b.visits[:, None, :]]
             try:
                 chol = np.linalg.cholesky(sub)
             except np.linalg.LinAlgError:
                 raise NotPositiveDefinite("visit covariance is not positive definite") from None
-            linv = linalg.solve_triangular(chol, np.eye(len(pat.visits)), lower=True)
-            W = linv @ pat.X  # (n, k, p)
-            z = pat.y @ linv.T  # (n, k)
+            linv = np.linalg.inv(chol)  # (n_patterns, k, k), lower triangular
+            per_subject = linv[b.pattern_of]
+            W = per_subject @ b.X  # (n, k, p)
+            z = np.einsum("sab,sb->sa", per_subject, b.y)
             W2 = W.reshape(-1, p)
             xtvx += W2.T @ W2
             xtvy += W2.T @ z.ravel()
-            logdet += pat.y.shape[0] * 2.0 * np.log(np.diag(chol)).sum()
-            whitened.append((linv, W, z))
+            logdet += 2.0 * float(np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1) @ b.counts)
+            whitened.append((b, linv, W, z))
         try:
             chol_x = linalg.cho_factor(xtvx, lower=True)
         except linalg.LinAlgError:
@@ -136,37 +165,34 @@ class PatternData:
         beta = linalg.cho_solve(chol_x, xtvy)
         phi_beta = linalg.cho_solve(chol_x, np.eye(p))
         quad = 0.0
-        resid = []
-        for linv, W, z in whitened:
+        weights = []
+        for b, linv, W, z in whitened:
             r = z - W @ beta
             quad += float(np.sum(r * r))
-            resid.append(r)
+            weights.append((b, linv, W, r))
         neg2ll = logdet + quad + self.n_obs * LOG_2PI
         if reml:
             neg2ll += 2.0 * np.log(np.diag(chol_x[0])).sum() - p * LOG_2PI
         G = None
         if gradient:
             G = np.zeros((self.n_groups, self.n_visits, self.n_visits))
-            for pat, (linv, W, _), r in zip(self.patterns, whitened, resid):
-                k = len(pat.visits)
-                inner = pat.y.shape[0] * np.eye(k) - r.T @ r
+            for b, linv, W, r in weights:
+                inner = -(r[:, :, None] * r[:, None, :])
                 if reml:
-                    A = W @ phi_beta  # (n, k, p)
-                    inner -= np.einsum("sap,sbp->ab", A, W)
-                G[pat.group][np.ix_(pat.visits, pat.visits)] += linv.T @ inner @ linv
-        weights = [(linv, W, r) for (linv, W, _), r in zip(whitened, resid)]
+                    inner -= np.einsum("sap,sbp->sab", W @ phi_beta, W)
+                inner = np.add.reduceat(inner, b.starts, axis=0) + b.counts[:, None, None] * np.eye(b.k)
+                _scatter(G, b, np.swapaxes(linv, 1, 2) @ inner @ linv)
         return Evaluation(float(neg2ll), beta, phi_beta, weights, G)
 
     def quadratic_kernel(self, evaluation: Evaluation, u: np.ndarray) -> np.ndarray:
-        """Kernel K (groups x m x m) with  u' X'V^-1 (dV/dphi_k) V^-1 X u = <dSigma_k, K>.
+        """Kernel K (q x groups x m x m) with  u' X'V^-1 (dV/dphi_k) V^-1 X u = <dSigma_k, K>.
 
         Used for the derivative of a contrast variance: d(c'Phi c)/dphi_k = (Phi c)' P_k (Phi c).
         """
         u = np.atleast_2d(u)  # (q, p): several vectors at once
         K = np.zeros((u.shape[0], self.n_groups, self.n_visits, self.n_visits))
-        for pat, (linv, W, _) in zip(self.patterns, evaluation.weights):
+        for b, linv, W, _ in evaluation.weights:
             w = np.einsum("sap,qp->qsa", W, u)  # (q, n, k)
-            outer = np.einsum("qsa,qsb->qab", w, w)
-            block = K[:, pat.group]  # view, (q, m, m)
-            block[:, pat.visits[:, None], pat.visits[None, :]] += linv.T @ outer @ linv
+            outer = np.add.reduceat(w[:, :, :, None] * w[:, :, None, :], b.starts, axis=1)
+            _scatter(K, b, np.swapaxes(linv, 1, 2)[None] @ outer @ linv[None])
         return K

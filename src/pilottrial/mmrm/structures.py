@@ -19,6 +19,7 @@ derivatives are taken exactly by the complex step, :math:`\\partial f/\\partial 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -99,6 +100,8 @@ class Structure:
     sigma_phi : ``phi -> Sigma`` (natural parameters).
     phi_names : names of the natural parameters, SAS's labels.
     start : empirical covariance ``S`` -> starting ``theta``.
+    jac_theta, jac_phi : optional analytic ``d Sigma / d theta`` and ``d Sigma / d phi``
+        (``K x m x m``); the complex step is used where they are not given.
     """
 
     name: str
@@ -109,11 +112,63 @@ class Structure:
     sigma_phi: Callable
     phi_names: Callable[[int], list]
     start: Callable
+    jac_theta: Callable | None = None
+    jac_phi: Callable | None = None
+
+    def jacobian_theta(self, theta, m):
+        if self.jac_theta is not None:
+            return self.jac_theta(np.asarray(theta, dtype=float), m)
+        return sigma_jacobian(self.sigma_theta, theta, m)
+
+    def jacobian_phi(self, phi, m):
+        if self.jac_phi is not None:
+            return self.jac_phi(np.asarray(phi, dtype=float), m)
+        return sigma_jacobian(self.sigma_phi, phi, m)
 
 
 # --- unstructured -----------------------------------------------------------------------
+@lru_cache(maxsize=64)
 def _us_tril(m):
-    return np.tril_indices(m)  # row-wise lower triangle: (1,1) (2,1) (2,2) (3,1) ...
+    rows, cols = np.tril_indices(m)  # row-wise lower triangle: (1,1) (2,1) (2,2) (3,1) ...
+    rows.flags.writeable = False
+    cols.flags.writeable = False
+    return rows, cols
+
+
+@lru_cache(maxsize=64)
+def _us_jac_phi_const(m):
+    """Sigma is linear in its elements: d Sigma / d sigma_ij = E_ij + E_ji."""
+    rows, cols = _us_tril(m)
+    jac = np.zeros((rows.size, m, m))
+    k = np.arange(rows.size)
+    jac[k, rows, cols] = 1.0
+    jac[k, cols, rows] = 1.0
+    jac.flags.writeable = False
+    return jac
+
+
+def _us_jac_phi(phi, m):
+    return _us_jac_phi_const(m)
+
+
+def _us_jac_theta(theta, m):
+    """Sigma = C C' with C lower triangular (log diagonal): dSigma = dC C' + C dC'.
+
+    For the element (i, j) of C, dC C' has row i equal to C[:, j] (times C_ii on the
+    diagonal, the derivative of exp), and C dC' the same column.
+    """
+    rows, cols = _us_tril(m)
+    chol = np.zeros((m, m))
+    chol[rows, cols] = theta
+    diag = np.arange(m)
+    chol[diag, diag] = np.exp(chol[diag, diag])
+    scale = np.where(rows == cols, chol[rows, cols], 1.0)
+    vectors = scale[:, None] * chol[:, cols].T  # (K, m): the column C[:, j] for each parameter
+    k = np.arange(rows.size)
+    jac = np.zeros((rows.size, m, m))
+    jac[k, rows, :] += vectors
+    jac[k, :, rows] += vectors
+    return jac
 
 
 def _us_sigma_theta(theta, m):
@@ -386,7 +441,7 @@ STRUCTURES: dict[str, Structure] = {
     s.name: s
     for s in [
         Structure("us", "UN", lambda m: m * (m + 1) // 2, _us_sigma_theta, _us_theta_to_phi,
-                  _us_sigma_phi, _us_names, _us_start),
+                  _us_sigma_phi, _us_names, _us_start, _us_jac_theta, _us_jac_phi),
         Structure("cs", "CS", lambda m: 2, _cs_sigma_theta, _cs_theta_to_phi, _cs_sigma_phi,
                   lambda m: ["CS", "Residual"], _cs_start),
         Structure("csh", "CSH", lambda m: m + 1, _csh_sigma_theta, _csh_theta_to_phi,
