@@ -36,6 +36,7 @@ import pandas as pd
 import pytest
 
 import sas_listing
+from pilottrial.mmrm.fit import OPTIMIZERS
 from pilottrial.mmrm import MMRMError, fit_mmrm
 
 # ---- tolerances --------------------------------------------------------------------------
@@ -540,6 +541,6 @@ def test_fallback_chain_records_the_failed_structure(fev_data):
     assert fit.structure == "ar1"
     assert fit.attempts, "the failed UN attempts are not recorded"
     assert {a["structure"] for a in fit.attempts} == {"us"}
-    assert {a["optimizer"] for a in fit.attempts} == {"BFGS", "L-BFGS-B", "Powell"}
+    assert {a["optimizer"] for a in fit.attempts} == set(OPTIMIZERS)  # every optimizer was tried
     assert all(a["message"] for a in fit.attempts)
     assert math.isfinite(fit.neg2_loglik)

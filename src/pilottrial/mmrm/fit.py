@@ -13,13 +13,13 @@ from scipy import optimize, stats
 from threadpoolctl import threadpool_limits
 
 from .inference import kenward_roger, kenward_roger_setup, numerical_hessian, satterthwaite_df
-from .likelihood import NotPositiveDefinite, PatternData
+from .likelihood import NotPositiveDefinite, PatternData, expected_information
 from .structures import get_structure, sigma_jacobian
 
 __all__ = ["fit_mmrm", "mmrm_at", "MMRMFit", "MMRMError", "DF_METHODS"]
 
 DF_METHODS = ("satterthwaite", "kenward-roger", "kenward-roger-linear", "residual")
-OPTIMIZERS = ("BFGS", "L-BFGS-B", "Powell")
+OPTIMIZERS = ("scoring", "BFGS", "L-BFGS-B", "Powell")
 
 
 class MMRMError(ValueError):
@@ -95,6 +95,7 @@ class MMRMFit:
     _factors: dict | None = None
     _numerics: dict | None = None
     _kr: dict | None = None
+    _grid: tuple | None = None
 
     # ---- fit statistics ----------------------------------------------------------------
     @property
@@ -191,22 +192,33 @@ class MMRMFit:
         table.insert(0, "term", self.terms)
         return table[["term", "estimate", "std_error", "df", "t_value", "p_value"]]
 
+    def _reference_grid(self):
+        """All combinations of factor levels (numeric covariates at their mean) and their
+        design rows; built once per fit."""
+        if self._grid is None:
+            levels = {name: list(cats) for name, cats in self._factors.items()}
+            names = list(levels)
+            grid = pd.DataFrame(list(itertools.product(*[levels[n] for n in names])), columns=names)
+            for name in names:
+                grid[name] = pd.Categorical(grid[name], categories=levels[name])
+            for name, value in self._numerics.items():
+                grid[name] = value
+            X = np.asarray(self._model_spec.get_model_matrix(grid), dtype=float)
+            codes = np.column_stack([grid[n].cat.codes.to_numpy() for n in names]) if names else \
+                np.zeros((len(grid), 0), dtype=int)
+            self._grid = (names, codes, X)
+        return self._grid
+
     def _grid_rows(self, specs):
         """Design rows of the reference grid, averaged over factors not in ``specs``."""
-        levels = {name: list(cats) for name, cats in self._factors.items()}
-        names = list(levels)
-        grid = pd.DataFrame(list(itertools.product(*[levels[n] for n in names])), columns=names)
-        for name in names:
-            grid[name] = pd.Categorical(grid[name], categories=levels[name])
-        for name, value in self._numerics.items():
-            grid[name] = value
-        X = np.asarray(self._model_spec.get_model_matrix(grid), dtype=float)
-        keys = grid[specs].astype(str).agg("\x1f".join, axis=1)
+        names, codes, X = self._reference_grid()
+        cols = [names.index(s) for s in specs]
         rows, labels = [], []
-        for combo in itertools.product(*[levels[s] for s in specs]):
-            mask = (keys == "\x1f".join(map(str, combo))).to_numpy()
+        for combo in itertools.product(*[range(len(self._factors[s])) for s in specs]):
+            mask = np.all(codes[:, cols] == np.array(combo, dtype=codes.dtype), axis=1) if cols else \
+                np.ones(len(X), dtype=bool)
             rows.append(X[mask].mean(axis=0))
-            labels.append(combo)
+            labels.append(tuple(self._factors[s][i] for s, i in zip(specs, combo)))
         return np.array(rows), labels
 
     def f_test(self, L) -> dict:
@@ -540,6 +552,44 @@ def _build_fit(model, spec, phi, method, df_method, optimizer_used, attempts):
     return fit
 
 
+def _fisher_scoring(data_patterns, spec, theta, reml, max_iter=60, tol=1e-11):
+    """Fisher scoring (Jennrich & Schluchter 1986) with Armijo step halving.
+
+    Step :math:`-E^{-1}\\nabla`, :math:`E` the expected Hessian of -2 log-likelihood in the
+    optimiser's parameters; stops when the scoring decrement :math:`\\nabla'E^{-1}\\nabla` falls
+    below ``tol``. Returns an object with ``x`` like scipy's results.
+    """
+
+    def state(t):
+        ev = data_patterns.evaluate(spec.sigmas_theta(t), reml=reml, gradient=True)
+        jac = spec.jac_theta(t)
+        return ev, ev.neg2ll, _contract(jac, ev.G), jac
+
+    theta = np.asarray(theta, dtype=float)
+    ev, value, grad, jac = state(theta)
+    for _ in range(max_iter):
+        info = expected_information(data_patterns, ev, jac, reml, fixed_effects_term=False)
+        step = np.linalg.solve(info, grad)
+        decrement = float(grad @ step)
+        if decrement < tol:
+            return optimize.OptimizeResult(x=theta, success=True)
+        size = 1.0
+        while True:
+            candidate = theta - size * step
+            try:
+                new = state(candidate)
+                if new[1] <= value - 1e-4 * size * decrement:
+                    break
+            except NotPositiveDefinite:
+                pass
+            size /= 2
+            if size < 1e-6:
+                return optimize.OptimizeResult(x=theta, success=False)
+        theta = candidate
+        ev, value, grad, jac = new
+    return optimize.OptimizeResult(x=theta, success=False)
+
+
 def _optimise(data_patterns, spec, starts_cov, reml, optimizers, attempts):
     """Minimise -2 log-likelihood over theta; returns (theta, optimizer) or None."""
     n = data_patterns.n_obs
@@ -564,14 +614,16 @@ def _optimise(data_patterns, spec, starts_cov, reml, optimizers, attempts):
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
                 try:
-                    if optimizer == "Powell":
+                    if optimizer == "scoring":
+                        res = _fisher_scoring(data_patterns, spec, start, reml)
+                    elif optimizer == "Powell":
                         res = optimize.minimize(lambda t: objective(t)[0], start, method="Powell",
                                                 options={"xtol": 1e-10, "ftol": 1e-14, "maxiter": 20000})
                     else:
                         opts = {"gtol": 1e-9, "maxiter": 2000} if optimizer == "BFGS" else \
                             {"gtol": 1e-10, "ftol": 1e-15, "maxiter": 5000}
                         res = optimize.minimize(objective, start, jac=True, method=optimizer, options=opts)
-                except (np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:
+                except (np.linalg.LinAlgError, ValueError, FloatingPointError, NotPositiveDefinite) as exc:
                     attempts.append({"structure": spec.structure.name, "optimizer": optimizer,
                                      "message": str(exc)})
                     continue

@@ -59,6 +59,7 @@ class SizeBlock:
     X: np.ndarray  # (n_subjects, k, p)
     y: np.ndarray  # (n_subjects, k)
     rows: np.ndarray  # (n_subjects, k) row numbers in the model frame
+    flat: np.ndarray | None = None  # (n_patterns * k * k,) index into a (groups, m, m) array
 
 
 @dataclass
@@ -81,12 +82,12 @@ class Evaluation:
 
 def _scatter(target, block, values):
     """Add per-pattern (k x k) values into target[..., group, visits, visits]."""
-    index = (block.group[:, None, None], block.visits[:, :, None], block.visits[:, None, :])
+    size = target.shape[-3] * target.shape[-2] * target.shape[-1]
     if values.ndim == 3:
-        np.add.at(target, index, values)
+        target += np.bincount(block.flat, weights=values.ravel(), minlength=size).reshape(target.shape)
     else:  # leading axis of several kernels
         for q in range(values.shape[0]):
-            np.add.at(target[q], index, values[q])
+            target[q] += np.bincount(block.flat, weights=values[q].ravel(), minlength=size).reshape(target.shape[1:])
 
 
 class PatternData:
@@ -124,10 +125,13 @@ class PatternData:
             starts, pattern_counts = starts[order_p], pattern_counts[order_p]
             pattern_of = np.repeat(np.arange(len(starts)), pattern_counts)
             rows = row_start[members][:, None] + np.arange(k)[None, :]
+            v = visit[rows[starts]]
+            g = subject_group[members][starts]
+            flat = ((g[:, None, None] * n_visits + v[:, :, None]) * n_visits + v[:, None, :]).ravel()
             self.blocks.append(SizeBlock(
                 k=int(k), visits=visit[rows[starts]], group=subject_group[members][starts],
                 starts=starts, counts=pattern_counts, pattern_of=pattern_of,
-                X=X[rows], y=y[rows], rows=order[rows],
+                X=X[rows], y=y[rows], rows=order[rows], flat=flat,
             ))
 
     @property
@@ -179,7 +183,7 @@ class PatternData:
             for b, linv, W, r in weights:
                 inner = -(r[:, :, None] * r[:, None, :])
                 if reml:
-                    inner -= np.einsum("sap,sbp->sab", W @ phi_beta, W)
+                    inner -= (W @ phi_beta) @ np.swapaxes(W, 1, 2)
                 inner = np.add.reduceat(inner, b.starts, axis=0) + b.counts[:, None, None] * np.eye(b.k)
                 _scatter(G, b, np.swapaxes(linv, 1, 2) @ inner @ linv)
         return Evaluation(float(neg2ll), beta, phi_beta, weights, G)
@@ -196,3 +200,55 @@ class PatternData:
             outer = np.add.reduceat(w[:, :, :, None] * w[:, :, None, :], b.starts, axis=1)
             _scatter(K, b, np.swapaxes(linv, 1, 2)[None] @ outer @ linv[None])
         return K
+
+
+def expected_information(data: PatternData, evaluation: Evaluation, jacobians, reml: bool = True,
+                         fixed_effects_term: bool = True) -> np.ndarray:
+    """Expected Hessian of -2 log-likelihood with respect to covariance parameters.
+
+    .. math::
+        E_{kl} = \\operatorname{tr}(PV_kPV_l) = \\sum_p \\big[n_p\\operatorname{tr}(M_kM_l)
+        - 2\\operatorname{tr}(S_pM_kM_l)\\big] + \\operatorname{tr}(\\Phi P_k\\Phi P_l)
+
+    with :math:`M_k = L^{-1}\\Sigma_kL^{-T}` per pattern, :math:`S_p = \\sum_i W_i\\Phi W_i'` and
+    :math:`P_k = \\sum_i W_i'M_kW_i`; for ML only the first term (Harville 1977). ``jacobians``
+    is a list (one per group) of ``d Sigma / d params`` arrays; parameters are stacked by group.
+    ``fixed_effects_term=False`` drops the last, O(p/n), term, whose cost grows as
+    (parameters x p^2): the optimiser uses that cheaper matrix only to choose its steps.
+    """
+    sizes = [J.shape[0] for J in jacobians]
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    n_par = int(offsets[-1])
+    Phi = evaluation.vcov_beta
+    E = np.zeros((n_par, n_par))
+    with_p = reml and fixed_effects_term
+    P = np.zeros((n_par, data.p, data.p)) if with_p else None
+    for b, linv, W, _ in evaluation.weights:
+        for g in np.unique(b.group):
+            sel = np.flatnonzero(b.group == g)
+            J = jacobians[g]
+            sub = J[:, b.visits[sel][:, :, None], b.visits[sel][:, None, :]]  # (K, n_pat, k, k)
+            L = linv[sel]
+            M = L[:, None] @ np.swapaxes(sub, 0, 1) @ np.swapaxes(L, 1, 2)[:, None]  # (n_pat, K, k, k)
+            counts = b.counts[sel]
+            C = counts[:, None, None] * np.eye(b.k)
+            if reml:
+                starts = b.starts[sel]
+                rows = np.concatenate([np.arange(s, s + c) for s, c in zip(starts, counts)])
+                Wg = W[rows]
+                A = (Wg @ Phi) @ np.swapaxes(Wg, 1, 2)
+                local_starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+                C = C - 2.0 * np.add.reduceat(A, local_starts, axis=0)
+                if with_p:
+                    pattern_of = np.repeat(np.arange(len(sel)), counts)
+                    MW = np.einsum("skab,sbq->skaq", M[pattern_of], Wg)
+                    P[offsets[g]:offsets[g + 1]] += np.einsum("sap,skaq->kpq", Wg, MW)
+            MC = M @ C[:, None]
+            n_pat, K = M.shape[:2]
+            # tr(M_k C M_l) = <M_k C, M_l'> summed over patterns (M_l symmetric)
+            E[offsets[g]:offsets[g + 1], offsets[g]:offsets[g + 1]] += np.einsum(
+                "pki,pli->kl", MC.reshape(n_pat, K, -1), M.reshape(n_pat, K, -1), optimize=True)
+    if with_p:
+        PhiP = Phi[None] @ P  # (K, p, p)
+        E += np.einsum("kpq,lqp->kl", PhiP, PhiP)
+    return 0.5 * (E + E.T)
