@@ -520,7 +520,7 @@ def _build_fit(model, spec, phi, method, df_method, optimizer_used, attempts):
         return _contract(spec.jac_phi(p), ev.G)
 
     try:
-        hessian = numerical_hessian(grad_phi, phi)
+        hessian = numerical_hessian(grad_phi, phi, _contract(spec.jac_phi(phi), evaluation.G))
         eig = np.linalg.eigvalsh(hessian)
     except NotPositiveDefinite:
         eig = np.array([-1.0])

@@ -14,16 +14,28 @@ from .structures import sigma_jacobian
 __all__ = ["numerical_hessian", "satterthwaite_df", "kenward_roger_setup", "kenward_roger"]
 
 
-def numerical_hessian(grad_fn, x: np.ndarray) -> np.ndarray:
-    """Hessian by central differences of an analytic gradient (step ~ eps^(1/3)), symmetrised."""
+def numerical_hessian(grad_fn, x: np.ndarray, grad_at_x: np.ndarray | None = None) -> np.ndarray:
+    """Hessian by finite differences of an analytic gradient, symmetrised.
+
+    Central differences (step ~ eps^(1/3), error ~1e-10 relative); with ``grad_at_x`` given,
+    forward differences (step ~ eps^(1/2), half the gradient evaluations, error ~1e-7 relative,
+    far inside every tolerance on degrees of freedom).
+    """
     x = np.asarray(x, dtype=float)
-    steps = 6e-6 * np.maximum(np.abs(x), 1.0)
     cols = []
-    for k, h in enumerate(steps):
-        up, down = x.copy(), x.copy()
-        up[k] += h
-        down[k] -= h
-        cols.append((grad_fn(up) - grad_fn(down)) / (2 * h))
+    if grad_at_x is None:
+        steps = 6e-6 * np.maximum(np.abs(x), 1.0)
+        for k, h in enumerate(steps):
+            up, down = x.copy(), x.copy()
+            up[k] += h
+            down[k] -= h
+            cols.append((grad_fn(up) - grad_fn(down)) / (2 * h))
+    else:
+        steps = 1e-7 * np.maximum(np.abs(x), 1.0)
+        for k, h in enumerate(steps):
+            up = x.copy()
+            up[k] += h
+            cols.append((grad_fn(up) - grad_at_x) / h)
     H = np.column_stack(cols)
     return 0.5 * (H + H.T)
 
