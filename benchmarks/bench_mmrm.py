@@ -333,8 +333,12 @@ def compute_ratios(results: dict) -> dict:
         # rough machine-speed factor: nlme::gls here / nlme::gls published
         speed = ratio(r.get("median_s"), PUBLISHED[case]["nlme_gls_s"]) if r.get("ok") else None
         mmrm_here = PUBLISHED[case]["mmrm_s"] * speed if speed else None
+        fit_only = results.get(case, {}).get("fit_only_median_s")
         out[case] = {
             "r_gls_over_ours": ratio(r.get("median_s"), ours) if r.get("ok") else None,
+            # like for like: R's timing is the gls() call alone, ours the fit_mmrm() call alone
+            # (both estimate the covariance and its asymptotic variance; no contrasts)
+            "r_gls_over_ours_fit_only": ratio(r.get("median_s"), fit_only) if r.get("ok") else None,
             "machine_factor_gls_here_over_published": speed,
             "published_mmrm_scaled_to_this_machine_s": mmrm_here,
             "scaled_mmrm_over_ours": ratio(mmrm_here, ours),
@@ -346,7 +350,7 @@ def compute_ratios(results: dict) -> dict:
 
 def evaluate_targets(results: dict) -> list[dict]:
     ratios = results.get("ratios") or compute_ratios(results)
-    fev_ratio = ratios.get("fev_data", {}).get("r_gls_over_ours")
+    fev_ratio = ratios.get("fev_data", {}).get("r_gls_over_ours_fit_only")
     bcva_s = results.get("bcva_data", {}).get("median_s")
     bcva_mb = results.get("memory", {}).get("bcva_data", {}).get("peak_rss_mb")
 
@@ -354,7 +358,7 @@ def evaluate_targets(results: dict) -> list[dict]:
         return "not measured" if value is None else ("met" if ok else "not met")
 
     return [
-        {"target": f"fev_data: >= {TARGETS['fev_speedup_vs_gls']:g}x faster than nlme::gls (same run)",
+        {"target": f"fev_data: >= {TARGETS['fev_speedup_vs_gls']:g}x faster than nlme::gls (fit vs fit, same run)",
          "value": fev_ratio, "unit": "x",
          "status": verdict(fev_ratio, fev_ratio is not None and fev_ratio >= TARGETS["fev_speedup_vs_gls"])},
         {"target": f"bcva_data: median fit < {TARGETS['bcva_seconds']:g} s",
@@ -664,7 +668,8 @@ def run(args) -> dict:
     # ---- R reference -----------------------------------------------------------------------
     ok, reason = (False, "--no-r given") if args.no_r else r_available()
     rtab = Table("R reference: nlme::gls(corSymm + varIdent, REML), timed inside R (start-up excluded)",
-                 [("case", 10), ("repeats", 7), ("R median", 10), ("ours median", 11), ("R / ours", 8),
+                 [("case", 10), ("repeats", 7), ("R median", 10), ("ours fit", 10), ("R / fit", 8),
+                  ("ours +contr.", 12), ("R / total", 9),
                   ("R -2 REML", 15), ("ours -2 REML", 15), ("|difference|", 12)])
     results["r_gls"]["available"] = ok
     if not ok:
@@ -683,7 +688,9 @@ def run(args) -> dict:
         ours = results.get(case, {})
         if r.get("ok"):
             r["neg2_loglik_abs_diff"] = abs(r["neg2_loglik"] - ours["neg2_reml_loglik"])
-            rtab.row(case, repeats, format_seconds(r["median_s"]), format_seconds(ours["median_s"]),
+            rtab.row(case, repeats, format_seconds(r["median_s"]), format_seconds(ours["fit_only_median_s"]),
+                     format_number(ratio(r["median_s"], ours["fit_only_median_s"]), ".1f", "x"),
+                     format_seconds(ours["median_s"]),
                      format_number(ratio(r["median_s"], ours["median_s"]), ".1f", "x"),
                      f"{r['neg2_loglik']:.4f}", f"{ours['neg2_reml_loglik']:.4f}", f"{r['neg2_loglik_abs_diff']:.2e}")
         else:

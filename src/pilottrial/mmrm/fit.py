@@ -360,19 +360,27 @@ def _prepare(data, formula, subject, visit, group, visit_levels):
     return formula_obj, frame, factors, numerics, visit_levels
 
 
-def _empirical_covariances(frame, residuals, subject, visit, visit_levels, group_codes, n_groups):
-    m = len(visit_levels)
+def _empirical_covariances(subject_code, visit_code, residuals, group_code, n_visits, n_groups):
+    """Pairwise-complete covariance of OLS residuals across visits, per group, projected onto
+    the positive-definite cone (eigenvalues clipped) so that it can start any structure."""
     out = []
-    table = pd.DataFrame({"s": frame[subject].to_numpy(), "v": frame[visit].astype(str).to_numpy(),
-                          "r": residuals, "g": group_codes})
     pooled = float(np.var(residuals)) or 1.0
     for g in range(n_groups):
-        wide = table[table.g == g].pivot(index="s", columns="v", values="r")
-        wide = wide.reindex(columns=[str(v) for v in visit_levels])
-        S = wide.cov(min_periods=3).to_numpy()
-        diag = np.where(np.isfinite(np.diag(S)) & (np.diag(S) > 0), np.diag(S), pooled)
-        S = np.where(np.isfinite(S), S, 0.0)
-        S[np.diag_indices(m)] = diag
+        sel = group_code == g
+        subjects, rows = np.unique(subject_code[sel], return_inverse=True)
+        wide = np.full((subjects.size, n_visits), np.nan)
+        wide[rows, visit_code[sel]] = residuals[sel]
+        present = ~np.isnan(wide)
+        filled = np.where(present, wide, 0.0)
+        counts = present.T.astype(float) @ present
+        sums = filled.T @ present
+        means_ab = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)  # mean of a over pairs
+        cross = filled.T @ filled
+        S = np.divide(cross - counts * means_ab * means_ab.T, counts - 1,
+                      out=np.zeros_like(cross), where=counts >= 3)
+        diag = np.diag(S).copy()
+        diag = np.where(np.isfinite(diag) & (diag > 0), diag, pooled)
+        S[np.diag_indices(n_visits)] = diag
         vals, vecs = np.linalg.eigh(S)
         vals = np.clip(vals, 0.05 * diag.mean(), None)
         out.append((vecs * vals) @ vecs.T)
@@ -502,11 +510,12 @@ class _Model:
         self.visit, self.visit_levels, self.groups, self.terms = visit, visit_levels, groups, terms
         self.model_spec = model_matrix.rhs.model_spec
         self.n_obs = len(y)
-        self.patterns = PatternData(y, X, frame[subject].astype(str).to_numpy(), visit_code, group_code,
-                                    len(visit_levels), len(groups))
+        subject_code = pd.factorize(frame[subject], sort=True)[0]
+        visit_code = np.asarray(visit_code, dtype=np.int64)
+        self.patterns = PatternData(y, X, subject_code, visit_code, group_code, len(visit_levels), len(groups))
         ols_resid = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
-        self.start_covariances = _empirical_covariances(frame, ols_resid, subject, visit, visit_levels,
-                                                        group_code, len(groups))
+        self.start_covariances = _empirical_covariances(subject_code, visit_code, ols_resid, group_code,
+                                                        len(visit_levels), len(groups))
 
 
 def _build_fit(model, spec, phi, method, df_method, optimizer_used, attempts):
