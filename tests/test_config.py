@@ -18,8 +18,10 @@ def test_demo_config_is_valid_and_defaults_are_filled():
     del minimal["analysis"]
     del minimal["outcomes"][1]["range"]
     config = validate_config(minimal, source="demo.yaml")
-    assert config["analysis"] == {"alpha": 0.05, "df_method": "satterthwaite", "covariance": "us",
-                                  "fallback": ["toeph", "ar1", "cs"]}
+    expected = {"alpha": 0.05, "df_method": "satterthwaite", "covariance": "us",
+                "fallback": ["toeph", "ar1", "cs"], "responder_improvement": 0.3, "multiplicity": "holm",
+                "randomization_draws": 10000, "sceptical_prior_sd": None}
+    assert {k: config["analysis"][k] for k in expected} == expected
     assert config["outcomes"][1]["better"] == "lower"
     assert config["outcomes"][1]["primary"] is False
     assert minimal is not config and "analysis" not in minimal  # input not modified

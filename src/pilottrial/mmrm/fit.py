@@ -192,6 +192,14 @@ class MMRMFit:
         table.insert(0, "term", self.terms)
         return table[["term", "estimate", "std_error", "df", "t_value", "p_value"]]
 
+    def design(self, frame: pd.DataFrame) -> np.ndarray:
+        """Fixed-effect design rows (columns as ``terms``) for new rows, e.g. the missing visits
+        of a subject for imputation. Factor columns must use the model's levels."""
+        frame = frame.copy()
+        for name, levels in self._factors.items():
+            frame[name] = pd.Categorical(frame[name], categories=levels)
+        return np.asarray(self._model_spec.get_model_matrix(frame), dtype=float)
+
     def _reference_grid(self):
         """All combinations of factor levels (numeric covariates at their mean) and their
         design rows; built once per fit."""
