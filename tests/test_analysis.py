@@ -57,3 +57,28 @@ def test_model_frame_sets_reference_levels_first(trial):
 def test_contrast_columns_are_the_contract():
     assert CONTRAST_COLUMNS == ["outcome", "model", "visit", "estimate", "std_error", "df", "ci_lower",
                                 "ci_upper", "p_value"]
+
+
+def test_outcome_measured_at_one_post_baseline_visit_is_an_ancova(trial):
+    """Imaging-like outcome (baseline and 30d only): the MMRM reduces to the ANCOVA
+    change ~ baseline + arm, its Satterthwaite df to the residual df; no LMM is fitted."""
+    import copy
+
+    from pilottrial.analysis import primary_contrasts
+
+    config, analysis = trial
+    only_30d = analysis[analysis.outcome == "CAPS-5"].copy()
+    only_30d["outcome"] = "ROI"
+    only_30d.loc[only_30d.visit.isin(["24h", "7d"]), ["score", "change"]] = np.nan
+    config = copy.deepcopy(config)
+    config["outcomes"].append({"name": "ROI", "column": "roi", "range": None, "better": "lower",
+                               "primary": False, "role": "mechanism"})
+    contrasts, models = primary_contrasts(pd.concat([analysis, only_30d]), config)
+    roi = contrasts[contrasts.outcome == "ROI"]
+    assert list(roi.model) == ["mmrm"] and list(roi.visit) == ["30d"]
+    frame = only_30d[only_30d.visit == "30d"].dropna(subset=["change"]).copy()
+    frame["arm"] = pd.Categorical(frame.arm, ["midazolam", "ketamine"])
+    ols = smf.ols("change ~ baseline + arm", frame).fit()
+    assert roi.estimate.iloc[0] == pytest.approx(ols.params["arm[T.ketamine]"], rel=1e-8)
+    assert roi.std_error.iloc[0] == pytest.approx(ols.bse["arm[T.ketamine]"], rel=1e-6)
+    assert roi.df.iloc[0] == pytest.approx(ols.df_resid, rel=1e-5)

@@ -25,7 +25,7 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning
 from .config import post_baseline_visits
 from .mmrm import MMRMError, fit_mmrm, mmrm_at
 
-__all__ = ["descriptives", "model_frame", "fit_outcome_mmrm", "fit_outcome_lmm", "primary_contrasts",
+__all__ = ["descriptives", "model_frame", "model_formula", "fit_outcome_mmrm", "fit_outcome_lmm", "primary_contrasts",
            "CONTRAST_COLUMNS"]
 
 CONTRAST_COLUMNS = ["outcome", "model", "visit", "estimate", "std_error", "df", "ci_lower", "ci_upper",
@@ -60,17 +60,27 @@ def descriptives(analysis: pd.DataFrame, config: dict) -> pd.DataFrame:
 
 def model_frame(analysis: pd.DataFrame, outcome: str, config: dict) -> pd.DataFrame:
     """Post-baseline rows of one outcome with ``arm`` and ``visit`` as Categoricals whose first
-    level is the reference arm and the first post-baseline visit; missing changes dropped."""
+    level is the reference arm and the first post-baseline visit with data; missing changes
+    dropped (visits at which the outcome was never measured are not levels)."""
     frame = analysis[(analysis["outcome"] == outcome) & (analysis["visit"] != config["visits"]["baseline"])]
     frame = frame.dropna(subset=["change", "baseline"]).copy()
     frame["arm"] = pd.Categorical(frame["arm"], [config["arms"]["reference"], config["arms"]["treatment"]])
-    frame["visit"] = pd.Categorical(frame["visit"], post_baseline_visits(config))
+    measured = [v for v in post_baseline_visits(config) if v in set(frame["visit"])]
+    frame["visit"] = pd.Categorical(frame["visit"], measured)
     return frame
+
+
+def model_formula(frame: pd.DataFrame) -> str:
+    """``change ~ baseline + arm * visit``, or ``change ~ baseline + arm`` for an outcome
+    measured at a single post-baseline visit (e.g. imaging at 30 days only)."""
+    return FORMULA if len(frame["visit"].cat.categories) > 1 else "change ~ baseline + arm"
 
 
 def _contrast_table(fit, outcome, model_name, config):
     table = fit.treatment_contrasts("arm", config["arms"]["reference"], config["arms"]["treatment"],
                                     visit="visit", alpha=config["analysis"]["alpha"])
+    if "visit" not in fit._factors:  # single post-baseline visit: label it
+        table["visit"] = list(fit._frame["visit"].cat.categories)
     table.insert(0, "model", model_name)
     table.insert(0, "outcome", outcome)
     return table[CONTRAST_COLUMNS]
@@ -79,7 +89,8 @@ def _contrast_table(fit, outcome, model_name, config):
 def fit_outcome_mmrm(analysis: pd.DataFrame, outcome: str, config: dict):
     """MMRM of one outcome (see module docstring); returns the :class:`~pilottrial.mmrm.MMRMFit`."""
     a = config["analysis"]
-    return fit_mmrm(model_frame(analysis, outcome, config), FORMULA, subject="participant", visit="visit",
+    frame = model_frame(analysis, outcome, config)
+    return fit_mmrm(frame, model_formula(frame), subject="participant", visit="visit",
                     covariance=a["covariance"], fallback=a.get("fallback"), method="reml",
                     df_method=a["df_method"])
 
@@ -90,14 +101,14 @@ def fit_outcome_lmm(analysis: pd.DataFrame, outcome: str, config: dict):
     frame = model_frame(analysis, outcome, config)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model = smf.mixedlm(FORMULA, frame, groups=frame["participant"], re_formula="1")
+        model = smf.mixedlm(model_formula(frame), frame, groups=frame["participant"], re_formula="1")
         result = model.fit(reml=True, method=["lbfgs", "bfgs", "powell"])
     sigma_u2 = float(result.cov_re.iloc[0, 0])
     sigma2 = float(result.scale)
     if not np.isfinite(sigma_u2) or sigma_u2 <= 1e-8 * sigma2:
         raise MMRMError(f"{outcome}: the random-intercept variance is estimated at zero; the LMM "
                         f"reduces to an independence model and its df are not defined")
-    return mmrm_at(frame, FORMULA, subject="participant", visit="visit", covariance="cs",
+    return mmrm_at(frame, model_formula(frame), subject="participant", visit="visit", covariance="cs",
                    phi=[sigma_u2, sigma2], method="reml", df_method="satterthwaite")
 
 
@@ -109,7 +120,11 @@ def primary_contrasts(analysis: pd.DataFrame, config: dict) -> tuple[pd.DataFram
     """
     rows, models = [], []
     for outcome in [o["name"] for o in config["outcomes"]]:
-        for name, fitter in (("mmrm", fit_outcome_mmrm), ("lmm", fit_outcome_lmm)):
+        single_visit = len(model_frame(analysis, outcome, config)["visit"].cat.categories) == 1
+        # one post-baseline visit: the MMRM is an ANCOVA and a random intercept is not identified
+        fitters = (("mmrm", fit_outcome_mmrm),) if single_visit else (("mmrm", fit_outcome_mmrm),
+                                                                      ("lmm", fit_outcome_lmm))
+        for name, fitter in fitters:
             fit = fitter(analysis, outcome, config)
             rows.append(_contrast_table(fit, outcome, name, config))
             models.append({"outcome": outcome, "model": name, "covariance": fit.structure,
