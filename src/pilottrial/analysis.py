@@ -23,6 +23,7 @@ import statsmodels.formula.api as smf
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from .config import post_baseline_visits
+from .data import model_covariates
 from .mmrm import MMRMError, fit_mmrm, mmrm_at
 
 __all__ = ["descriptives", "model_frame", "model_formula", "fit_outcome_mmrm", "fit_outcome_lmm", "primary_contrasts",
@@ -47,7 +48,7 @@ def descriptives(analysis: pd.DataFrame, config: dict) -> pd.DataFrame:
     )
     change = grouped["change"].agg(change_mean="mean", change_sd="std")
     table = table.join(change).reset_index()
-    table.loc[table["visit"] == config["visits"]["baseline"], ["change_mean", "change_sd"]] = np.nan
+    table.loc[table["visit"] == config["visits"].get("baseline"), ["change_mean", "change_sd"]] = np.nan
     for col, order in (("outcome", outcomes), ("arm", arms), ("visit", visits)):
         table[col] = pd.Categorical(table[col], categories=order)
     table = table.sort_values(["outcome", "arm", "visit"]).reset_index(drop=True)
@@ -58,22 +59,38 @@ def descriptives(analysis: pd.DataFrame, config: dict) -> pd.DataFrame:
     return table
 
 
+def _raw(config: dict) -> bool:
+    return config.get("analysis", {}).get("response") == "raw"
+
+
 def model_frame(analysis: pd.DataFrame, outcome: str, config: dict) -> pd.DataFrame:
-    """Post-baseline rows of one outcome with ``arm`` and ``visit`` as Categoricals whose first
-    level is the reference arm and the first post-baseline visit with data; missing changes
-    dropped (visits at which the outcome was never measured are not levels)."""
-    frame = analysis[(analysis["outcome"] == outcome) & (analysis["visit"] != config["visits"]["baseline"])]
-    frame = frame.dropna(subset=["change", "baseline"]).copy()
+    """Rows of one outcome entering its model, with ``arm`` and ``visit`` as Categoricals whose
+    first level is the reference arm and the first visit with data. Change analysis: the
+    post-baseline visits, missing changes dropped; raw analysis (``analysis.response: raw``):
+    every visit with a score. Rows missing a covariate are dropped."""
+    covariates = model_covariates(config)
+    if _raw(config):
+        frame = analysis[analysis["outcome"] == outcome].dropna(subset=["score"] + covariates).copy()
+        order = list(config["visits"]["order"])
+    else:
+        frame = analysis[(analysis["outcome"] == outcome) & (analysis["visit"] != config["visits"]["baseline"])]
+        frame = frame.dropna(subset=["change", "baseline"] + covariates).copy()
+        order = post_baseline_visits(config)
     frame["arm"] = pd.Categorical(frame["arm"], [config["arms"]["reference"], config["arms"]["treatment"]])
-    measured = [v for v in post_baseline_visits(config) if v in set(frame["visit"])]
+    measured = [v for v in order if v in set(frame["visit"])]
     frame["visit"] = pd.Categorical(frame["visit"], measured)
     return frame
 
 
-def model_formula(frame: pd.DataFrame) -> str:
-    """``change ~ baseline + arm * visit``, or ``change ~ baseline + arm`` for an outcome
-    measured at a single post-baseline visit (e.g. imaging at 30 days only)."""
-    return FORMULA if len(frame["visit"].cat.categories) > 1 else "change ~ baseline + arm"
+def model_formula(frame: pd.DataFrame, config: dict | None = None) -> str:
+    """``change ~ baseline + <covariates> + arm * visit`` (``score ~ <covariates> + arm * visit``
+    when ``analysis.response`` is raw); ``arm`` alone for an outcome measured at a single
+    post-baseline visit (e.g. imaging at 30 days only)."""
+    config = config or {}
+    terms = [] if _raw(config) else ["baseline"]
+    terms += model_covariates(config)  # non-numeric columns enter as factors
+    terms.append("arm * visit" if len(frame["visit"].cat.categories) > 1 else "arm")
+    return f"{'score' if _raw(config) else 'change'} ~ " + " + ".join(terms)
 
 
 def _contrast_table(fit, outcome, model_name, config):
@@ -90,7 +107,7 @@ def fit_outcome_mmrm(analysis: pd.DataFrame, outcome: str, config: dict):
     """MMRM of one outcome (see module docstring); returns the :class:`~pilottrial.mmrm.MMRMFit`."""
     a = config["analysis"]
     frame = model_frame(analysis, outcome, config)
-    return fit_mmrm(frame, model_formula(frame), subject="participant", visit="visit",
+    return fit_mmrm(frame, model_formula(frame, config), subject="participant", visit="visit",
                     covariance=a["covariance"], fallback=a.get("fallback"), method="reml",
                     df_method=a["df_method"])
 
@@ -101,14 +118,14 @@ def fit_outcome_lmm(analysis: pd.DataFrame, outcome: str, config: dict):
     frame = model_frame(analysis, outcome, config)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model = smf.mixedlm(model_formula(frame), frame, groups=frame["participant"], re_formula="1")
+        model = smf.mixedlm(model_formula(frame, config), frame, groups=frame["participant"], re_formula="1")
         result = model.fit(reml=True, method=["lbfgs", "bfgs", "powell"])
     sigma_u2 = float(result.cov_re.iloc[0, 0])
     sigma2 = float(result.scale)
     if not np.isfinite(sigma_u2) or sigma_u2 <= 1e-8 * sigma2:
         raise MMRMError(f"{outcome}: the random-intercept variance is estimated at zero; the LMM "
                         f"reduces to an independence model and its df are not defined")
-    return mmrm_at(frame, model_formula(frame), subject="participant", visit="visit", covariance="cs",
+    return mmrm_at(frame, model_formula(frame, config), subject="participant", visit="visit", covariance="cs",
                    phi=[sigma_u2, sigma2], method="reml", df_method="satterthwaite")
 
 

@@ -83,14 +83,27 @@ def validate_config(config: dict, source="config") -> dict:
         raise InputError(f"arms.reference and arms.treatment are both {arms['reference']!r}", file=source,
                          fix="name two different arms")
     order = visits["order"]
-    if visits["baseline"] not in order or order[0] != visits["baseline"]:
+    raw = config["analysis"]["response"] == "raw"
+    if "baseline" not in visits and not raw:
+        raise InputError("visits.baseline is missing", file=source,
+                         fix="name the baseline visit, or set analysis.response: raw to model scores without it")
+    if "baseline" in visits and (visits["baseline"] not in order or order[0] != visits["baseline"]):
         raise InputError(f"visits.baseline {visits['baseline']!r} must be the first entry of visits.order {order}",
                          file=source, fix="list the baseline visit first in visits.order")
-    visits.setdefault("key", order[1:])
-    unknown_key = [v for v in visits["key"] if v not in order[1:]]
+    post = order[1:] if "baseline" in visits else order
+    visits.setdefault("key", list(post))
+    unknown_key = [v for v in visits["key"] if v not in post]
     if unknown_key:
         raise InputError(f"visits.key {unknown_key} are not post-baseline visits of visits.order {order}",
                          file=source, fix="choose key visits from visits.order (not the baseline)")
+    for label in visits.get("windows", {}):
+        if label not in order:
+            raise InputError(f"visits.windows names {label!r}, which is not in visits.order {order}",
+                             file=source, fix="name windows after the visits in visits.order")
+    if visits.get("windows") and not config["columns"].get("day"):
+        raise InputError("visits.windows needs columns.day (the study-day column)", file=source,
+                         fix="add columns.day or remove visits.windows")
+    _check_layout(config, source)
     names = [o["name"] for o in outcomes]
     if len(set(names)) != len(names):
         raise InputError(f"outcome names repeat: {names}", file=source, fix="give each outcome its own name")
@@ -107,6 +120,29 @@ def validate_config(config: dict, source="config") -> dict:
                              fix="write the range as [min, max]")
     config.setdefault("trial", {}).setdefault("title", config["trial"]["name"])
     return config
+
+
+def _check_layout(config: dict, source) -> None:
+    """Each layout names its outcomes its own way: column (long), columns (wide), paramcd (adam)."""
+    layout = config["data"]["layout"]
+    key = {"long": "column", "wide": "columns", "adam": "paramcd"}[layout]
+    for i, outcome in enumerate(config["outcomes"]):
+        if key not in outcome:
+            example = {"column": "caps5", "columns": "{baseline: caps_v1, 30d: caps_v4}", "paramcd": "CAPS5"}[key]
+            raise InputError(f"outcomes[{i}] ({outcome['name']}) has no '{key}', which the {layout} layout needs",
+                             file=source, fix=f"add {key}: {example}")
+        if layout == "wide":
+            unknown = [v for v in outcome["columns"] if v not in config["visits"]["order"]]
+            if unknown:
+                raise InputError(f"outcomes[{i}].columns names visits {unknown} not in visits.order",
+                                 file=source, fix="map only the visits listed in visits.order")
+    if layout == "adam":
+        config["columns"].setdefault("visit", "AVISIT")
+    elif layout == "long" and "visit" not in config["columns"]:
+        raise InputError("columns.visit is missing", file=source, fix="name the column holding the visit label")
+    if layout == "wide" and config["visits"].get("windows"):
+        raise InputError("visits.windows applies to long data with a study-day column, not to the wide layout",
+                         file=source, fix="remove visits.windows")
 
 
 def load_config(path) -> dict:

@@ -16,12 +16,14 @@ class InputError(ValueError):
     problem : what is wrong, in plain words.
     file : the file at fault (data or config).
     rows : 1-based line numbers in the file (header = line 1), if the problem is in rows.
+    unit : what ``rows`` count: ``line`` (text files), ``row`` (spreadsheets), ``record``.
     column : the column or config key at fault.
     fix : what to do about it.
     """
 
-    def __init__(self, problem: str, *, file=None, rows=None, column=None, fix=None):
+    def __init__(self, problem: str, *, file=None, rows=None, column=None, fix=None, unit="line"):
         self.problem = problem
+        self.unit = unit
         self.file = None if file is None else str(file)
         self.rows = list(rows) if rows is not None else []
         self.column = column
@@ -35,7 +37,7 @@ class InputError(ValueError):
         if self.rows:
             shown = ", ".join(str(r) for r in self.rows[:5])
             more = f" and {len(self.rows) - 5} more" if len(self.rows) > 5 else ""
-            where.append(f"{'line' if len(self.rows) == 1 else 'lines'} {shown}{more}")
+            where.append(f"{self.unit if len(self.rows) == 1 else self.unit + 's'} {shown}{more}")
         if self.column:
             where.append(f"column {self.column!r}")
         text = f"error: {': '.join(filter(None, [', '.join(where), self.problem]))}"

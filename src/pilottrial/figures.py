@@ -184,8 +184,11 @@ def plot_mean_change(
         If ``outcome`` has no rows in ``analysis``.
     """
     order = _visit_order(analysis, config)
-    baseline = _baseline_label(config, order)
+    raw = (config.get("analysis", {}) or {}).get("response") == "raw"
+    value = "score" if raw else "change"  # raw-score analyses show mean scores
+    baseline = None if raw else _baseline_label(config, order)
     df = _subset(analysis, outcome, order)
+    df[value] = pd.to_numeric(df[value], errors="coerce")
     arms = _arm_order(analysis, config)
     colours = arm_colours(arms)
     oc = _outcome_config(config, outcome)
@@ -200,7 +203,8 @@ def plot_mean_change(
 
     with sns.axes_style(_STYLE), plt.rc_context(_RC):
         fig, ax = plt.subplots(figsize=_FIGSIZE_MEAN, dpi=_DPI)
-        ax.axhline(0.0, color="0.35", linestyle="--", linewidth=1.0, zorder=1)
+        if not raw:
+            ax.axhline(0.0, color="0.35", linestyle="--", linewidth=1.0, zorder=1)
         for arm in arms:
             arm_df = df.loc[df["arm"] == arm]
             n_arm = int(arm_df["participant"].nunique())
@@ -212,7 +216,7 @@ def plot_mean_change(
                     lows.append(math.nan)
                     highs.append(math.nan)
                     continue
-                vals = arm_df.loc[arm_df["visit"] == visit, "change"].to_numpy(dtype=float)
+                vals = arm_df.loc[arm_df["visit"] == visit, value].to_numpy(dtype=float)
                 m, lo, hi, n = _mean_ci(vals, level)
                 if n == 0:
                     continue
@@ -242,8 +246,12 @@ def plot_mean_change(
         ax.set_xticklabels(order)
         ax.set_xlim(-0.4, len(order) - 0.6)
         ax.set_xlabel("Visit")
-        ax.set_ylabel(f"Change from baseline in {outcome}{_better_suffix(oc.get('better'))}")
-        ax.set_title(f"{outcome}: mean change from baseline ({level_pct} CI)")
+        if raw:
+            ax.set_ylabel(f"{outcome}{_better_suffix(oc.get('better'))}")
+            ax.set_title(f"{outcome}: mean by arm ({level_pct} CI)")
+        else:
+            ax.set_ylabel(f"Change from baseline in {outcome}{_better_suffix(oc.get('better'))}")
+            ax.set_title(f"{outcome}: mean change from baseline ({level_pct} CI)")
         ax.legend(title="Arm", loc="best", frameon=True)
         try:
             fig.tight_layout()

@@ -387,10 +387,22 @@ def _structure_text(config: dict, models: pd.DataFrame | None) -> tuple[str, str
     return main, (note + ". ") if note else ""
 
 
+def _model_text(config: dict, visits_txt: str) -> str:
+    """The model in words, from the config (response scale, covariates, visits)."""
+    analysis = config.get("analysis", {}) or {}
+    covariates = list(dict.fromkeys(list(analysis.get("covariates", []) or [])
+                                    + list(analysis.get("strata", []) or [])))
+    extra = "".join(f" + {c}" for c in covariates)
+    if analysis.get("response") == "raw":
+        return f"score ~ arm × visit{extra}, fitted to all visits ({visits_txt}) without a baseline covariate,"
+    return f"change from baseline ~ baseline{extra} + arm × visit, fitted to the post-baseline visits ({visits_txt})"
+
+
 def _methods(config: dict, models: pd.DataFrame | None = None) -> list[str]:
     reference, treatment = _arms(config)
     base = _baseline(config) or "baseline"
-    post = [v for v in _visit_order(config) if v != base]
+    raw = (config.get("analysis", {}) or {}).get("response") == "raw"
+    post = [v for v in _visit_order(config) if raw or v != base]
     level = _ci_level(config)
     alpha = _as_float((config.get("analysis", {}) or {}).get("alpha", 0.05)) or 0.05
     df_label = _df_label(config)
@@ -411,8 +423,7 @@ def _methods(config: dict, models: pd.DataFrame | None = None) -> list[str]:
     return [
         (
             f"Each outcome was analysed with a mixed model for repeated measures (MMRM): "
-            f"change from baseline ~ baseline + arm × visit, fitted to the post-baseline "
-            f"visits ({visits_txt}) with {structure} of the "
+            f"{_model_text(config, visits_txt)} with {structure} of the "
             f"repeated measurements within participant, estimated by restricted maximum "
             f"likelihood (REML). {fallback_note}{cov}; {level} confidence intervals use the t "
             f"distribution with these degrees of freedom (α = {fmt_num(alpha, 2)})."

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from pilottrial.config import validate_config
-from pilottrial.data import check_trial_data, read_trial_data
+from pilottrial.data import read_and_check
 from pilottrial.errors import InputError, exit_with
 from pilottrial.figures_index import outcome_slug
 
@@ -19,7 +19,7 @@ if not config:
 try:
     _checked = validate_config(dict(config), source=CONFIG_SOURCE)
     # Check the data before any job runs: bad input stops here, one line, nothing written.
-    check_trial_data(read_trial_data(_checked), _checked)
+    read_and_check(_checked)
 except InputError as error:
     exit_with(error)
 config.clear()
