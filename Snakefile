@@ -7,10 +7,18 @@ min_version("8.0")
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/ingest.smk"
-include: "workflow/rules/models.smk"
-include: "workflow/rules/figures.smk"
-include: "workflow/rules/report.smk"
+
+
+if CROSSOVER:
+
+    include: "workflow/rules/crossover.smk"
+
+else:
+
+    include: "workflow/rules/ingest.smk"
+    include: "workflow/rules/models.smk"
+    include: "workflow/rules/figures.smk"
+    include: "workflow/rules/report.smk"
 
 
 report: "workflow/report/workflow.rst"

@@ -149,3 +149,22 @@ def test_config_typo_stops_with_one_line(tmp_path):
     assert "did you mean 'alpha'" in run.stderr and "typo.yaml" in run.stderr
     assert "Traceback" not in run.stderr
     assert not (workdir / "results").exists()
+
+
+def test_crossover_demo_runs_end_to_end(tmp_path):
+    workdir = copy_project(tmp_path)
+    snakemake(workdir, "--configfile", "config/crossover.yaml")
+    results = workdir / "results/ketamine-ptsd-crossover-demo"
+    contrasts = pd.read_csv(results / "tables/contrasts.csv")
+    assert list(contrasts.columns) == ["outcome", "model", "visit", "estimate", "std_error", "df",
+                                       "ci_lower", "ci_upper", "p_value"]
+    reference = pd.read_csv(REPO_ROOT / "tests/reference/crossover_r_contrasts.csv")
+    row = contrasts.iloc[0]
+    candidates = reference[(reference.estimate - row.estimate).abs() < 1e-4 * abs(row.estimate)]
+    assert len(candidates), "the crossover estimate matches no R reference row"
+    assert ((candidates.df - row.df).abs() / candidates.df).min() < 1e-2
+    carryover = pd.read_csv(results / "tables/carryover.csv")
+    assert "carry-over" in set(carryover.effect)
+    report = (results / "report.html").read_text()
+    assert "two-period crossover" in report and report.count("data:image/png;base64,") == 1
+    assert not (workdir / "results/ketamine-ptsd-demo").exists()

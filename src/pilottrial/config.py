@@ -78,6 +78,8 @@ def validate_config(config: dict, source="config") -> dict:
     if errors:
         raise _schema_error(errors[0], source, schema)
     _fill_defaults(config, schema)
+    if config["trial"]["design"] == "crossover":
+        return _check_crossover(config, source)
     arms, visits, outcomes = config["arms"], config["visits"], config["outcomes"]
     if arms["reference"] == arms["treatment"]:
         raise InputError(f"arms.reference and arms.treatment are both {arms['reference']!r}", file=source,
@@ -119,6 +121,29 @@ def validate_config(config: dict, source="config") -> dict:
             raise InputError(f"outcome {o['name']!r} has range {rng} with min >= max", file=source,
                              fix="write the range as [min, max]")
     config.setdefault("trial", {}).setdefault("title", config["trial"]["name"])
+    return config
+
+
+def _check_crossover(config: dict, source) -> dict:
+    """A two-period crossover: sequences use both arms in opposite orders (checked by
+    :func:`pilottrial.crossover.crossover_settings`); one primary outcome."""
+    from .crossover import crossover_settings
+
+    if config["arms"]["reference"] == config["arms"]["treatment"]:
+        raise InputError(f"arms.reference and arms.treatment are both {config['arms']['reference']!r}",
+                         file=source, fix="name two different arms")
+    try:
+        crossover_settings(config)
+    except InputError as error:
+        error.file = str(source)
+        raise InputError(error.problem, file=source, fix=error.fix) from None
+    outcomes = config["outcomes"]
+    if sum(bool(o.get("primary")) for o in outcomes) > 1:
+        raise InputError("more than one outcome is marked primary", file=source,
+                         fix="mark exactly one outcome primary: true")
+    if not any(o.get("primary") for o in outcomes):
+        outcomes[0]["primary"] = True
+    config["trial"].setdefault("title", config["trial"]["name"])
     return config
 
 

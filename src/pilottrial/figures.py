@@ -28,7 +28,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from scipy import stats  # noqa: E402
 
-__all__ = ["plot_mean_change", "plot_trajectories", "arm_colours", "OKABE_ITO"]
+__all__ = ["plot_mean_change", "plot_trajectories", "plot_crossover", "arm_colours", "OKABE_ITO"]
 
 #: Okabe-Ito colour-blind-safe palette (black omitted).
 OKABE_ITO: tuple[str, ...] = (
@@ -336,6 +336,50 @@ def plot_trajectories(
             axes[0][0].set_ylim(lo - pad, hi + pad)
         axes[0][0].set_ylabel(f"{outcome} score{_better_suffix(oc.get('better'))}")
         fig.suptitle(f"{outcome}: individual trajectories by arm")
+        try:
+            fig.tight_layout()
+            _save(fig, path)
+        finally:
+            plt.close(fig)
+
+
+def plot_crossover(table: pd.DataFrame, outcome: str, config: dict, path: str | PathLike) -> None:
+    """Crossover trial: each participant's change from the period baseline under each
+    treatment, one panel per sequence, periods in order, arm means overlaid.
+
+    ``table`` is :func:`pilottrial.crossover.crossover_table` (``participant, sequence, period,
+    treatment, change``, one row per participant x period).
+    """
+    df = table[table["outcome"] == outcome].dropna(subset=["change"]) if "outcome" in table else \
+        table.dropna(subset=["change"])
+    reference, treatment = config["arms"]["reference"], config["arms"]["treatment"]
+    colours = arm_colours([reference, treatment])
+    sequences = list((config.get("crossover") or {}).get("sequences", {}))
+    sequences = sequences or sorted(df["sequence"].unique())
+    oc = _outcome_config(config, outcome)
+    with sns.axes_style(_STYLE), plt.rc_context(_RC):
+        fig, axes = plt.subplots(1, len(sequences), figsize=(9.0, 4.5), dpi=_DPI, sharey=True, squeeze=False)
+        for ax, sequence in zip(axes[0], sequences):
+            seq = df[df["sequence"] == sequence]
+            periods = sorted(seq["period"].unique())
+            for _, rows in seq.sort_values("period").groupby("participant", sort=True):
+                ax.plot(rows["period"], rows["change"], color="0.6", linewidth=0.8, alpha=0.7, zorder=1)
+            for period in periods:
+                rows = seq[seq["period"] == period]
+                if rows.empty:
+                    continue
+                arm = rows["treatment"].iloc[0]
+                ax.scatter([period] * len(rows), rows["change"], color=colours.get(arm, "0.3"), s=14, zorder=2)
+                ax.plot([period - 0.15, period + 0.15], [rows["change"].mean()] * 2, color=colours.get(arm, "0.3"),
+                        linewidth=3, zorder=3)
+            arms_in_order = [seq[seq["period"] == p]["treatment"].iloc[0] for p in periods if (seq["period"] == p).any()]
+            ax.set_xticks(periods)
+            ax.set_xticklabels([f"period {p}\n{a}" for p, a in zip(periods, arms_in_order)])
+            ax.set_xlim(min(periods) - 0.5, max(periods) + 0.5)
+            ax.axhline(0.0, color="0.35", linestyle="--", linewidth=1.0, zorder=0)
+            ax.set_title(f"sequence {sequence} (n = {seq['participant'].nunique()})")
+        axes[0][0].set_ylabel(f"Change from period baseline in {outcome}{_better_suffix(oc.get('better'))}")
+        fig.suptitle(f"{outcome}: change within each period by sequence (bars: means)")
         try:
             fig.tight_layout()
             _save(fig, path)

@@ -23,6 +23,7 @@ import pandas as pd
 
 __all__ = [
     "render_report",
+    "render_crossover_report",
     "write_report",
     "fmt_num",
     "fmt_p",
@@ -622,3 +623,74 @@ def write_report(path: str | PathLike, html: str) -> None:
     text = html.replace("\r\n", "\n").replace("\r", "\n")
     with open(out, "w", encoding="utf-8", newline="\n") as fh:
         fh.write(text)
+
+
+def render_crossover_report(config: dict, contrasts: pd.DataFrame, carryover: pd.DataFrame,
+                            descriptives: pd.DataFrame, models: pd.DataFrame,
+                            figures: dict[str, str | PathLike], provenance: dict,
+                            table: pd.DataFrame) -> str:
+    """The statistical report of a two-period crossover trial (self-contained HTML).
+
+    Inputs are the tables of :mod:`pilottrial.crossover`: contrasts (the contrasts.csv
+    contract), the carry-over/period table, descriptives (``by == "treatment x period"`` rows
+    are shown) and the model table (participants per sequence, covariance parameters).
+    """
+    reference, treatment = _arms(config)
+    crossover = config.get("crossover", {}) or {}
+    trial = config.get("trial", {}) or {}
+    df_label = _df_label(config)
+    model = models.iloc[0] if len(models) else {}
+    terms = ["treatment", "period"]
+    if crossover.get("adjust_sequence", True):
+        terms.append("sequence")
+    if crossover.get("adjust_period_baseline", True):
+        terms.append("period baseline")
+    information = str(model.get("information", "")) if len(models) else ""
+    methods = [
+        f"The change from the period baseline was analysed with a linear mixed model: change ~ "
+        f"{' + '.join(terms)}, with a random intercept per participant, fitted by restricted maximum "
+        f"likelihood (REML). The treatment effect is the difference {treatment} minus {reference}; "
+        f"{_ci_level(config)} confidence intervals use the t distribution with {df_label} degrees of "
+        f"freedom" + (f" ({information} information)" if df_label == "Kenward-Roger" and information else "")
+        + ". Participants with only one period contribute to the model through the random intercept.",
+        "Carry-over was checked by comparing the participant totals between sequences (Grizzle 1965; "
+        "Hills & Armitage 1979); this test has low power and, following Senn (2002), did not decide the "
+        "analysis. The period effect is shown beside it.",
+        "This is a pilot trial, so the emphasis is on estimation: effects are reported with their "
+        "confidence intervals first, and p-values are given last, for completeness only.",
+    ]
+    sentences = []
+    for outcome in _outcomes(config):
+        rows = contrasts[contrasts["outcome"] == outcome["name"]]
+        for _, row in rows.iterrows():
+            sentences.append(key_result_sentence(config, outcome, str(row["visit"]), row))
+    contrast_rows = [{
+        "outcome": r.outcome, "model": "LMM (crossover)", "visit": r.visit, "estimate": fmt_num(r.estimate),
+        "se": fmt_num(r.std_error), "ci": fmt_ci(r.ci_lower, r.ci_upper), "df": fmt_num(r.df, 1),
+        "p": fmt_p(r.p_value, prefix=False)} for r in contrasts.itertuples()]
+    carryover_rows = [{
+        "outcome": r.outcome, "effect": r.effect, "contrast": r.contrast, "method": r.method,
+        "estimate": fmt_num(r.estimate), "ci": fmt_ci(r.ci_lower, r.ci_upper), "df": fmt_num(r.df, 1),
+        "p": fmt_p(r.p_value, prefix=False)} for r in carryover.itertuples()]
+    shown = descriptives[descriptives["by"] == "treatment x period"] if "by" in descriptives else descriptives
+    descriptive_rows = [{
+        "outcome": r.outcome, "treatment": _text_or_missing(r.treatment), "period": _text_or_missing(r.period),
+        "variable": r.variable.replace("_", " "), "n": fmt_int(r.n), "mean": fmt_num(r.mean, 1),
+        "sd": fmt_num(r.sd, 1)} for r in shown.itertuples()]
+    sequences = []
+    observed = table.dropna(subset=["change"])
+    periods_done = observed.groupby("participant")["period"].nunique()
+    for name, arms in (crossover.get("sequences") or {}).items():
+        members = table.loc[table["sequence"].astype(str) == str(name), "participant"].unique()
+        complete = int((periods_done.reindex(members).fillna(0) == 2).sum())
+        sequences.append({"name": name, "first": arms[0], "second": arms[1], "n": fmt_int(len(members)),
+                          "complete": fmt_int(complete)})
+    context = {
+        "title": str(trial.get("title") or trial.get("name")), "trial_name": str(trial.get("name")),
+        "reference": reference, "treatment": treatment, "washout": crossover.get("washout"),
+        "timepoint": crossover.get("timepoint", "the post-treatment rating"), "sequences": sequences,
+        "methods": methods, "sentences": sentences, "contrast_rows": contrast_rows,
+        "carryover_rows": carryover_rows, "descriptive_rows": descriptive_rows,
+        "ci_level": _ci_level(config), "figures": _figure_items(figures), "provenance": _provenance(provenance),
+    }
+    return _environment().get_template("crossover_report.html").render(**context)

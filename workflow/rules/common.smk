@@ -7,7 +7,8 @@ from pathlib import Path
 import yaml
 
 from pilottrial.config import validate_config
-from pilottrial.data import read_and_check
+from pilottrial.crossover import crossover_table
+from pilottrial.data import read_and_check, read_trial_data
 from pilottrial.errors import InputError, exit_with
 from pilottrial.figures_index import outcome_slug
 
@@ -19,7 +20,10 @@ if not config:
 try:
     _checked = validate_config(dict(config), source=CONFIG_SOURCE)
     # Check the data before any job runs: bad input stops here, one line, nothing written.
-    read_and_check(_checked)
+    if _checked["trial"]["design"] == "crossover":
+        crossover_table(read_trial_data(_checked), _checked)
+    else:
+        read_and_check(_checked)
 except InputError as error:
     exit_with(error)
 config.clear()
@@ -35,7 +39,12 @@ OUTCOME_SLUGS = {outcome_slug(o["name"]): o["name"] for o in config["outcomes"]}
 LIBRARY = sorted(str(p) for p in Path("src/pilottrial").rglob("*") if p.suffix in {".py", ".html", ".yaml"})
 
 
+CROSSOVER = config["trial"]["design"] == "crossover"
+
+
 def final_outputs():
+    if CROSSOVER:
+        return [f"{RESULTS}/tables/contrasts.csv", f"{RESULTS}/tables/carryover.csv", f"{RESULTS}/report.html"]
     return [
         f"{RESULTS}/tables/contrasts.csv",
         f"{RESULTS}/tables/descriptives.csv",
@@ -49,5 +58,12 @@ def figure_paths():
         for slug, name in OUTCOME_SLUGS.items()
     } | {
         f"{name}: individual trajectories by arm": f"{RESULTS}/figures/{slug}_trajectories.png"
+        for slug, name in OUTCOME_SLUGS.items()
+    }
+
+
+def crossover_figure_paths():
+    return {
+        f"{name}: change from the period baseline by sequence and period": f"{RESULTS}/figures/{slug}_crossover.png"
         for slug, name in OUTCOME_SLUGS.items()
     }

@@ -1,0 +1,11 @@
+"""Rule crossover_figure: within-period change by sequence for one outcome."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+import pandas as pd
+
+from pilottrial.figures import plot_crossover
+
+plot_crossover(pd.read_csv(snakemake.input.table), snakemake.params.outcome, snakemake.params.config,
+               snakemake.output.figure)

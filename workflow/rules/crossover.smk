@@ -1,0 +1,72 @@
+# Two-period crossover trials (trial.design: crossover).
+
+
+rule crossover_models:
+    input:
+        library=LIBRARY,
+        data=config["data"]["path"],
+    output:
+        contrasts=report(
+            f"{RESULTS}/tables/contrasts.csv",
+            caption="../report/contrasts.rst",
+            category="Primary",
+        ),
+        carryover=f"{RESULTS}/tables/carryover.csv",
+        descriptives=f"{RESULTS}/tables/descriptives.csv",
+        models=f"{RESULTS}/tables/models.csv",
+        table=f"{RESULTS}/data/analysis.csv",
+    params:
+        config=config,
+    log:
+        f"{LOGS}/crossover_models.log",
+    conda:
+        "../envs/pilottrial.yaml"
+    script:
+        "../../scripts/crossover_models.py"
+
+
+rule crossover_figure:
+    input:
+        library=LIBRARY,
+        table=rules.crossover_models.output.table,
+    output:
+        figure=report(
+            f"{RESULTS}/figures/{{outcome}}_crossover.png",
+            caption="../report/crossover.rst",
+            category="Figures",
+        ),
+    params:
+        config=config,
+        outcome=lambda wildcards: OUTCOME_SLUGS[wildcards.outcome],
+    wildcard_constraints:
+        outcome="|".join(OUTCOME_SLUGS),
+    log:
+        f"{LOGS}/crossover_figure_{{outcome}}.log",
+    conda:
+        "../envs/pilottrial.yaml"
+    script:
+        "../../scripts/crossover_figure.py"
+
+
+rule crossover_report:
+    input:
+        library=LIBRARY,
+        data=config["data"]["path"],
+        contrasts=rules.crossover_models.output.contrasts,
+        carryover=rules.crossover_models.output.carryover,
+        descriptives=rules.crossover_models.output.descriptives,
+        models=rules.crossover_models.output.models,
+        table=rules.crossover_models.output.table,
+        figures=list(crossover_figure_paths().values()),
+    output:
+        report=report(f"{RESULTS}/report.html", caption="../report/report.rst", category="Report"),
+    params:
+        config=config,
+        config_source=CONFIG_SOURCE,
+        figures=crossover_figure_paths(),
+    log:
+        f"{LOGS}/crossover_report.log",
+    conda:
+        "../envs/pilottrial.yaml"
+    script:
+        "../../scripts/crossover_report.py"
