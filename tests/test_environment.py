@@ -19,12 +19,11 @@ def lock_pins():
 def test_environment_yml_pins_agree_with_the_lock():
     env = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    pinned = [p for p in pip if "==" in p]
-    assert len(pinned) >= 10
-    lock = lock_pins()
-    for spec in pinned:
+    pinned = {}
+    for spec in (p for p in pip if "==" in p):
         name, version = spec.split("==")
-        assert lock.get(name.lower().replace("_", "-")) == version, f"{spec} differs from requirements.lock"
+        pinned[name.lower().replace("_", "-")] = version
+    assert pinned == lock_pins(), "environment.yml and requirements.lock differ: run tests/make_environment_yml.py"
 
 
 def test_every_direct_dependency_is_pinned_in_the_lock():
