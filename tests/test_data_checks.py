@@ -108,7 +108,7 @@ def test_participant_in_two_arms(tmp_path):
 
 def test_key_visit_without_data(tmp_path):
     frame = raw()
-    frame.loc[frame.visit == "30d", ["caps5", "pcl5", "madrs"]] = ""
+    frame.loc[frame.visit == "30d", [o["column"] for o in CONFIG["outcomes"]]] = ""
     assert "key visit '30d' has no scores" in check(tmp_path, frame)
 
 
@@ -154,7 +154,7 @@ def test_analysis_table_derives_change_from_baseline():
     table = load_trial(CONFIG)
     frame = pd.read_csv(DEMO_CSV)
     n = frame.participant.nunique()
-    assert len(table) == n * 4 * 3
+    assert len(table) == n * 4 * len(CONFIG["outcomes"])
     assert list(table.columns) == ["participant", "arm", "visit", "outcome", "baseline", "score", "change"]
     caps = table[table.outcome == "CAPS-5"].set_index(["participant", "visit"])
     for row in frame.sample(10, random_state=1).itertuples():

@@ -114,6 +114,11 @@ def test_demo_trial_end_to_end(demo):
     Holm gives min(1, 2 p_min) and max(p_max, 2 p_min)."""
     config, contrasts = demo
     table = adjust_contrasts(contrasts, config)
+    mechanism = {o["name"] for o in config["outcomes"] if o.get("role") == "mechanism"}
+    measured = contrasts[(contrasts.model == "mmrm") & contrasts.visit.isin(config["visits"]["key"])]
+    assert len(table) == len(measured)  # efficacy outcomes at each key visit, mechanism where measured
+    assert (table[table.outcome.isin(mechanism)]["adjustment"].str.startswith("none")).all()
+    table = table[~table.outcome.isin(mechanism)]
     assert len(table) == 3 * 2
     assert table[["estimate", "std_error", "df", "p_value", "p_adjusted"]].notna().all().all()
     assert (table["p_adjusted"] >= table["p_value"] - 1e-15).all()

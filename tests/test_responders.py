@@ -225,5 +225,8 @@ def test_no_baseline_visit_means_no_response_rows():
 
 def test_demo_without_remission_cut_offs_has_response_rows_only(demo):
     config, analysis = demo
+    config = copy.deepcopy(config)
+    for outcome in config["outcomes"]:
+        outcome.pop("remission_below", None)
     table = responder_table(analysis, config)
     assert set(table["definition"]) == {"response"} and len(table) == 3 * 2
