@@ -18,6 +18,7 @@ else:
     include: "workflow/rules/ingest.smk"
     include: "workflow/rules/models.smk"
     include: "workflow/rules/figures.smk"
+    include: "workflow/rules/analyses.smk"
     include: "workflow/rules/report.smk"
 
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -51,7 +52,10 @@ def test_demo_pipeline_writes_the_contracted_tables_and_report(project):
     contrasts = pd.read_csv(project / DEMO / "tables/contrasts.csv")
     assert list(contrasts.columns) == ["outcome", "model", "visit", "estimate", "std_error", "df",
                                        "ci_lower", "ci_upper", "p_value"]
-    assert len(contrasts) == 3 * 2 * 3 and set(contrasts.model) == {"mmrm", "lmm"}
+    efficacy = contrasts[contrasts.outcome.isin(["CAPS-5", "PCL-5", "MADRS"])]
+    assert len(efficacy) == 3 * 2 * 3 and set(contrasts.model) == {"mmrm", "lmm"}
+    imaging = contrasts[~contrasts.outcome.isin(["CAPS-5", "PCL-5", "MADRS"])]
+    assert list(imaging.visit) == ["30d", "30d"] and set(imaging.model) == {"mmrm"}
     assert contrasts.notna().all().all()
     reference = pd.read_csv(REPO_ROOT / "tests/reference/demo_r_contrasts.csv")
     merged = contrasts.merge(reference, on=["outcome", "model", "visit"], suffixes=("", "_r"))
@@ -63,7 +67,7 @@ def test_demo_pipeline_writes_the_contracted_tables_and_report(project):
     report = (project / DEMO / "report.html").read_text()
     primary_24h = contrasts[(contrasts.outcome == "CAPS-5") & (contrasts.model == "mmrm") & (contrasts.visit == "24h")].iloc[0]
     assert f"{abs(primary_24h.estimate):.2f}" in report
-    assert report.count("data:image/png;base64,") == 6
+    assert report.count("data:image/png;base64,") == 2 * 5  # two figures per outcome
     assert (project / f"logs/ketamine-ptsd-demo/primary_models.log").is_file()
 
 
@@ -168,3 +172,38 @@ def test_crossover_demo_runs_end_to_end(tmp_path):
     report = (results / "report.html").read_text()
     assert "two-period crossover" in report and report.count("data:image/png;base64,") == 1
     assert not (workdir / "results/ketamine-ptsd-demo").exists()
+
+
+# For each table of the complete analysis: columns where every row must hold a finite number.
+DUE = {
+    "multiplicity.csv": ["estimate", "ci_lower", "ci_upper", "p_value", "p_adjusted"],
+    "effect_sizes.csv": ["estimate", "ci_lower", "ci_upper", "sd"],
+    "responders.csv": ["pct_treatment", "pct_reference", "risk_difference", "rd_ci_lower", "rd_ci_upper",
+                       "fisher_p"],
+    "posterior.csv": ["posterior_mean", "posterior_sd", "prob_benefit", "prob_benefit_beyond_mcid"],
+    "sensitivity.csv": ["estimate", "ci_lower", "ci_upper", "p_value"],
+    "multiple_imputation.csv": ["estimate", "std_error", "df", "ci_lower", "ci_upper", "p_value"],
+    "tipping_point.csv": ["delta", "estimate", "ci_lower", "ci_upper"],
+    "missing_data.csv": ["n_randomized"],
+    "adverse_events.csv": ["n_treatment", "n_reference", "risk_difference", "fisher_p"],
+    "dissociation.csv": ["n"],
+    "feasibility.csv": [],
+    "progression.csv": ["observed", "threshold"],
+    "mechanism.csv": ["pearson_r", "pearson_ci_lower", "pearson_ci_upper", "spearman_rho"],
+    "estimands.csv": [],
+}
+
+
+@pytest.mark.parametrize("table", sorted(DUE))
+def test_complete_analysis_tables_have_numbers_where_due(project, table):
+    frame = pd.read_csv(project / DEMO / "tables" / table)
+    assert len(frame) > 0
+    for column in DUE[table]:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        assert values.notna().all() and np.isfinite(values).all(), (table, column, frame[values.isna()])
+
+
+def test_sensitivity_covers_every_analysis_outcome_and_key_visit(project):
+    frame = pd.read_csv(project / DEMO / "tables/sensitivity.csv")
+    assert len(frame.analysis.unique()) >= 9
+    assert frame.groupby("analysis").size().eq(3 * 2).all()  # 3 efficacy outcomes x 2 key visits

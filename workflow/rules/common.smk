@@ -8,6 +8,8 @@ import yaml
 
 from pilottrial.config import validate_config
 from pilottrial.crossover import crossover_table
+from pilottrial.feasibility import read_screening_log
+from pilottrial.harms import read_harms
 from pilottrial.data import read_and_check, read_trial_data
 from pilottrial.errors import InputError, exit_with
 from pilottrial.figures_index import outcome_slug
@@ -23,7 +25,11 @@ try:
     if _checked["trial"]["design"] == "crossover":
         crossover_table(read_trial_data(_checked), _checked)
     else:
-        read_and_check(_checked)
+        _frame, _long = read_and_check(_checked)
+        _participants = _frame[[_long["columns"]["participant"], _long["columns"]["arm"]]].drop_duplicates()
+        _participants.columns = ["participant", "arm"]
+        read_harms(_checked, _participants)  # the harms files and the screening log, too
+        read_screening_log(_checked)
 except InputError as error:
     exit_with(error)
 config.clear()
@@ -45,11 +51,22 @@ CROSSOVER = config["trial"]["design"] == "crossover"
 def final_outputs():
     if CROSSOVER:
         return [f"{RESULTS}/tables/contrasts.csv", f"{RESULTS}/tables/carryover.csv", f"{RESULTS}/report.html"]
-    return [
-        f"{RESULTS}/tables/contrasts.csv",
-        f"{RESULTS}/tables/descriptives.csv",
-        f"{RESULTS}/report.html",
-    ]
+    tables = ["contrasts", "descriptives", "multiplicity", "effect_sizes", "responders", "posterior",
+              "sensitivity", "missing_data", "multiple_imputation", "tipping_point", "feasibility",
+              "progression", "mechanism", "estimands"]
+    if harms_files():
+        tables += ["adverse_events", "dissociation"]
+    return [f"{RESULTS}/tables/{name}.csv" for name in tables] + [f"{RESULTS}/report.html"]
+
+
+def harms_files():
+    harms = config.get("harms") or {}
+    return [harms[k]["path"] for k in ("adverse_events", "dissociation") if harms.get(k)]
+
+
+def feasibility_files():
+    log = (config.get("feasibility") or {}).get("screening_log")
+    return [log["path"]] if log else []
 
 
 def figure_paths():

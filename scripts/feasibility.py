@@ -1,0 +1,14 @@
+"""Rule feasibility: CONSORT pilot-extension feasibility and progression criteria."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+import pandas as pd
+
+from pilottrial.feasibility import feasibility_table, progression_table, read_screening_log
+
+config = snakemake.params.config
+feasibility = feasibility_table(pd.read_csv(snakemake.input.analysis), config, read_screening_log(config))
+out = {"index": False, "lineterminator": "\n", "float_format": "%.10g"}
+feasibility.to_csv(snakemake.output.feasibility, **out)
+progression_table(feasibility, config).to_csv(snakemake.output.progression, **out)

@@ -1,0 +1,15 @@
+"""Rule mechanism_estimands: mechanism correlations and the estimand table."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+import pandas as pd
+
+from pilottrial.estimands import estimand_table
+from pilottrial.mechanism import mechanism_table
+
+config = snakemake.params.config
+analysis = pd.read_csv(snakemake.input.analysis)
+out = {"index": False, "lineterminator": "\n", "float_format": "%.10g"}
+mechanism_table(analysis, config).to_csv(snakemake.output.mechanism, **out)
+estimand_table(config, analysis).to_csv(snakemake.output.estimands, **out)

@@ -1,0 +1,15 @@
+"""Rule missing_data: missingness, multiple imputation (MAR, J2R, CIR, CR), tipping point."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+import pandas as pd
+
+from pilottrial.missing import mi_contrasts, missing_data, tipping_point
+
+config = snakemake.params.config
+analysis = pd.read_csv(snakemake.input.analysis)
+out = {"index": False, "lineterminator": "\n", "float_format": "%.10g"}
+missing_data(analysis, config).to_csv(snakemake.output.missing, **out)
+mi_contrasts(analysis, config).to_csv(snakemake.output.imputation, **out)
+tipping_point(analysis, config).to_csv(snakemake.output.tipping, **out)

@@ -1,0 +1,20 @@
+"""Rule secondary: Holm adjustment, effect sizes, responders and the Bayesian reading."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+import pandas as pd
+
+from pilottrial.bayes import posterior_table
+from pilottrial.effects import effect_sizes
+from pilottrial.multiplicity import adjust_contrasts
+from pilottrial.responders import responder_table
+
+config = snakemake.params.config
+analysis = pd.read_csv(snakemake.input.analysis)
+contrasts = pd.read_csv(snakemake.input.contrasts)
+out = {"index": False, "lineterminator": "\n", "float_format": "%.10g"}
+adjust_contrasts(contrasts, config).to_csv(snakemake.output.multiplicity, **out)
+effect_sizes(analysis, contrasts, config).to_csv(snakemake.output.effect_sizes, **out)
+responder_table(analysis, config).to_csv(snakemake.output.responders, **out)
+posterior_table(contrasts, config).to_csv(snakemake.output.posterior, **out)

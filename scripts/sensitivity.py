@@ -1,0 +1,16 @@
+"""Rule sensitivity: every sensitivity analysis of the key-visit treatment differences."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+import pandas as pd
+
+from pilottrial.sensitivity import sensitivity_analyses
+
+
+def progress(done):
+    print(f"randomization test: {done} draws done", file=sys.stderr, flush=True)
+
+
+table = sensitivity_analyses(pd.read_csv(snakemake.input.analysis), snakemake.params.config, progress=progress)
+table.to_csv(snakemake.output.sensitivity, index=False, lineterminator="\n", float_format="%.10g")

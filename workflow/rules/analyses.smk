@@ -1,0 +1,123 @@
+# The complete pilot-trial analysis beyond the primary models: multiplicity, effect sizes,
+# responders, Bayesian reading, sensitivity analyses, missing data, harms, feasibility,
+# mechanism and estimands. Each rule writes tidy tables under results/<trial>/tables/.
+
+
+rule secondary:
+    input:
+        library=LIBRARY,
+        analysis=rules.ingest.output.analysis,
+        contrasts=rules.primary_models.output.contrasts,
+    output:
+        multiplicity=f"{RESULTS}/tables/multiplicity.csv",
+        effect_sizes=report(f"{RESULTS}/tables/effect_sizes.csv", caption="../report/effect_sizes.rst",
+                            category="Secondary"),
+        responders=report(f"{RESULTS}/tables/responders.csv", caption="../report/responders.rst",
+                          category="Secondary"),
+        posterior=report(f"{RESULTS}/tables/posterior.csv", caption="../report/posterior.rst",
+                         category="Secondary"),
+    params:
+        config=config,
+    log:
+        f"{LOGS}/secondary.log",
+    conda:
+        "../envs/pilottrial.yaml"
+    script:
+        "../../scripts/secondary.py"
+
+
+rule sensitivity:
+    input:
+        library=LIBRARY,
+        analysis=rules.ingest.output.analysis,
+    output:
+        sensitivity=report(f"{RESULTS}/tables/sensitivity.csv", caption="../report/sensitivity.rst",
+                           category="Sensitivity"),
+    params:
+        config=config,
+    resources:
+        runtime=30,
+    log:
+        f"{LOGS}/sensitivity.log",
+    conda:
+        "../envs/pilottrial.yaml"
+    script:
+        "../../scripts/sensitivity.py"
+
+
+rule missing_data:
+    input:
+        library=LIBRARY,
+        analysis=rules.ingest.output.analysis,
+    output:
+        missing=report(f"{RESULTS}/tables/missing_data.csv", caption="../report/missing_data.rst",
+                       category="Missing data"),
+        imputation=report(f"{RESULTS}/tables/multiple_imputation.csv", caption="../report/imputation.rst",
+                          category="Missing data"),
+        tipping=report(f"{RESULTS}/tables/tipping_point.csv", caption="../report/tipping_point.rst",
+                       category="Missing data"),
+    params:
+        config=config,
+    log:
+        f"{LOGS}/missing_data.log",
+    conda:
+        "../envs/pilottrial.yaml"
+    script:
+        "../../scripts/missing_data.py"
+
+
+rule harms:
+    input:
+        library=LIBRARY,
+        analysis=rules.ingest.output.analysis,
+        files=harms_files(),
+    output:
+        adverse_events=report(f"{RESULTS}/tables/adverse_events.csv", caption="../report/adverse_events.rst",
+                              category="Harms"),
+        dissociation=report(f"{RESULTS}/tables/dissociation.csv", caption="../report/dissociation.rst",
+                            category="Harms"),
+    params:
+        config=config,
+    log:
+        f"{LOGS}/harms.log",
+    conda:
+        "../envs/pilottrial.yaml"
+    script:
+        "../../scripts/harms.py"
+
+
+rule feasibility:
+    input:
+        library=LIBRARY,
+        analysis=rules.ingest.output.analysis,
+        files=feasibility_files(),
+    output:
+        feasibility=report(f"{RESULTS}/tables/feasibility.csv", caption="../report/feasibility.rst",
+                           category="Feasibility"),
+        progression=report(f"{RESULTS}/tables/progression.csv", caption="../report/progression.rst",
+                           category="Feasibility"),
+    params:
+        config=config,
+    log:
+        f"{LOGS}/feasibility.log",
+    conda:
+        "../envs/pilottrial.yaml"
+    script:
+        "../../scripts/feasibility.py"
+
+
+rule mechanism_estimands:
+    input:
+        library=LIBRARY,
+        analysis=rules.ingest.output.analysis,
+    output:
+        mechanism=f"{RESULTS}/tables/mechanism.csv",
+        estimands=f"{RESULTS}/tables/estimands.csv",
+    params:
+        config=config,
+    log:
+        f"{LOGS}/mechanism_estimands.log",
+    conda:
+        "../envs/pilottrial.yaml"
+    script:
+        "../../scripts/mechanism_estimands.py"
