@@ -207,3 +207,25 @@ def test_sensitivity_covers_every_analysis_outcome_and_key_visit(project):
     frame = pd.read_csv(project / DEMO / "tables/sensitivity.csv")
     assert len(frame.analysis.unique()) >= 9
     assert frame.groupby("analysis").size().eq(3 * 2).all()  # 3 efficacy outcomes x 2 key visits
+
+
+def test_many_trials_in_one_run_with_an_index_page(tmp_path):
+    workdir = copy_project(tmp_path)
+    dry = snakemake(workdir, "-n", "--config", "trials=config/config.yaml,config/crossover.yaml")
+    assert "crossover_models" in dry.stdout and "primary_models" in dry.stdout  # one DAG for both
+    snakemake(workdir, "--config", "trials=config/config.yaml,config/crossover.yaml")
+    index = (workdir / "results/index.html").read_text()
+    for trial in ("ketamine-ptsd-demo", "ketamine-ptsd-crossover-demo"):
+        assert f'href="{trial}/report.html"' in index
+        assert (workdir / "results" / trial / "report.html").is_file()
+    single = pd.read_csv(REPO_ROOT / "tests/reference/crossover_r_contrasts.csv")
+    crossover = pd.read_csv(workdir / "results/ketamine-ptsd-crossover-demo/tables/contrasts.csv")
+    assert (single.estimate - crossover.estimate.iloc[0]).abs().min() < 1e-6
+
+
+def test_two_configs_with_one_trial_name_are_refused(tmp_path):
+    workdir = copy_project(tmp_path)
+    run = snakemake(workdir, "--config", "trials=config/config.yaml,config/config.yaml", check=False)
+    assert run.returncode != 0
+    assert "two configs name the trial 'ketamine-ptsd-demo'" in run.stderr
+    assert not (workdir / "results").exists()

@@ -4,6 +4,8 @@
 
 
 rule secondary:
+    wildcard_constraints:
+        trial=PARALLEL,
     input:
         library=LIBRARY,
         analysis=rules.ingest.output.analysis,
@@ -17,7 +19,7 @@ rule secondary:
         posterior=report(f"{RESULTS}/tables/posterior.csv", caption="../report/posterior.rst",
                          category="Secondary"),
     params:
-        config=config,
+        config=trial_config,
     log:
         f"{LOGS}/secondary.log",
     conda:
@@ -27,6 +29,8 @@ rule secondary:
 
 
 rule sensitivity:
+    wildcard_constraints:
+        trial=PARALLEL,
     input:
         library=LIBRARY,
         analysis=rules.ingest.output.analysis,
@@ -34,7 +38,7 @@ rule sensitivity:
         sensitivity=report(f"{RESULTS}/tables/sensitivity.csv", caption="../report/sensitivity.rst",
                            category="Sensitivity"),
     params:
-        config=config,
+        config=trial_config,
     resources:
         runtime=30,
     log:
@@ -46,6 +50,8 @@ rule sensitivity:
 
 
 rule missing_data:
+    wildcard_constraints:
+        trial=PARALLEL,
     input:
         library=LIBRARY,
         analysis=rules.ingest.output.analysis,
@@ -57,7 +63,7 @@ rule missing_data:
         tipping=report(f"{RESULTS}/tables/tipping_point.csv", caption="../report/tipping_point.rst",
                        category="Missing data"),
     params:
-        config=config,
+        config=trial_config,
     log:
         f"{LOGS}/missing_data.log",
     conda:
@@ -67,17 +73,19 @@ rule missing_data:
 
 
 rule harms:
+    wildcard_constraints:
+        trial=PARALLEL,
     input:
         library=LIBRARY,
         analysis=rules.ingest.output.analysis,
-        files=harms_files(),
+        files=lambda w: harms_files(w.trial),
     output:
         adverse_events=report(f"{RESULTS}/tables/adverse_events.csv", caption="../report/adverse_events.rst",
                               category="Harms"),
         dissociation=report(f"{RESULTS}/tables/dissociation.csv", caption="../report/dissociation.rst",
                             category="Harms"),
     params:
-        config=config,
+        config=trial_config,
     log:
         f"{LOGS}/harms.log",
     conda:
@@ -87,17 +95,19 @@ rule harms:
 
 
 rule feasibility:
+    wildcard_constraints:
+        trial=PARALLEL,
     input:
         library=LIBRARY,
         analysis=rules.ingest.output.analysis,
-        files=feasibility_files(),
+        files=lambda w: feasibility_files(w.trial),
     output:
         feasibility=report(f"{RESULTS}/tables/feasibility.csv", caption="../report/feasibility.rst",
                            category="Feasibility"),
         progression=report(f"{RESULTS}/tables/progression.csv", caption="../report/progression.rst",
                            category="Feasibility"),
     params:
-        config=config,
+        config=trial_config,
     log:
         f"{LOGS}/feasibility.log",
     conda:
@@ -107,6 +117,8 @@ rule feasibility:
 
 
 rule mechanism_estimands:
+    wildcard_constraints:
+        trial=PARALLEL,
     input:
         library=LIBRARY,
         analysis=rules.ingest.output.analysis,
@@ -114,7 +126,7 @@ rule mechanism_estimands:
         mechanism=f"{RESULTS}/tables/mechanism.csv",
         estimands=f"{RESULTS}/tables/estimands.csv",
     params:
-        config=config,
+        config=trial_config,
     log:
         f"{LOGS}/mechanism_estimands.log",
     conda:

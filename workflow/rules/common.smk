@@ -1,86 +1,141 @@
 # The config is the single source of truth. No `configfile:` directive on purpose: Snakemake
 # merges a --configfile into the directive's config key by key, so a trial's own config would
-# inherit the demo's keys. Here the demo config is read only when no config was given.
-import sys
+# inherit the demo's keys. The demo config is read only when no config was given.
+#
+# One trial:   snakemake --cores all [--configfile trial.yaml]
+# Many trials: snakemake --cores all --config trials=config/config.yaml,config/crossover.yaml
+#              (one DAG; results/<name>/ per trial and results/index.html linking the reports)
+import re
 from pathlib import Path
 
 import yaml
 
-from pilottrial.config import validate_config
+from pilottrial.config import load_config, validate_config
 from pilottrial.crossover import crossover_table
-from pilottrial.feasibility import read_screening_log
-from pilottrial.harms import read_harms
 from pilottrial.data import read_and_check, read_trial_data
 from pilottrial.errors import InputError, exit_with
+from pilottrial.feasibility import read_screening_log
 from pilottrial.figures_index import outcome_slug
+from pilottrial.harms import read_harms
 
 DEFAULT_CONFIG = "config/config.yaml"
-CONFIG_SOURCE = workflow.overwrite_configfiles[-1] if workflow.overwrite_configfiles else DEFAULT_CONFIG
-if not config:
-    config.update(yaml.safe_load(Path(DEFAULT_CONFIG).read_text(encoding="utf-8")))
 
+
+def _check_inputs(checked):
+    """Check a trial's data (and harms/screening files) before any job runs."""
+    if checked["trial"]["design"] == "crossover":
+        crossover_table(read_trial_data(checked), checked)
+        return
+    frame, long = read_and_check(checked)
+    participants = frame[[long["columns"]["participant"], long["columns"]["arm"]]].drop_duplicates()
+    participants.columns = ["participant", "arm"]
+    read_harms(checked, participants)
+    read_screening_log(checked)
+
+
+TRIALS, SOURCES = {}, {}
 try:
-    _checked = validate_config(dict(config), source=CONFIG_SOURCE)
-    # Check the data before any job runs: bad input stops here, one line, nothing written.
-    if _checked["trial"]["design"] == "crossover":
-        crossover_table(read_trial_data(_checked), _checked)
+    if "trials" in config:
+        listed = config["trials"]
+        paths = [p.strip() for p in (listed.split(",") if isinstance(listed, str) else listed) if str(p).strip()]
+        if not paths:
+            raise InputError("--config trials= names no config file", file="command line",
+                             fix="list trial configs: --config trials=a.yaml,b.yaml")
+        loaded = [(p, load_config(p)) for p in paths]
     else:
-        _frame, _long = read_and_check(_checked)
-        _participants = _frame[[_long["columns"]["participant"], _long["columns"]["arm"]]].drop_duplicates()
-        _participants.columns = ["participant", "arm"]
-        read_harms(_checked, _participants)  # the harms files and the screening log, too
-        read_screening_log(_checked)
+        source = workflow.overwrite_configfiles[-1] if workflow.overwrite_configfiles else DEFAULT_CONFIG
+        raw = dict(config) or yaml.safe_load(Path(DEFAULT_CONFIG).read_text(encoding="utf-8"))
+        loaded = [(str(source), validate_config(raw, source=source))]
+    for source, checked in loaded:
+        name = checked["trial"]["name"]
+        if name in TRIALS:
+            raise InputError(f"two configs name the trial {name!r}", file=source,
+                             fix="give every trial its own trial.name (it names the results folder)")
+        _check_inputs(checked)  # bad input stops here: one line, nothing written
+        TRIALS[name], SOURCES[name] = checked, source
 except InputError as error:
     exit_with(error)
-config.clear()
-config.update(_checked)
 
-TRIAL = config["trial"]["name"]
-RESULTS = f"results/{TRIAL}"
-LOGS = f"logs/{TRIAL}"
-OUTCOME_SLUGS = {outcome_slug(o["name"]): o["name"] for o in config["outcomes"]}
+MULTI = "trials" in config
+RESULTS = "results/{trial}"
+LOGS = "logs/{trial}"
 
+
+def _pattern(names):
+    return "|".join(re.escape(n) for n in names) or "(?!x)x"
+
+
+PARALLEL = _pattern(n for n, c in TRIALS.items() if c["trial"]["design"] != "crossover")
+CROSSOVER = _pattern(n for n, c in TRIALS.items() if c["trial"]["design"] == "crossover")
 
 # The statistics live in the library: a change there must rerun the rules that use it.
 LIBRARY = sorted(str(p) for p in Path("src/pilottrial").rglob("*") if p.suffix in {".py", ".html", ".yaml"})
 
 
-CROSSOVER = config["trial"]["design"] == "crossover"
+def trial_config(wildcards):
+    return TRIALS[wildcards.trial]
 
 
-def final_outputs():
-    if CROSSOVER:
-        return [f"{RESULTS}/tables/contrasts.csv", f"{RESULTS}/tables/carryover.csv", f"{RESULTS}/report.html"]
-    tables = ["contrasts", "descriptives", "multiplicity", "effect_sizes", "responders", "posterior",
-              "sensitivity", "missing_data", "multiple_imputation", "tipping_point", "feasibility",
-              "progression", "mechanism", "estimands"]
-    if harms_files():
-        tables += ["adverse_events", "dissociation"]
-    return [f"{RESULTS}/tables/{name}.csv" for name in tables] + [f"{RESULTS}/report.html"]
+def config_source(wildcards):
+    return SOURCES[wildcards.trial]
 
 
-def harms_files():
-    harms = config.get("harms") or {}
+def data_path(wildcards):
+    return TRIALS[wildcards.trial]["data"]["path"]
+
+
+def outcome_slugs(trial):
+    return {outcome_slug(o["name"]): o["name"] for o in TRIALS[trial]["outcomes"]}
+
+
+def outcome_name(wildcards):
+    return outcome_slugs(wildcards.trial)[wildcards.outcome]
+
+
+def figure_paths(trial):
+    slugs = outcome_slugs(trial)
+    return {
+        f"{name}: mean change from baseline (95% CI) by arm": f"results/{trial}/figures/{slug}_mean_change.png"
+        for slug, name in slugs.items()
+    } | {
+        f"{name}: individual trajectories by arm": f"results/{trial}/figures/{slug}_trajectories.png"
+        for slug, name in slugs.items()
+    }
+
+
+def crossover_figure_paths(trial):
+    return {
+        f"{name}: change from the period baseline by sequence and period": f"results/{trial}/figures/{slug}_crossover.png"
+        for slug, name in outcome_slugs(trial).items()
+    }
+
+
+def harms_files(trial):
+    harms = TRIALS[trial].get("harms") or {}
     return [harms[k]["path"] for k in ("adverse_events", "dissociation") if harms.get(k)]
 
 
-def feasibility_files():
-    log = (config.get("feasibility") or {}).get("screening_log")
+def feasibility_files(trial):
+    log = (TRIALS[trial].get("feasibility") or {}).get("screening_log")
     return [log["path"]] if log else []
 
 
-def figure_paths():
-    return {
-        f"{name}: mean change from baseline (95% CI) by arm": f"{RESULTS}/figures/{slug}_mean_change.png"
-        for slug, name in OUTCOME_SLUGS.items()
-    } | {
-        f"{name}: individual trajectories by arm": f"{RESULTS}/figures/{slug}_trajectories.png"
-        for slug, name in OUTCOME_SLUGS.items()
-    }
+def trial_outputs(trial):
+    results = f"results/{trial}"
+    if TRIALS[trial]["trial"]["design"] == "crossover":
+        return [f"{results}/tables/contrasts.csv", f"{results}/tables/carryover.csv", f"{results}/report.html"]
+    if TRIALS[trial]["analysis"]["response"] == "raw":
+        # raw-score analyses: the primary models; the complete pilot analysis (responders, effect
+        # sizes over the baseline SD, imputation of changes, ...) is defined on change from baseline
+        return [f"{results}/tables/contrasts.csv", f"{results}/tables/descriptives.csv", f"{results}/report.html"]
+    tables = ["contrasts", "descriptives", "multiplicity", "effect_sizes", "responders", "posterior",
+              "sensitivity", "missing_data", "multiple_imputation", "tipping_point", "feasibility",
+              "progression", "mechanism", "estimands"]
+    if harms_files(trial):
+        tables += ["adverse_events", "dissociation"]
+    return [f"{results}/tables/{name}.csv" for name in tables] + [f"{results}/report.html"]
 
 
-def crossover_figure_paths():
-    return {
-        f"{name}: change from the period baseline by sequence and period": f"{RESULTS}/figures/{slug}_crossover.png"
-        for slug, name in OUTCOME_SLUGS.items()
-    }
+def final_outputs():
+    outputs = [path for trial in TRIALS for path in trial_outputs(trial)]
+    return outputs + (["results/index.html"] if MULTI else [])

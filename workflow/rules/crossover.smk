@@ -2,9 +2,11 @@
 
 
 rule crossover_models:
+    wildcard_constraints:
+        trial=CROSSOVER,
     input:
         library=LIBRARY,
-        data=config["data"]["path"],
+        data=data_path,
     output:
         contrasts=report(
             f"{RESULTS}/tables/contrasts.csv",
@@ -16,7 +18,7 @@ rule crossover_models:
         models=f"{RESULTS}/tables/models.csv",
         table=f"{RESULTS}/data/analysis.csv",
     params:
-        config=config,
+        config=trial_config,
     log:
         f"{LOGS}/crossover_models.log",
     conda:
@@ -26,6 +28,8 @@ rule crossover_models:
 
 
 rule crossover_figure:
+    wildcard_constraints:
+        trial=CROSSOVER,
     input:
         library=LIBRARY,
         table=rules.crossover_models.output.table,
@@ -36,10 +40,8 @@ rule crossover_figure:
             category="Figures",
         ),
     params:
-        config=config,
-        outcome=lambda wildcards: OUTCOME_SLUGS[wildcards.outcome],
-    wildcard_constraints:
-        outcome="|".join(OUTCOME_SLUGS),
+        config=trial_config,
+        outcome=outcome_name,
     log:
         f"{LOGS}/crossover_figure_{{outcome}}.log",
     conda:
@@ -49,21 +51,23 @@ rule crossover_figure:
 
 
 rule crossover_report:
+    wildcard_constraints:
+        trial=CROSSOVER,
     input:
         library=LIBRARY,
-        data=config["data"]["path"],
+        data=data_path,
         contrasts=rules.crossover_models.output.contrasts,
         carryover=rules.crossover_models.output.carryover,
         descriptives=rules.crossover_models.output.descriptives,
         models=rules.crossover_models.output.models,
         table=rules.crossover_models.output.table,
-        figures=list(crossover_figure_paths().values()),
+        figures=lambda w: list(crossover_figure_paths(w.trial).values()),
     output:
         report=report(f"{RESULTS}/report.html", caption="../report/report.rst", category="Report"),
     params:
-        config=config,
-        config_source=CONFIG_SOURCE,
-        figures=crossover_figure_paths(),
+        config=trial_config,
+        config_source=config_source,
+        figures=lambda w: crossover_figure_paths(w.trial),
     log:
         f"{LOGS}/crossover_report.log",
     conda:

@@ -1,4 +1,6 @@
 rule figures:
+    wildcard_constraints:
+        trial=PARALLEL,
     input:
         library=LIBRARY,
         analysis=rules.ingest.output.analysis,
@@ -16,10 +18,8 @@ rule figures:
             labels={"outcome": "{outcome}", "figure": "trajectories"},
         ),
     params:
-        config=config,
-        outcome=lambda wildcards: OUTCOME_SLUGS[wildcards.outcome],
-    wildcard_constraints:
-        outcome="|".join(OUTCOME_SLUGS),
+        config=trial_config,
+        outcome=outcome_name,
     log:
         f"{LOGS}/figures_{{outcome}}.log",
     conda:

@@ -1,11 +1,13 @@
 rule ingest:
+    wildcard_constraints:
+        trial=PARALLEL,
     input:
         library=LIBRARY,
-        data=config["data"]["path"],
+        data=data_path,
     output:
         analysis=f"{RESULTS}/data/analysis.csv",
     params:
-        config=config,
+        config=trial_config,
     log:
         f"{LOGS}/ingest.log",
     conda:

@@ -1,4 +1,6 @@
 rule descriptives:
+    wildcard_constraints:
+        trial=PARALLEL,
     input:
         library=LIBRARY,
         analysis=rules.ingest.output.analysis,
@@ -9,7 +11,7 @@ rule descriptives:
             category="Data",
         ),
     params:
-        config=config,
+        config=trial_config,
     log:
         f"{LOGS}/descriptives.log",
     conda:
@@ -19,6 +21,8 @@ rule descriptives:
 
 
 rule primary_models:
+    wildcard_constraints:
+        trial=PARALLEL,
     input:
         library=LIBRARY,
         analysis=rules.ingest.output.analysis,
@@ -30,7 +34,7 @@ rule primary_models:
         ),
         models=f"{RESULTS}/tables/models.csv",
     params:
-        config=config,
+        config=trial_config,
     log:
         f"{LOGS}/primary_models.log",
     conda:

@@ -1,11 +1,13 @@
 rule report:
+    wildcard_constraints:
+        trial=PARALLEL,
     input:
         library=LIBRARY,
-        data=config["data"]["path"],
+        data=data_path,
         contrasts=rules.primary_models.output.contrasts,
         descriptives=rules.descriptives.output.descriptives,
         models=rules.primary_models.output.models,
-        figures=list(figure_paths().values()),
+        figures=lambda w: list(figure_paths(w.trial).values()),
     output:
         report=report(
             f"{RESULTS}/report.html",
@@ -13,9 +15,9 @@ rule report:
             category="Report",
         ),
     params:
-        config=config,
-        config_source=CONFIG_SOURCE,
-        figures=figure_paths(),
+        config=trial_config,
+        config_source=config_source,
+        figures=lambda w: figure_paths(w.trial),
     log:
         f"{LOGS}/report.log",
     conda:
