@@ -15,6 +15,8 @@ import time
 import warnings
 
 import numpy as np
+
+from pilottrial.nonparametric import mann_whitney_null_cdf
 import pandas as pd
 import pytest
 import statsmodels.api as sm
@@ -29,7 +31,7 @@ from pilottrial.mmrm import MMRMError, fit_mmrm
 from pilottrial.sensitivity import (
     SENSITIVITY_COLUMNS,
     _ArmGLS,
-    _rank_sum_null_cdf,
+
     ancova_complete_case,
     gee_bias_reduced,
     hodges_lehmann,
@@ -430,14 +432,14 @@ def test_u_null_distribution_equals_enumeration():
         counts = np.zeros(n1 * n2 + 1)
         for chosen in itertools.combinations(range(n1 + n2), n1):  # ranks of x among 0..n1+n2-1
             counts[sum(chosen) - n1 * (n1 - 1) // 2] += 1
-        np.testing.assert_allclose(_rank_sum_null_cdf(n1, n2), np.cumsum(counts) / counts.sum(), rtol=1e-12)
+        np.testing.assert_allclose(mann_whitney_null_cdf(n1, n2), np.cumsum(counts) / counts.sum(), rtol=1e-12)
 
 
 def test_hodges_lehmann_interval_matches_exact_scipy_and_coverage():
     rng = np.random.default_rng(3)
     x, y = rng.normal(2, 1, 9), rng.normal(0, 1, 11)
     result = hodges_lehmann(x, y, alpha=0.05)
-    cdf = _rank_sum_null_cdf(9, 11)
+    cdf = mann_whitney_null_cdf(9, 11)
     k = result["k"]
     assert cdf[k - 1] < 0.025 <= cdf[k]  # the order statistic of Hollander & Wolfe (R's qwilcox)
     assert result["coverage"] == pytest.approx(1 - 2 * cdf[k - 1]) and result["coverage"] >= 0.95

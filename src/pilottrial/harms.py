@@ -29,6 +29,7 @@ from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep
 
 from .errors import InputError
+from .nonparametric import hodges_lehmann
 
 __all__ = [
     "ADVERSE_EVENT_COLUMNS",
@@ -362,82 +363,6 @@ def adverse_event_table(adverse_events: pd.DataFrame | None, participants: pd.Da
 
 
 # --------------------------------------------------------------------------- dissociation
-
-
-def _mann_whitney_cdf(m: int, n: int) -> np.ndarray:
-    r"""Exact null distribution of the Mann-Whitney U for samples of sizes m and n (no ties).
-
-    ``cdf[u] = P(U <= u)``, u = 0..mn, from the generating function
-    :math:`\prod_{i=1}^{m} (1 - q^{n+i}) / (1 - q^i)` (the Gaussian binomial coefficient).
-    """
-    poly = np.zeros(m * n + 1, dtype=object)  # exact integer counts
-    poly[:] = 0
-    poly[0] = 1
-    for i in range(1, m + 1):
-        shifted = poly.copy()
-        shifted[n + i:] -= poly[: m * n + 1 - (n + i)]  # multiply by (1 - q^(n+i))
-        for k in range(i, m * n + 1):  # divide by (1 - q^i): running sum with stride i
-            shifted[k] += shifted[k - i]
-        poly = shifted
-    counts = np.cumsum(poly)
-    return np.array([c / counts[-1] for c in counts], dtype=float)
-
-
-def hodges_lehmann(treatment, reference, alpha: float = 0.05) -> dict:
-    r"""Hodges-Lehmann shift (treatment - reference) with its distribution-free interval.
-
-    Parameters
-    ----------
-    treatment, reference : array_like
-        The two samples (missing values are dropped).
-    alpha : float, default 0.05
-        Two-sided level of the 100(1 - alpha)% interval.
-
-    Returns
-    -------
-    dict
-        ``estimate``, ``ci_lower``, ``ci_upper``, ``method`` (``"exact"`` or ``"normal"``).
-
-    Notes
-    -----
-    The estimate is the median of the :math:`mn` pairwise differences
-    :math:`D_{ij} = x_i - y_j`. With :math:`D_{(1)} \le \dots \le D_{(mn)}` the interval is
-    :math:`[D_{(k)}, D_{(mn + 1 - k)}]`, where :math:`k - 1` is the largest :math:`c` with
-    :math:`P(U \le c) \le \alpha / 2` under the null distribution of the Mann-Whitney
-    :math:`U` -- exact when both samples have fewer than 50 values, otherwise
-    :math:`k = \lfloor mn/2 - z_{1-\alpha/2} \sqrt{mn(m+n+1)/12} \rfloor` (the same rule as
-    R's ``wilcox.test(conf.int = TRUE)`` without ties). The exact distribution assumes no
-    ties; with ties the coverage is approximate. NaN when the samples are too small for the
-    level (:math:`k < 1`).
-
-    References
-    ----------
-    Hodges JL, Lehmann EL. Estimates of location based on rank tests. Ann Math Stat
-    1963;34:598-611. Bauer DF. Constructing confidence sets using rank statistics. J Am
-    Stat Assoc 1972;67:687-690. Hollander M, Wolfe DA, Chicken E. Nonparametric Statistical
-    Methods, 3rd ed. Wiley; 2014, section 4.3.
-    """
-    x = np.asarray(treatment, dtype=float)
-    y = np.asarray(reference, dtype=float)
-    x, y = x[~np.isnan(x)], y[~np.isnan(y)]
-    m, n = x.size, y.size
-    if m == 0 or n == 0:
-        return {"estimate": np.nan, "ci_lower": np.nan, "ci_upper": np.nan, "method": ""}
-    diffs = np.sort((x[:, None] - y[None, :]).ravel())
-    estimate = float(np.median(diffs))
-    if m < _EXACT_LIMIT and n < _EXACT_LIMIT:
-        cdf = _mann_whitney_cdf(m, n)
-        below = np.flatnonzero(cdf <= alpha / 2 + 1e-12)
-        k = int(below[-1]) + 1 if below.size else 0
-        method = "exact"
-    else:
-        z = stats.norm.ppf(1 - alpha / 2)
-        k = int(np.floor(m * n / 2 - z * np.sqrt(m * n * (m + n + 1) / 12)))
-        method = "normal"
-    if k < 1:
-        return {"estimate": estimate, "ci_lower": np.nan, "ci_upper": np.nan, "method": method}
-    return {"estimate": estimate, "ci_lower": float(diffs[k - 1]), "ci_upper": float(diffs[m * n - k]),
-            "method": method}
 
 
 def _describe(values: np.ndarray) -> dict:

@@ -37,6 +37,7 @@ from patsy import build_design_matrices
 from scipy import stats
 
 from .analysis import CONTRAST_COLUMNS, fit_outcome_lmm, fit_outcome_mmrm, model_formula, model_frame
+from .nonparametric import hodges_lehmann
 from .mmrm import MMRMError, fit_mmrm
 
 __all__ = [
@@ -595,71 +596,6 @@ def randomization_test(analysis: pd.DataFrame, config: dict, outcomes=None, prog
 
 
 # ---- 5. Mann-Whitney and Hodges-Lehmann ------------------------------------------------
-def _rank_sum_null_cdf(n1: int, n2: int) -> np.ndarray:
-    """P(U <= u), u = 0..n1*n2, for the Mann-Whitney U of samples of sizes n1, n2 without ties.
-
-    Counts by the recursion c(i, j, u) = c(i-1, j, u-j) + c(i, j-1, u) (the number of
-    arrangements in which the i-th x exceeds all j y's, or does not exceed the j-th y).
-    """
-    previous = [np.ones(1) for _ in range(n2 + 1)]  # i = 0: U = 0 whatever j
-    for i in range(1, n1 + 1):
-        current = [np.ones(1)]
-        for j in range(1, n2 + 1):
-            counts = np.zeros(i * j + 1)
-            counts[j:j + previous[j].size] += previous[j]
-            counts[:current[j - 1].size] += current[j - 1]
-            current.append(counts)
-        previous = current
-    counts = previous[n2]
-    return np.minimum(np.cumsum(counts) / counts.sum(), 1.0)
-
-
-def hodges_lehmann(x, y, alpha: float = 0.05) -> dict:
-    r"""Hodges-Lehmann shift estimate of x minus y and its distribution-free confidence interval.
-
-    With the :math:`N = n_xn_y` Walsh-type differences :math:`D_{(1)} \le \dots \le D_{(N)}` of
-    :math:`x_i - y_j`, the estimate is their median and the interval is
-    :math:`[D_{(k)}, D_{(N + 1 - k)}]`, :math:`k` the smallest integer with
-    :math:`P_0(U \le k) \ge \alpha/2` (at least 1) under the exact null distribution of the
-    Mann-Whitney U (as R ``wilcox.test(conf.int = TRUE, exact = TRUE)``); its coverage is
-    :math:`1 - 2P_0(U \le k - 1) \ge 1 - \alpha`. For :math:`n_xn_y > 10^4` the large-sample
-    :math:`k = \lfloor n_xn_y/2 - z_{1-\alpha/2}\sqrt{n_xn_y(n_x + n_y + 1)/12}\rfloor`.
-
-    Returns
-    -------
-    dict with ``estimate, ci_lower, ci_upper, k, coverage``.
-
-    Notes
-    -----
-    With ties the null distribution of U is not exactly that of the untied case and the
-    coverage statement is approximate (Hollander & Wolfe 1999, section 4.3).
-
-    References
-    ----------
-    Hodges JL, Lehmann EL (1963). Estimates of location based on rank tests. Ann Math Stat
-    34:598-611.
-    Hollander M, Wolfe DA (1999). Nonparametric Statistical Methods, 2nd ed. Wiley,
-    sections 4.2 (estimator) and 4.3 (confidence interval).
-    """
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    if x.size == 0 or y.size == 0:
-        raise ValueError("both arms need at least one observation")
-    diffs = np.sort((x[:, None] - y[None, :]).ravel())
-    n = diffs.size
-    if n <= 10_000:
-        cdf = _rank_sum_null_cdf(x.size, y.size)
-        k = int(np.searchsorted(cdf, alpha / 2 - 1e-12))  # smallest u with P(U <= u) >= alpha/2
-        k = max(k, 1)
-        coverage = 1.0 - 2.0 * cdf[k - 1]
-    else:
-        z = stats.norm.ppf(1 - alpha / 2)
-        k = max(int(np.floor(n / 2 - z * np.sqrt(n * (x.size + y.size + 1) / 12))), 1)
-        coverage = np.nan
-    return {"estimate": float(np.median(diffs)), "ci_lower": float(diffs[k - 1]),
-            "ci_upper": float(diffs[n - k]), "k": k, "coverage": float(coverage)}
-
-
 def mann_whitney(analysis: pd.DataFrame, config: dict, outcomes=None) -> pd.DataFrame:
     r"""Mann-Whitney (Wilcoxon rank-sum) test of change at each key visit, with the
     Hodges-Lehmann shift.
