@@ -54,3 +54,19 @@ def fev_data(reference_dir) -> pd.DataFrame:
         assert not unexpected, f"{column} has levels {unexpected} outside {levels}"
         data[column] = pd.Categorical(data[column], categories=levels)
     return data
+
+
+def require_r(*packages: str) -> str:
+    """Path of Rscript with these R packages; skip when missing, fail under CI=true."""
+    import shutil
+    import subprocess
+
+    rscript = shutil.which("Rscript")
+    missing = list(packages) if rscript is None else [
+        p for p in packages
+        if subprocess.run([rscript, "-e", f"suppressMessages(library({p}))"], capture_output=True).returncode != 0
+    ]
+    if rscript is None or missing:
+        _unavailable(f"Rscript{' with ' + ', '.join(missing) if rscript else ''} not available "
+                     f"(Debian: r-base-core and r-cran-<package>)")
+    return rscript

@@ -43,7 +43,7 @@ from pilottrial.sensitivity import (
     sensitivity_analyses,
 )
 
-from conftest import REPO_ROOT
+from conftest import require_r, REPO_ROOT
 
 ANALYSES = ["ancova_complete_case", "mixed_anova_complete_case", "gee_bias_reduced", "randomization_test",
             "mann_whitney", "lmm_random_intercept", "mmrm_cs", "mmrm_ar1", "mmrm_toeph"]
@@ -235,8 +235,7 @@ def test_gee_matches_r_geepack(trial, tmp_path):
     """R geepack with the working correlation fixed at statsmodels' estimate gives the same
     coefficients and sandwich SEs; the Mancl-DeRouen SEs written out in R from geepack's fit
     equal statsmodels' bias-reduced SEs (geepack has no Mancl-DeRouen option of its own)."""
-    if not _r_available("geepack"):
-        pytest.skip("Rscript with the geepack package is not available")
+    require_r("geepack")
     config, analysis = trial
     frame = model_frame(analysis, "CAPS-5", config)
     fit = sensitivity._fit_gee(frame)
@@ -453,7 +452,7 @@ def test_hodges_lehmann_interval_matches_exact_scipy_and_coverage():
 
 def test_hodges_lehmann_matches_r_wilcox_test(tmp_path):
     if not _r_available():
-        pytest.skip("Rscript is not available")
+        require_r()
     rng = np.random.default_rng(11)
     x, y = rng.normal(3, 2, 12).round(3), rng.normal(0, 2, 10).round(3)
     code = (f"x <- c({','.join(map(repr, x.tolist()))}); y <- c({','.join(map(repr, y.tolist()))}); "
