@@ -174,7 +174,8 @@ def load_config(path) -> dict:
     """Read a YAML config file and validate it (see :func:`validate_config`)."""
     path = Path(path)
     if not path.is_file():
-        raise InputError("config file not found", file=path, fix="check the path given to --configfile")
+        raise InputError("config file not found", file=path,
+                         fix="check the path given to --configfile or --config trials=")
     try:
         config = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:

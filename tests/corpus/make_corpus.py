@@ -126,8 +126,8 @@ def cases():
     c["analysis"]["alpah"] = 0.1
     yield "config_typo", c, d, "data.csv", ["did you mean 'alpha'"]
     c = config()
-    c["trials"] = "x"
-    yield "config_unknown_top_key", c, d, "data.csv", ["unknown key(s) ['trials']"]
+    c["outcome"] = c["outcomes"][0]
+    yield "config_unknown_top_key", c, d, "data.csv", ["unknown key(s) ['outcome']", "did you mean 'outcomes'"]
     c = config()
     c["arms"]["treatment"] = "midazolam"
     yield "reference_equals_treatment", c, d, "data.csv", ["both 'midazolam'"]
