@@ -15,6 +15,7 @@ include: "workflow/rules/analyses.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/crossover.smk"
 include: "workflow/rules/index.smk"
+include: "workflow/rules/power.smk"
 
 
 report: "workflow/report/workflow.rst"
@@ -23,4 +24,5 @@ report: "workflow/report/workflow.rst"
 rule all:
     input:
         final_outputs(),
+        POWER_OUTPUTS,
     default_target: True

@@ -61,12 +61,12 @@ RESULTS = "results/{trial}"
 LOGS = "logs/{trial}"
 
 
-def _pattern(names):
+def names_pattern(names):
     return "|".join(re.escape(n) for n in names) or "(?!x)x"
 
 
-PARALLEL = _pattern(n for n, c in TRIALS.items() if c["trial"]["design"] != "crossover")
-CROSSOVER = _pattern(n for n, c in TRIALS.items() if c["trial"]["design"] == "crossover")
+PARALLEL = names_pattern(n for n, c in TRIALS.items() if c["trial"]["design"] != "crossover")
+CROSSOVER = names_pattern(n for n, c in TRIALS.items() if c["trial"]["design"] == "crossover")
 
 # The statistics live in the library: a change there must rerun the rules that use it.
 LIBRARY = sorted(str(p) for p in Path("src/pilottrial").rglob("*") if p.suffix in {".py", ".html", ".yaml"})

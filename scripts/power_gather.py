@@ -1,0 +1,18 @@
+"""Rule power_gather: combine the shards into the power curve, the sample sizes and the figure."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+import pandas as pd
+
+from pilottrial.power import PowerPlan, combine_shards, planning_summary, power_curve
+from pilottrial.power_plot import plot_power_curve
+
+plan = PowerPlan.from_json(snakemake.input.plan)
+sims = combine_shards([pd.read_csv(path) for path in snakemake.input.shards], plan)
+curve, sample_size = power_curve(sims, plan)
+curve.to_csv(snakemake.output.curve, index=False, lineterminator="\n", float_format="%.10g")
+sample_size.to_csv(snakemake.output.sample_size, index=False, lineterminator="\n", float_format="%.10g")
+plot_power_curve(curve, sample_size, snakemake.output.figure, plan=plan,
+                 title=f"{plan.outcome} at {plan.visit}: power of the definitive trial")
+print("\n\n".join(planning_summary(plan, sample_size)), file=sys.stderr)

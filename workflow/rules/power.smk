@@ -1,0 +1,110 @@
+# Planning the definitive trial (power.enabled): fit the pilot once (power_plan), simulate in
+# power.shards independent jobs (power_shard, scatter), combine (power_gather). Each simulated
+# trial has its own random stream spawned from one seed, so the gathered results do not depend
+# on the number of shards. Resources per rule are for cluster executors (workflow/profiles/slurm).
+import re
+
+from pilottrial.power import power_settings, shard_resources
+
+try:
+    POWER = {
+        name: power_settings(checked, source=SOURCES[name])
+        for name, checked in TRIALS.items()
+        if (checked.get("power") or {}).get("enabled")
+    }
+except InputError as error:
+    exit_with(error)
+POWER_TRIALS = "|".join(re.escape(name) for name in POWER) or "(?!x)x"  # a pattern matching no trial if none
+# for rule all: the power outputs of the trials with power.enabled
+POWER_OUTPUTS = [
+    f"results/{trial}/power/{name}"
+    for trial in POWER
+    for name in ("power_curve.csv", "sample_size.csv", "power_curve.png")
+]
+
+
+rule power_plan:
+    wildcard_constraints:
+        trial=POWER_TRIALS,
+    input:
+        library=LIBRARY,
+        analysis=rules.ingest.output.analysis,
+    output:
+        plan=f"{RESULTS}/power/plan.json",
+    params:
+        config=trial_config,
+        config_source=config_source,
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=1000,
+        cpus_per_task=1,
+    log:
+        f"{LOGS}/power_plan.log",
+    conda:
+        "../envs/pilottrial.yaml"
+    script:
+        "../../scripts/power_plan.py"
+
+
+rule power_shard:
+    wildcard_constraints:
+        trial=POWER_TRIALS,
+        shard=r"\d+",
+    input:
+        library=LIBRARY,
+        plan=rules.power_plan.output.plan,
+    output:
+        shard=f"{RESULTS}/power/shards/{{shard}}.csv",
+    params:
+        shard=lambda wildcards: int(wildcards.shard),
+        shards=lambda wildcards: POWER[wildcards.trial]["shards"],
+    threads: 1
+    resources:
+        runtime=lambda wildcards: shard_resources(POWER[wildcards.trial], TRIALS[wildcards.trial])["runtime"],
+        mem_mb=lambda wildcards: shard_resources(POWER[wildcards.trial], TRIALS[wildcards.trial])["mem_mb"],
+        cpus_per_task=1,
+    log:
+        f"{LOGS}/power_shard_{{shard}}.log",
+    conda:
+        "../envs/pilottrial.yaml"
+    script:
+        "../../scripts/power_shard.py"
+
+
+rule power_gather:
+    wildcard_constraints:
+        trial=POWER_TRIALS,
+    input:
+        library=LIBRARY,
+        plan=rules.power_plan.output.plan,
+        shards=lambda wildcards: [
+            f"results/{wildcards.trial}/power/shards/{i}.csv" for i in range(POWER[wildcards.trial]["shards"])
+        ],
+    output:
+        curve=report(
+            f"{RESULTS}/power/power_curve.csv",
+            caption="../report/power_curve.rst",
+            category="Planning",
+        ),
+        sample_size=report(
+            f"{RESULTS}/power/sample_size.csv",
+            caption="../report/sample_size.rst",
+            category="Planning",
+        ),
+        figure=report(
+            f"{RESULTS}/power/power_curve.png",
+            caption="../report/power_curve.rst",
+            category="Planning",
+        ),
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=1000,
+        cpus_per_task=1,
+    log:
+        f"{LOGS}/power_gather.log",
+    conda:
+        "../envs/pilottrial.yaml"
+    script:
+        "../../scripts/power_gather.py"
