@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 STAMP := $(VENV)/.installed
 
-.PHONY: all install run test test-fast bench report-zip r-reference clean
+.PHONY: all install run test test-fast bench report-zip r-reference verify clean
 
 all: run
 
@@ -34,6 +34,10 @@ bench: $(STAMP)
 
 report-zip: run
 	$(BIN)/snakemake --cores 1 --report results/ketamine-ptsd-demo/workflow-report.zip
+
+# Rerun the pipeline from scratch in a temporary directory; compare every output with MANIFEST.sha256.
+verify: run
+	$(BIN)/python -m pilottrial.verify
 
 # Regenerate the committed R reference values (needs Rscript with nlme, lme4, lmerTest, emmeans).
 r-reference:

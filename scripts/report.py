@@ -1,4 +1,4 @@
-"""Rule report: the self-contained HTML report."""
+"""Rule report: the self-contained HTML report of a parallel trial (all statistics in the library)."""
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")
@@ -7,14 +7,12 @@ import pandas as pd
 
 from pilottrial.provenance import provenance
 from pilottrial.report import render_report, write_report
+from pilottrial.report_sections import TABLE_NAMES
 
 config = snakemake.params.config
-html = render_report(
-    config,
-    pd.read_csv(snakemake.input.contrasts),
-    pd.read_csv(snakemake.input.descriptives),
-    snakemake.params.figures,
-    provenance(config, snakemake.params.config_source),
-    models=pd.read_csv(snakemake.input.models),
-)
+# every named input that is a result table: {"contrasts": DataFrame, ...}
+tables = {name: pd.read_csv(path) for name, path in snakemake.input.items() if name in TABLE_NAMES}
+warnings = list(snakemake.params.get("warnings", None) or [])
+html = render_report(config, tables, snakemake.params.figures, provenance(config, snakemake.params.config_source),
+                     warnings=warnings)
 write_report(snakemake.output.report, html)

@@ -133,11 +133,14 @@ def figure_paths(tmp_path, analysis, config) -> dict:
 
 @pytest.fixture
 def html(config, contrasts, descriptives, figure_paths, provenance) -> str:
-    return report.render_report(config, contrasts, descriptives, figure_paths, provenance)
+    return report.render_report(config, {"contrasts": contrasts, "descriptives": descriptives}, figure_paths,
+                                provenance)
 
 
 def _visible(html: str) -> str:
-    """The document with embedded image payloads removed."""
+    """The document with embedded image payloads and the style sheet (CSS keywords such as
+    ``none`` are not shown text) removed."""
+    html = re.sub(r"<style>.*?</style>", "", html, flags=re.S)
     return re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "data:image/png;base64,", html)
 
 
@@ -223,13 +226,13 @@ def test_formatting_helpers():
 def test_report_contains_key_mmrm_estimates_and_cis(html, contrasts, config):
     mmrm = contrasts[(contrasts["model"] == "mmrm") & contrasts["visit"].isin(config["visits"]["key"])]
     assert len(mmrm) == 4
-    key_section = html.split('id="key-results"')[1].split('id="tables"')[0]
+    key_section = html.split('id="outcomes"')[1].split('id="effect-sizes"')[0]
     for _, r in mmrm.iterrows():
         assert fmt_num(r["estimate"]) in key_section
         assert fmt_ci(r["ci_lower"], r["ci_upper"]) in key_section
         assert fmt_num(r["ci_lower"]) in html and fmt_num(r["ci_upper"]) in html
     assert (
-        "At 24h, SYM improved by 8.10 more points with drug than with placebo "
+        "At 24 hours, SYM improved by 8.10 more points with drug than with placebo "
         "(difference in mean change −8.10 points; 95% CI −13.01 to −3.20; "
         "Satterthwaite df 23.4; p = 0.002)." in html
     )
@@ -237,26 +240,26 @@ def test_report_contains_key_mmrm_estimates_and_cis(html, contrasts, config):
 
 def test_report_improved_worsened_follows_better(html):
     # SYM: lower is better
-    assert "At 24h, SYM improved by 8.10 more points" in html  # estimate < 0
-    assert "At 30d, SYM worsened by 1.50 more points" in html  # estimate > 0
+    assert "At 24 hours, SYM improved by 8.10 more points" in html  # estimate < 0
+    assert "At 30 days, SYM worsened by 1.50 more points" in html  # estimate > 0
     # QOL: higher is better
-    assert "At 24h, QOL improved by 3.20 more points" in html  # estimate > 0
-    assert "At 30d, QOL worsened by 2.25 more points" in html  # estimate < 0
+    assert "At 24 hours, QOL improved by 3.20 more points" in html  # estimate > 0
+    assert "At 30 days, QOL worsened by 2.25 more points" in html  # estimate < 0
 
 
 def test_key_results_primary_first_and_section_order(html):
-    key = html.split('id="key-results"')[1]
+    key = html.split('id="outcomes"')[1]
     assert key.index("SYM (primary outcome)") < key.index("QOL")
     positions = [
         html.index(s)
         for s in (
             "<h1>",
-            "Trial and data summary",
-            "<h2>Methods",
-            "<h2>Key results",
-            "<h2>Tables",
-            "<h2>Figures",
-            "<h2>Provenance",
+            'id="summary"',
+            'id="methods"',
+            'id="outcomes"',
+            'id="all-contrasts"',
+            'id="software"',
+            'id="reproduce"',
         )
     ]
     assert positions == sorted(positions)
@@ -290,37 +293,37 @@ def test_report_self_contained(html):
 
 def test_report_tables_and_provenance(html, provenance):
     assert html.count("<table") >= 4
-    assert "<th class=\"num\">95% CI</th>" in html
+    assert '<th scope="col" class="num">95% CI</th>' in html
     assert "LMM (random intercept)" in html
     assert provenance["data_sha256"] in html
     assert provenance["git_commit"] in html
     assert provenance["command"] in html
     assert "name: synthetic-pilot" in html
     for name, version in provenance["packages"].items():
-        assert f"<td>{name}</td><td>{version}</td>" in html
+        assert re.search(rf'<th scope="row"[^>]*>{name}</th><td[^>]*>{version}</td>', html)
     # n randomized at baseline: 6 placebo, 7 drug, 13 in total
-    assert '<td>placebo</td><td>reference</td><td class="num">6</td>' in html
-    assert '<td>drug</td><td>treatment</td><td class="num">7</td>' in html
-    assert "<strong>Number of participants:</strong> 13." in html
+    assert re.search(r'<th scope="row"[^>]*>Randomized</th><td[^>]*>6</td><td[^>]*>7</td><td[^>]*>13</td>', html)
+    assert "13 participants randomized (7 drug, 6 placebo)" in html
     assert "Satterthwaite" in html and "unstructured" in html and "REML" in html
 
 
 def test_report_kenward_roger_wording(config, contrasts, descriptives, provenance):
     config["analysis"]["df_method"] = "kenward-roger"
-    out = report.render_report(config, contrasts, descriptives, {}, provenance)
+    out = report.render_report(config, {"contrasts": contrasts, "descriptives": descriptives}, {}, provenance)
     assert "Kenward-Roger df 23.4" in out
     assert "Satterthwaite" not in out
 
 
 def test_report_escapes_html(config, contrasts, descriptives, provenance):
     config["trial"]["title"] = "A <b>bold</b> & trial"
-    out = report.render_report(config, contrasts, descriptives, {}, provenance)
+    out = report.render_report(config, {"contrasts": contrasts, "descriptives": descriptives}, {}, provenance)
     assert "<b>bold</b>" not in out
     assert "A &lt;b&gt;bold&lt;/b&gt; &amp; trial" in out
 
 
 def test_report_deterministic_and_written(tmp_path, config, contrasts, descriptives, figure_paths, provenance, html):
-    again = report.render_report(config, contrasts, descriptives, figure_paths, provenance)
+    again = report.render_report(config, {"contrasts": contrasts, "descriptives": descriptives}, figure_paths,
+                                 provenance)
     assert again == html
     out = tmp_path / "out" / "report.html"
     report.write_report(out, html)

@@ -17,6 +17,8 @@ from pilottrial.errors import InputError, exit_with
 from pilottrial.feasibility import read_screening_log
 from pilottrial.figures_index import outcome_slug
 from pilottrial.harms import read_harms
+from pilottrial.provenance import input_files
+from pilottrial.report_sections import report_figure_specs
 
 DEFAULT_CONFIG = "config/config.yaml"
 
@@ -123,19 +125,44 @@ def feasibility_files(trial):
 def trial_outputs(trial):
     results = f"results/{trial}"
     if TRIALS[trial]["trial"]["design"] == "crossover":
-        return [f"{results}/tables/contrasts.csv", f"{results}/tables/carryover.csv", f"{results}/report.html"]
+        return [f"{results}/tables/contrasts.csv", f"{results}/tables/carryover.csv", f"{results}/report.html",
+                f"{results}/report.pdf"]
     if TRIALS[trial]["analysis"]["response"] == "raw":
         # raw-score analyses: the primary models; the complete pilot analysis (responders, effect
         # sizes over the baseline SD, imputation of changes, ...) is defined on change from baseline
-        return [f"{results}/tables/contrasts.csv", f"{results}/tables/descriptives.csv", f"{results}/report.html"]
+        return [f"{results}/tables/contrasts.csv", f"{results}/tables/descriptives.csv", f"{results}/report.html",
+                f"{results}/report.pdf"]
     tables = ["contrasts", "descriptives", "multiplicity", "effect_sizes", "responders", "posterior",
               "sensitivity", "missing_data", "multiple_imputation", "tipping_point", "feasibility",
               "progression", "mechanism", "estimands"]
     if harms_files(trial):
         tables += ["adverse_events", "dissociation"]
-    return [f"{results}/tables/{name}.csv" for name in tables] + [f"{results}/report.html"]
+    return [f"{results}/tables/{name}.csv" for name in tables] + [f"{results}/report.html", f"{results}/report.pdf"]
+
+
+def report_figures(trial):
+    """The figures the report embeds: {key: {"path", "caption", "section"}} (pilottrial.report_sections)."""
+    return report_figure_specs(TRIALS[trial], f"results/{trial}")
+
+
+def report_tables(wildcards):
+    """Named inputs of the report rule: every result table of the trial, {name: path}."""
+    trial = wildcards.trial
+    names = ["contrasts", "descriptives", "models"]
+    if TRIALS[trial]["analysis"]["response"] != "raw":
+        names += ["multiplicity", "effect_sizes", "responders", "posterior", "sensitivity", "missing_data",
+                  "multiple_imputation", "tipping_point", "feasibility", "progression", "mechanism", "estimands",
+                  "table_one"]
+        if harms_files(trial):
+            names += ["adverse_events", "dissociation"]
+    return {name: f"results/{trial}/tables/{name}.csv" for name in names}
+
+
+def input_paths(trial):
+    """Every input file the trial's config names (data, harms files, screening log): checksummed in the report."""
+    return [item["path"] for item in input_files(TRIALS[trial])]
 
 
 def final_outputs():
-    outputs = [path for trial in TRIALS for path in trial_outputs(trial)]
+    outputs = [f"results/{trial}/MANIFEST.sha256" for trial in TRIALS]
     return outputs + (["results/index.html"] if MULTI else [])

@@ -15,6 +15,12 @@ try:
 except InputError as error:
     exit_with(error)
 POWER_TRIALS = "|".join(re.escape(name) for name in POWER) or "(?!x)x"  # a pattern matching no trial if none
+def power_outputs(trial):
+    """The power outputs of one trial ([] when power is not enabled)."""
+    names = ("power_curve.csv", "sample_size.csv", "power_curve.png")
+    return [f"results/{trial}/power/{name}" for name in names] if trial in POWER else []
+
+
 # for rule all: the power outputs of the trials with power.enabled
 POWER_OUTPUTS = [
     f"results/{trial}/power/{name}"

@@ -2,12 +2,10 @@ rule report:
     wildcard_constraints:
         trial=PARALLEL,
     input:
+        unpack(report_tables),
         library=LIBRARY,
-        data=data_path,
-        contrasts=rules.primary_models.output.contrasts,
-        descriptives=rules.descriptives.output.descriptives,
-        models=rules.primary_models.output.models,
-        figures=lambda w: list(figure_paths(w.trial).values()),
+        inputs=lambda w: input_paths(w.trial),
+        figures=lambda w: [spec["path"] for spec in report_figures(w.trial).values()],
     output:
         report=report(
             f"{RESULTS}/report.html",
@@ -17,10 +15,52 @@ rule report:
     params:
         config=trial_config,
         config_source=config_source,
-        figures=lambda w: figure_paths(w.trial),
+        figures=lambda w: report_figures(w.trial),
     log:
         f"{LOGS}/report.log",
     conda:
         "../envs/pilottrial.yaml"
     script:
         "../../scripts/report.py"
+
+
+# The HTML report printed to PDF (WeasyPrint; byte-stable). Parallel and crossover reports alike.
+rule report_pdf:
+    input:
+        library=LIBRARY,
+        report=f"{RESULTS}/report.html",
+    output:
+        pdf=report(
+            f"{RESULTS}/report.pdf",
+            caption="../report/report_pdf.rst",
+            category="Report",
+        ),
+    params:
+        config=trial_config,
+    log:
+        f"{LOGS}/report_pdf.log",
+    conda:
+        "../envs/pilottrial.yaml"
+    script:
+        "../../scripts/report_pdf.py"
+
+
+# Written last: it depends on every output of the trial, then lists them all with their SHA-256.
+rule manifest:
+    input:
+        outputs=lambda w: trial_outputs(w.trial) + power_outputs(w.trial),
+    output:
+        manifest=report(
+            f"{RESULTS}/MANIFEST.sha256",
+            caption="../report/manifest.rst",
+            category="Data",
+        ),
+    params:
+        config=trial_config,
+        results=lambda w: f"results/{w.trial}",
+    log:
+        f"{LOGS}/manifest.log",
+    conda:
+        "../envs/pilottrial.yaml"
+    script:
+        "../../scripts/manifest.py"

@@ -1,0 +1,8 @@
+"""Rule manifest: MANIFEST.sha256 of every output under results/<trial>/ (written last)."""
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+from pilottrial.manifest import write_manifest
+
+write_manifest(snakemake.params.results)

@@ -1,0 +1,79 @@
+"""The report as PDF: the HTML report printed by WeasyPrint, with stable bytes.
+
+WeasyPrint (a pinned Python package, no browser) lays out the self-contained HTML with its print
+CSS (A4, page numbers, a page break before each part) and writes a PDF whose bytes depend only on
+the HTML, the fonts installed and the WeasyPrint version: no creation or modification date and a
+document identifier derived from the content. When ``SOURCE_DATE_EPOCH`` is set (the
+reproducible-builds convention), that time is written as both ``CreationDate`` and ``ModDate``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+from os import PathLike
+from pathlib import Path
+
+__all__ = ["write_pdf", "render_pdf", "pdf_metadata_time"]
+
+
+def pdf_metadata_time() -> str | None:
+    """``SOURCE_DATE_EPOCH`` as an ISO 8601 UTC time for the PDF dates, or None when it is unset."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not epoch:
+        return None
+    try:
+        seconds = int(epoch)
+    except ValueError as error:
+        raise ValueError(f"SOURCE_DATE_EPOCH must be an integer number of seconds, got {epoch!r}") from error
+    return _dt.datetime.fromtimestamp(seconds, tz=_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def render_pdf(html: str, base_url: str | PathLike | None = None) -> bytes:
+    """PDF bytes of an HTML document (the report).
+
+    Parameters
+    ----------
+    html : str
+        The document; it must not need the network (the report embeds its figures).
+    base_url : path, optional
+        Where relative URLs would resolve (unused by the self-contained report).
+
+    Returns
+    -------
+    bytes
+        The PDF. The same HTML gives the same bytes (given the same fonts and WeasyPrint).
+    """
+    import weasyprint  # imported here: only the PDF step needs it
+    import weasyprint.urls
+
+    # data: URIs only: the report is self-contained and printing it makes no request
+    fetcher = weasyprint.URLFetcher(allowed_protocols=["data"], fail_on_errors=True)
+    try:
+        document = weasyprint.HTML(string=html, base_url=str(base_url) if base_url else None,
+                                   url_fetcher=fetcher).render()
+    except weasyprint.urls.FatalURLFetchingError as error:  # a BaseException in WeasyPrint
+        raise ValueError(f"the report must be self-contained (data: URIs only): {error}") from None
+    when = pdf_metadata_time()
+    metadata = document.metadata
+    metadata.created = when
+    metadata.modified = when
+    metadata.generator = "pilottrial"
+    identifier = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode("ascii")
+    return document.write_pdf(pdf_identifier=identifier, uncompressed_pdf=False)
+
+
+def write_pdf(html_path: str | PathLike, pdf_path: str | PathLike) -> Path:
+    """Print the HTML report at ``html_path`` to ``pdf_path`` (parent folders are created).
+
+    Returns
+    -------
+    pathlib.Path
+        ``pdf_path``.
+    """
+    html_path, pdf_path = Path(html_path), Path(pdf_path)
+    data = render_pdf(html_path.read_text(encoding="utf-8"), base_url=html_path.parent)
+    pdf_path.parent.mkdir(parents=True, exist_ok=True)
+    pdf_path.write_bytes(data)
+    return pdf_path

@@ -1,0 +1,174 @@
+"""The one place where the report turns numbers and labels into text.
+
+Every number shown in the HTML and PDF report goes through :func:`fmt_num` (and the helpers
+built on it: :func:`fmt_p`, :func:`fmt_ci`, :func:`fmt_int`, :func:`fmt_pct`), so that a value
+is rounded the same way wherever it appears. Missing or non-finite values (``None``, NaN,
+±inf, ``pd.NA``, non-numeric text) render as an em dash (:data:`MISSING`), never as "nan",
+"None" or "inf"; negative numbers use a real minus sign (:data:`MINUS`).
+
+Rounding conventions of the report
+    * estimates, standard errors and interval limits on the outcome scale: 2 decimals
+      (``ESTIMATE_DECIMALS``);
+    * degrees of freedom: 1 decimal; p-values: 3 decimals, "< 0.001" below;
+    * standardized effect sizes, correlations, odds ratios: 2 decimals;
+    * proportions shown as percentages: 1 decimal; counts: integers.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import pandas as pd
+
+__all__ = [
+    "MISSING",
+    "MINUS",
+    "ESTIMATE_DECIMALS",
+    "as_float",
+    "fmt_num",
+    "fmt_int",
+    "fmt_p",
+    "fmt_ci",
+    "fmt_pct",
+    "fmt_est_ci",
+    "text_or_missing",
+    "visit_label",
+]
+
+MISSING = "—"
+MINUS = "−"
+#: Decimals of estimates and interval limits on the outcome scale, everywhere in the report.
+ESTIMATE_DECIMALS = 2
+
+
+def as_float(x: Any) -> float | None:
+    """``x`` as a finite float, or ``None`` if it is missing, non-finite or not a number."""
+    if x is None or x is pd.NA or x is pd.NaT or isinstance(x, bool):
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(v):
+        return None
+    return v
+
+
+def fmt_num(x: Any, decimals: int = 2, *, signed: bool = False) -> str:
+    """Format a number with fixed decimals and a real minus sign.
+
+    Parameters
+    ----------
+    x : number or None
+        Value to format. ``None``, NaN, ±inf and non-numeric values give "—".
+    decimals : int, default 2
+        Number of decimals.
+    signed : bool, default False
+        Prefix positive values with "+".
+
+    Returns
+    -------
+    str
+        E.g. ``fmt_num(-8.104) == "−8.10"``; ``-0.00`` is shown as ``0.00``.
+    """
+    v = as_float(x)
+    if v is None:
+        return MISSING
+    text = f"{v:.{decimals}f}"
+    if text.startswith("-"):
+        body = text[1:]
+        if float(body) == 0.0:
+            return body
+        return MINUS + body
+    if signed and float(text) != 0.0:
+        return "+" + text
+    return text
+
+
+def fmt_int(x: Any) -> str:
+    """Format a count as an integer ("—" when missing)."""
+    v = as_float(x)
+    if v is None:
+        return MISSING
+    return fmt_num(round(v), 0)
+
+
+def fmt_p(p: Any, *, prefix: bool = True) -> str:
+    """Format a p-value as "p < 0.001" or with 3 decimals.
+
+    Parameters
+    ----------
+    p : number or None
+        The p-value; missing/non-finite gives "—" (``"p = —"`` with prefix).
+    prefix : bool, default True
+        Include the leading ``"p "``/``"p = "`` (text) or not (tables).
+    """
+    v = as_float(p)
+    if v is None:
+        return "p = " + MISSING if prefix else MISSING
+    if v < 0.001:
+        return "p < 0.001" if prefix else "< 0.001"
+    text = fmt_num(min(v, 1.0), 3)
+    return f"p = {text}" if prefix else text
+
+
+def fmt_ci(lower: Any, upper: Any, decimals: int = 2) -> str:
+    """Format a confidence interval as ``"−13.00 to −3.20"`` ("—" when both limits are missing)."""
+    if as_float(lower) is None and as_float(upper) is None:
+        return MISSING
+    return f"{fmt_num(lower, decimals)} to {fmt_num(upper, decimals)}"
+
+
+def fmt_est_ci(estimate: Any, lower: Any, upper: Any, decimals: int = 2) -> str:
+    """``"−12.74 (−22.39 to −3.10)"``; the interval part is left out when it is missing."""
+    ci = fmt_ci(lower, upper, decimals)
+    est = fmt_num(estimate, decimals)
+    return est if ci == MISSING else f"{est} ({ci})"
+
+
+def fmt_pct(proportion: Any, decimals: int = 1, *, scale: float = 100.0) -> str:
+    """A proportion (0-1) as a percentage, ``fmt_pct(0.8889) == "88.9%"``.
+
+    ``scale=1`` formats a value that is already a percentage.
+    """
+    v = as_float(proportion)
+    if v is None:
+        return MISSING
+    return f"{fmt_num(v * scale, decimals)}%"
+
+
+def text_or_missing(x: Any) -> str:
+    """Text of ``x``; "—" for None, NaN, ±inf and blank strings."""
+    if x is None or x is pd.NA:
+        return MISSING
+    if isinstance(x, float) and not math.isfinite(x):
+        return MISSING
+    text = str(x)
+    if not text.strip() or text.strip().lower() in {"nan", "none", "inf", "-inf", "null", "na", "<na>", "nat"}:
+        return MISSING
+    return text
+
+
+_UNITS = {
+    "min": ("minute", "minutes"), "h": ("hour", "hours"), "hr": ("hour", "hours"), "d": ("day", "days"),
+    "w": ("week", "weeks"), "wk": ("week", "weeks"), "m": ("month", "months"), "mo": ("month", "months"),
+    "y": ("year", "years"),
+}
+_VISIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(min|hr|h|d|wk|w|mo|m|y)\s*$", re.IGNORECASE)
+
+
+def visit_label(visit: Any) -> str:
+    """A visit label in words for sentences: ``"30d"`` -> ``"30 days"``, ``"24h"`` -> ``"24 hours"``.
+
+    Labels that are not a number followed by a unit (``min, h, d, w, m, y``) are returned as
+    they are (``"week 6"``, ``"post"``).
+    """
+    text = text_or_missing(visit)
+    match = _VISIT.match(text)
+    if not match:
+        return text
+    number, unit = match.group(1), match.group(2).lower()
+    singular, plural = _UNITS[unit]
+    return f"{number} {singular if float(number) == 1 else plural}"
