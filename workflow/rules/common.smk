@@ -17,6 +17,7 @@ from pilottrial.errors import InputError, exit_with
 from pilottrial.feasibility import read_screening_log
 from pilottrial.figures_index import outcome_slug
 from pilottrial.harms import read_harms
+from pilottrial.power import power_settings
 from pilottrial.provenance import input_files
 from pilottrial.report_sections import report_figure_specs
 
@@ -161,6 +162,27 @@ def report_tables(wildcards):
 def input_paths(trial):
     """Every input file the trial's config names (data, harms files, screening log): checksummed in the report."""
     return [item["path"] for item in input_files(TRIALS[trial])]
+
+
+# Planning the definitive trial (power.enabled): settings checked at parse time, like the data.
+try:
+    POWER = {
+        name: power_settings(checked, source=SOURCES[name])
+        for name, checked in TRIALS.items()
+        if (checked.get("power") or {}).get("enabled")
+    }
+except InputError as error:
+    exit_with(error)
+POWER_TRIALS = names_pattern(POWER)
+
+
+def power_outputs(trial):
+    """The power outputs of one trial ([] when power is not enabled)."""
+    names = ("power_curve.csv", "sample_size.csv", "power_curve.png")
+    return [f"results/{trial}/power/{name}" for name in names] if trial in POWER else []
+
+
+POWER_OUTPUTS = [path for trial in POWER for path in power_outputs(trial)]
 
 
 def final_outputs():

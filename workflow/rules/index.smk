@@ -11,5 +11,7 @@ rule index:
                  "report": f"{n}/report.html"} for n, c in TRIALS.items()],
     log:
         "logs/index.log",
+    conda:
+        "../envs/pilottrial.yaml"
     script:
         "../../scripts/index.py"

@@ -2,31 +2,7 @@
 # power.shards independent jobs (power_shard, scatter), combine (power_gather). Each simulated
 # trial has its own random stream spawned from one seed, so the gathered results do not depend
 # on the number of shards. Resources per rule are for cluster executors (workflow/profiles/slurm).
-import re
-
-from pilottrial.power import power_settings, shard_resources
-
-try:
-    POWER = {
-        name: power_settings(checked, source=SOURCES[name])
-        for name, checked in TRIALS.items()
-        if (checked.get("power") or {}).get("enabled")
-    }
-except InputError as error:
-    exit_with(error)
-POWER_TRIALS = "|".join(re.escape(name) for name in POWER) or "(?!x)x"  # a pattern matching no trial if none
-def power_outputs(trial):
-    """The power outputs of one trial ([] when power is not enabled)."""
-    names = ("power_curve.csv", "sample_size.csv", "power_curve.png")
-    return [f"results/{trial}/power/{name}" for name in names] if trial in POWER else []
-
-
-# for rule all: the power outputs of the trials with power.enabled
-POWER_OUTPUTS = [
-    f"results/{trial}/power/{name}"
-    for trial in POWER
-    for name in ("power_curve.csv", "sample_size.csv", "power_curve.png")
-]
+from pilottrial.power import shard_resources
 
 
 rule power_plan:
