@@ -188,14 +188,14 @@ def test_mean_ci_matches_t_interval():
     from scipy import stats
 
     x = np.array([-3.0, -8.0, -1.0, -6.5, -4.0])
-    mean, lo, hi, n = figures._mean_ci(x, 0.95)
+    mean, lo, hi, n = figures.mean_ci(x, 0.95)
     half = stats.t.ppf(0.975, 4) * x.std(ddof=1) / math.sqrt(5)
     assert n == 5
     assert mean == pytest.approx(x.mean())
     assert (lo, hi) == pytest.approx((x.mean() - half, x.mean() + half))
     # n = 1 and n = 0 give no interval and no warning
-    assert all(math.isnan(v) for v in figures._mean_ci(np.array([2.0]), 0.95)[1:3])
-    assert figures._mean_ci(np.array([]), 0.95)[3] == 0
+    assert all(math.isnan(v) for v in figures.mean_ci(np.array([2.0]), 0.95)[1:3])
+    assert figures.mean_ci(np.array([]), 0.95)[3] == 0
 
 
 def test_unknown_outcome_raises(tmp_path, analysis, config):

@@ -28,7 +28,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from scipy import stats  # noqa: E402
 
-__all__ = ["plot_mean_change", "plot_trajectories", "plot_crossover", "arm_colours", "OKABE_ITO"]
+__all__ = ["plot_mean_change", "plot_trajectories", "plot_crossover", "arm_colours", "mean_ci", "OKABE_ITO"]
 
 #: Okabe-Ito colour-blind-safe palette (black omitted).
 OKABE_ITO: tuple[str, ...] = (
@@ -119,7 +119,7 @@ def _subset(analysis: pd.DataFrame, outcome: str, visits: list[str]) -> pd.DataF
     return df
 
 
-def _mean_ci(values: np.ndarray, level: float) -> tuple[float, float, float, int]:
+def mean_ci(values: np.ndarray, level: float) -> tuple[float, float, float, int]:
     """Mean and two-sided t-interval ``mean ± t_{(1+level)/2, n-1} * SD / sqrt(n)``.
 
     Returns ``(mean, lower, upper, n)``; bounds are NaN when ``n < 2``.
@@ -217,7 +217,7 @@ def plot_mean_change(
                     highs.append(math.nan)
                     continue
                 vals = arm_df.loc[arm_df["visit"] == visit, value].to_numpy(dtype=float)
-                m, lo, hi, n = _mean_ci(vals, level)
+                m, lo, hi, n = mean_ci(vals, level)
                 if n == 0:
                     continue
                 xs.append(xpos[visit])

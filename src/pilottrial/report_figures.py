@@ -59,7 +59,7 @@ from scipy import linalg, stats  # noqa: E402
 
 from .analysis import fit_outcome_mmrm, model_frame  # noqa: E402
 from .feasibility import wilson_interval  # noqa: E402
-from .figures import OKABE_ITO, arm_colours  # noqa: E402
+from .figures import mean_ci, OKABE_ITO, arm_colours  # noqa: E402
 
 __all__ = [
     "plot_consort",
@@ -207,21 +207,6 @@ def _outcome_rows(analysis: pd.DataFrame, outcome: str) -> pd.DataFrame:
         if column in rows:
             rows[column] = pd.to_numeric(rows[column], errors="coerce")
     return rows
-
-
-def _mean_ci(values: np.ndarray, alpha: float) -> tuple[float, float, float, int]:
-    """Mean and t interval ``mean ± t_{1-alpha/2, n-1} SD/sqrt(n)``; NaN bounds if n < 2."""
-    x = np.asarray(values, dtype=float)
-    x = x[np.isfinite(x)]
-    n = int(x.size)
-    if n == 0:
-        return math.nan, math.nan, math.nan, 0
-    mean = float(x.sum() / n)
-    if n < 2:
-        return mean, math.nan, math.nan, n
-    sd = math.sqrt(float(((x - mean) ** 2).sum()) / (n - 1))
-    half = float(stats.t.ppf(1 - alpha / 2, n - 1)) * sd / math.sqrt(n)
-    return mean, mean - half, mean + half, n
 
 
 def _favours(better: str | None, reference: str, treatment: str) -> str:
@@ -603,7 +588,7 @@ def plot_mean_score(analysis: pd.DataFrame, outcome: str, config: dict, path: st
     for arm in arms:
         for visit in order:
             vals = rows.loc[(rows["arm"] == arm) & (rows["visit"] == visit), "score"].to_numpy(dtype=float)
-            m, lo, hi, n = _mean_ci(vals, alpha)
+            m, lo, hi, n = mean_ci(vals, 1.0 - alpha)
             drawn.append({"arm": arm, "visit": visit, "n": n, "mean": m, "ci_lower": lo, "ci_upper": hi})
     table = pd.DataFrame(drawn, columns=["arm", "visit", "n", "mean", "ci_lower", "ci_upper"])
 
