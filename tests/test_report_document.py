@@ -336,3 +336,28 @@ def test_verify_reruns_from_scratch_and_compares_every_output(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"DIFFERS    results/{TRIAL}/tables/contrasts.csv" in out
     assert re.search(r"\d+ of \d+ files match the manifest; 1 do not", out)
+
+
+def test_planning_section_reports_the_sample_sizes_of_the_power_table():
+    """'Planning the definitive trial' states the simulated n per arm for each target effect."""
+    import pandas as pd
+    import yaml
+
+    from pilottrial.report_sections import build_document
+
+    config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
+    from pilottrial.config import validate_config
+
+    config = validate_config(config)
+    sizes = pd.DataFrame({
+        "effect_source": ["mcid"] * 4, "effect": [-10.0] * 4, "target_power": [0.8, 0.8, 0.9, 0.9],
+        "method": ["simulation", "analytic_mmrm", "simulation", "analytic_mmrm"], "n_per_arm": [40, 32, 50, 42],
+        "power": [0.863, 0.81, 0.932, 0.90], "mc_lower": [0.84, None, 0.91, None],
+        "mc_upper": [0.88, None, 0.95, None], "reached": ["yes"] * 4,
+    })
+    document = build_document(config, {"sample_size": sizes}, {}, {}, [])
+    planning = next(s for s in document["sections"] if s["id"] == "planning")
+    text = str(planning["blocks"])
+    assert "about 40 participants per arm by simulation (32 by the MMRM approximation)" in text
+    without = build_document(config, {}, {}, {}, [])
+    assert all(s["id"] != "planning" for s in without["sections"])

@@ -67,7 +67,7 @@ def test_demo_pipeline_writes_the_contracted_tables_and_report(project):
     report = (project / DEMO / "report.html").read_text()
     primary_24h = contrasts[(contrasts.outcome == "CAPS-5") & (contrasts.model == "mmrm") & (contrasts.visit == "24h")].iloc[0]
     assert f"{abs(primary_24h.estimate):.2f}" in report
-    assert report.count("data:image/png;base64,") == 18  # the figures of report_figure_specs
+    assert report.count("data:image/png;base64,") == 19  # the figures of report_figure_specs, power curve included
     assert (project / f"logs/ketamine-ptsd-demo/primary_models.log").is_file()
 
 

@@ -74,6 +74,7 @@ TABLE_NAMES = (
     "contrasts", "descriptives", "models", "multiplicity", "effect_sizes", "responders", "posterior",
     "sensitivity", "missing_data", "multiple_imputation", "tipping_point", "adverse_events",
     "dissociation", "feasibility", "progression", "mechanism", "estimands", "table_one",
+    "sample_size", "power_curve",
 )
 
 #: Section ids in document order, with their titles and the part they belong to.
@@ -96,6 +97,7 @@ SECTION_ORDER = (
     ("harms", "Harms", "results"),
     ("mechanism", "Mechanism", "results"),
     ("other-figures", "Other figures", "results"),
+    ("planning", "Planning the definitive trial", "discussion"),
     ("warnings", "Data warnings", "discussion"),
     ("limitations", "Limitations", "discussion"),
     ("diagnostics", "A.1 Model diagnostics", "appendix"),
@@ -128,6 +130,7 @@ FIGURE_SECTIONS = {
     "missing-data": ("missing-data", "missing_data", "missing data", "missing", "tipping", "tipping-point"),
     "harms": ("harms", "adverse-events", "adverse_events", "dissociation"),
     "mechanism": ("mechanism",),
+    "planning": ("planning", "power", "sample-size"),
     "diagnostics": ("diagnostics", "residuals", "residual-diagnostics", "appendix", "model-diagnostics"),
 }
 _FIGURE_ALIASES = {alias: key for key, aliases in FIGURE_SECTIONS.items() for alias in aliases}
@@ -506,6 +509,11 @@ def report_figure_specs(config: dict, results_dir: str) -> dict[str, dict]:
     for o in _mechanism(config):
         slug = outcome_slug(o["name"])
         add(f"{slug}_mean_change", f"{o['name']}: mean change from baseline by arm ({level} CI).", "mechanism")
+    if (config.get("power") or {}).get("enabled") and config["analysis"].get("response") != "raw":
+        specs["power_curve"] = {"path": f"{results_dir}/power/power_curve.png", "section": "planning",
+                                "caption": "Power of the definitive trial by sample size per arm: simulation with "
+                                           "the pilot's MMRM (95% Monte Carlo intervals) beside the analytic "
+                                           "approximations."}
     for o in efficacy:
         slug = outcome_slug(o["name"])
         add(f"{slug}_residuals", f"{o['name']}: MMRM residual diagnostics, normal QQ plot and standardized "
@@ -1648,6 +1656,62 @@ def _mechanism_section(c: _Context) -> list[dict]:
     return blocks + c.figures_for("mechanism")
 
 
+_EFFECT_SOURCES = {"mcid": "the MCID", "pilot": "the pilot estimate",
+                   "pilot_conservative": "the conservative bound of the pilot's confidence interval"}
+
+
+def _planning(c: _Context) -> list[dict]:
+    """Planning the definitive trial: the smallest n per arm for each target power and effect,
+    by simulation with the pilot's MMRM beside the analytic approximations (sample_size.csv)."""
+    sizes = c.t("sample_size")
+    if not _has(sizes, "effect_source", "effect", "target_power", "method", "n_per_arm"):
+        return []
+    settings = c.config.get("power") or {}
+    primary = _primary(c.config) or {}
+    outcome = settings.get("outcome") or primary.get("name", "the primary outcome")
+    visit = settings.get("visit") or (_key_visits(c.config) or [""])[-1]
+    blocks = [_p(
+        f"From the pilot's primary MMRM ({outcome}) the simulations take the covariance of the change across "
+        f"visits, the baseline distribution and slope, and each arm's dropout, and set the {c.treatment} minus "
+        f"{c.reference} difference at {visit_label(visit)} to each target below. Every simulated trial "
+        f"({fmt_int(settings.get('n_sims', 1000))} per sample size) is analysed with the same MMRM (unstructured "
+        f"covariance, REML, Satterthwaite df); power is the share of trials whose {c.level} CI excludes no "
+        f"difference. The analytic approximations are those of Lu, Luo and Chen (2008) for an MMRM with dropout "
+        f"and the two-sample t test." + (f" The pilot's variance was inflated to its upper confidence limit "
+                                          f"({settings['variance_inflation']})." if settings.get("variance_inflation")
+                                          not in (None, "none") else ""))]
+    rows, sentences = [], []
+    for (source, effect), group in sizes.groupby(["effect_source", "effect"], sort=False):
+        by = {(r.method, float(r.target_power)): r for r in group.itertuples()}
+        powers = sorted({float(p) for p in group["target_power"]})
+        for power in powers:
+            sim, lu, t = by.get(("simulation", power)), by.get(("analytic_mmrm", power)), by.get(("analytic_t", power))
+            reached = sim is not None and str(getattr(sim, "reached", "yes")) == "yes"
+            rows.append([_EFFECT_SOURCES.get(source, str(source)), fmt_num(effect, 1), f"{100 * power:.0f}%",
+                         (fmt_int(sim.n_per_arm) if reached else "not reached") if sim is not None else MISSING,
+                         fmt_est_ci(sim.power, sim.mc_lower, sim.mc_upper) if sim is not None else MISSING,
+                         fmt_int(lu.n_per_arm) if lu is not None else MISSING,
+                         fmt_int(t.n_per_arm) if t is not None else MISSING])
+        sim80 = by.get(("simulation", powers[0]))
+        if sim80 is not None and str(getattr(sim80, "reached", "yes")) == "yes":
+            sentences.append(
+                f"To detect a difference of {fmt_num(abs(float(effect)), 1)} points ({_EFFECT_SOURCES.get(source, source)}) "
+                f"with {100 * powers[0]:.0f}% power, a definitive trial needs about {fmt_int(sim80.n_per_arm)} "
+                f"participants per arm by simulation"
+                + (f" ({fmt_int(by[('analytic_mmrm', powers[0])].n_per_arm)} by the MMRM approximation)"
+                   if ("analytic_mmrm", powers[0]) in by else "") + ".")
+    if sentences:
+        blocks.append(_ul(sentences))
+    blocks.append(_table("Smallest sample size per arm reaching each target power",
+                         [("Target difference", "text"), ("Difference (points)", "num"), ("Power", "num"),
+                          ("n per arm (simulation)", "num"), ("Power at that n (95% MC CI)", "num"),
+                          ("n per arm (Lu et al. 2008)", "num"), ("n per arm (t test)", "num")], rows,
+                         note="Simulated power comes with its Monte Carlo interval; the grid of sample sizes is "
+                              "in the config (power.n_per_arm), so the smallest n is the first grid point "
+                              "reaching the target."))
+    return blocks + c.figures_for("planning")
+
+
 def data_warnings(config: dict, tables: dict) -> list[str]:
     """Warnings about the data and the fits, generated from the result tables.
 
@@ -1946,6 +2010,7 @@ _BUILDERS = {
     "missing-data": _missing,
     "harms": _harms,
     "mechanism": _mechanism_section,
+    "planning": _planning,
     "other-figures": lambda c: c.figures_for("other-figures"),
     "warnings": _warnings_section,
     "limitations": _limitations,
@@ -1990,7 +2055,7 @@ def build_document(config: dict, tables: dict[str, pd.DataFrame], figures: dict 
         if sid == "contents":
             continue
         blocks = _BUILDERS[sid](context)
-        if sid == "other-figures" and not blocks:
+        if sid in ("other-figures", "planning") and not blocks:
             continue
         sections.append({"id": sid, "title": title, "part": part, "blocks": blocks})
     number = 0

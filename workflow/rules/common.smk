@@ -156,7 +156,10 @@ def report_tables(wildcards):
                   "table_one"]
         if harms_files(trial):
             names += ["adverse_events", "dissociation"]
-    return {name: f"results/{trial}/tables/{name}.csv" for name in names}
+    tables = {name: f"results/{trial}/tables/{name}.csv" for name in names}
+    if trial in POWER and TRIALS[trial]["analysis"]["response"] != "raw":
+        tables |= {name: f"results/{trial}/power/{name}.csv" for name in ("sample_size", "power_curve")}
+    return tables
 
 
 def input_paths(trial):
