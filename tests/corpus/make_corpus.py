@@ -19,6 +19,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 DEMO_CSV = REPO / "data" / "demo" / "ketamine_ptsd_demo.csv"
 DEMO_CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+# each case is about one problem: the demo's three efficacy outcomes, no optional blocks
+DEMO_CONFIG["outcomes"] = [o for o in DEMO_CONFIG["outcomes"] if o["column"] in ("caps5", "pcl5", "madrs")]
+for optional in ("harms", "feasibility", "power"):
+    DEMO_CONFIG.pop(optional, None)
 COLUMNS = ["participant", "arm", "visit", "age", "sex", "caps5", "pcl5", "madrs"]
 
 
