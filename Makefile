@@ -14,6 +14,8 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	# build matplotlib's font cache and the bytecode now, not during the first pipeline run
+	MPLBACKEND=Agg $(BIN)/python -c "import matplotlib.pyplot, pilottrial.report_figures, pilottrial.report, pilottrial.power"
 	touch $(STAMP)
 
 install: $(STAMP)

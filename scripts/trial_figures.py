@@ -1,4 +1,4 @@
-"""Rule trial_figures: CONSORT flow, forest plot, responders, tipping-point map, Table 1."""
+"""Rule trial_figures: forest plot, responders, tipping-point map, Table 1."""
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")
@@ -6,12 +6,10 @@ sys.stderr = open(snakemake.log[0], "w")
 import pandas as pd
 
 from pilottrial.data import read_trial_data
-from pilottrial.feasibility import read_screening_log
-from pilottrial.report_figures import plot_consort, plot_forest, plot_responders, plot_tipping, table_one
+from pilottrial.report_figures import plot_forest, plot_responders, plot_tipping, table_one
 
 config = snakemake.params.config
 analysis = pd.read_csv(snakemake.input.analysis)
-plot_consort(analysis, config, read_screening_log(config), snakemake.output.consort)
 plot_forest(pd.read_csv(snakemake.input.contrasts), config, snakemake.output.forest,
             multiplicity=pd.read_csv(snakemake.input.multiplicity),
             effect_sizes=pd.read_csv(snakemake.input.effect_sizes))

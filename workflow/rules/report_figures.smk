@@ -1,6 +1,26 @@
 # The figures and Table 1 that the report embeds (pilottrial.report_figures), PNG and SVG.
 
 
+rule consort_figure:
+    wildcard_constraints:
+        trial=PARALLEL,
+    input:
+        library=LIBRARY,
+        analysis=rules.ingest.output.analysis,
+        files=lambda w: feasibility_files(w.trial),
+    output:
+        consort=f"{RESULTS}/figures/consort.png",
+        consort_svg=f"{RESULTS}/figures/consort.svg",
+    params:
+        config=trial_config,
+    log:
+        f"{LOGS}/consort_figure.log",
+    conda:
+        "../envs/pilottrial.yaml"
+    script:
+        "../../scripts/consort_figure.py"
+
+
 rule trial_figures:
     wildcard_constraints:
         trial=PARALLEL,
@@ -13,10 +33,7 @@ rule trial_figures:
         effect_sizes=rules.secondary.output.effect_sizes,
         responders=rules.secondary.output.responders,
         tipping=rules.missing_data.output.tipping,
-        files=lambda w: feasibility_files(w.trial),
     output:
-        consort=f"{RESULTS}/figures/consort.png",
-        consort_svg=f"{RESULTS}/figures/consort.svg",
         forest=f"{RESULTS}/figures/forest.png",
         forest_svg=f"{RESULTS}/figures/forest.svg",
         responders=f"{RESULTS}/figures/responders.png",
@@ -45,8 +62,6 @@ rule outcome_figures:
         mean_score_svg=f"{RESULTS}/figures/{{outcome}}_mean_score.svg",
         residuals=f"{RESULTS}/figures/{{outcome}}_residuals.png",
         residuals_svg=f"{RESULTS}/figures/{{outcome}}_residuals.svg",
-        waterfall=f"{RESULTS}/figures/{{outcome}}_waterfall.png",
-        waterfall_svg=f"{RESULTS}/figures/{{outcome}}_waterfall.svg",
         missing=f"{RESULTS}/figures/{{outcome}}_missing_pattern.png",
         missing_svg=f"{RESULTS}/figures/{{outcome}}_missing_pattern.svg",
     params:
@@ -58,3 +73,23 @@ rule outcome_figures:
         "../envs/pilottrial.yaml"
     script:
         "../../scripts/outcome_figures.py"
+
+
+rule waterfall_figure:
+    wildcard_constraints:
+        trial=PARALLEL,
+    input:
+        library=LIBRARY,
+        analysis=rules.ingest.output.analysis,
+    output:
+        waterfall=f"{RESULTS}/figures/{{outcome}}_waterfall.png",
+        waterfall_svg=f"{RESULTS}/figures/{{outcome}}_waterfall.svg",
+    params:
+        config=trial_config,
+        outcome=outcome_name,
+    log:
+        f"{LOGS}/waterfall_{{outcome}}.log",
+    conda:
+        "../envs/pilottrial.yaml"
+    script:
+        "../../scripts/waterfall_figure.py"
