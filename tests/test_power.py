@@ -4,7 +4,6 @@ power under the null, the analytic formulas, the smallest-n logic and determinis
 from __future__ import annotations
 
 import hashlib
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -378,114 +377,12 @@ def test_shard_resources_grow_with_the_work():
 # ------------------------------------------------------------------------------------------
 # the rules, locally: 2 and 3 shards give the same power curve
 # ------------------------------------------------------------------------------------------
-# Transitional: the power block proposed for the config schema, added to the copy's schema
-# while the project's schema does not have it yet (then this does nothing).
-POWER_SCHEMA_BLOCK = """\
-  power:
-    type: object
-    additionalProperties: false
-    default: {enabled: false}
-    description: >
-      Planning the definitive trial: simulation-based power from the fitted pilot MMRM
-      (results/<trial>/power/). Off unless enabled.
-    properties:
-      enabled:
-        type: boolean
-        default: false
-        description: Run the power simulations (rules power_plan, power_shard, power_gather).
-      outcome:
-        type: string
-        description: Outcome to plan for (default the primary outcome).
-      visit:
-        type: string
-        description: Visit whose treatment difference is tested (default the last key visit).
-      effect:
-        description: >
-          Target difference(s) at that visit: mcid (the outcome's mcid, in the direction of
-          benefit), pilot (the pilot MMRM estimate), pilot_conservative (the bound of the pilot's
-          conservative_level CI nearest no effect), or a number of points; one or a list.
-        default: [mcid]
-        anyOf:
-          - {type: string, enum: [mcid, pilot, pilot_conservative]}
-          - {type: number}
-          - type: array
-            minItems: 1
-            items:
-              anyOf:
-                - {type: string, enum: [mcid, pilot, pilot_conservative]}
-                - {type: number}
-      conservative_level:
-        type: number
-        exclusiveMinimum: 0
-        exclusiveMaximum: 1
-        default: 0.8
-        description: Two-sided level of the pilot CI whose bound is the conservative effect.
-      variance_inflation:
-        type: string
-        enum: [none, ucl80, ucl90, ucl95]
-        default: none
-        description: >
-          Inflate the pilot covariance so that the SD at the tested visit is its upper one-sided
-          80/90/95% confidence limit (Browne 1995; Sim & Lewis 2012).
-      dropout:
-        type: string
-        enum: [pilot, none]
-        default: pilot
-        description: Monotone dropout per arm as in the pilot, or none.
-      n_per_arm:
-        type: array
-        minItems: 1
-        uniqueItems: true
-        items: {type: integer, minimum: 10}
-        default: [20, 30, 40, 50, 60, 80, 100, 120, 150, 200]
-        description: Grid of sample sizes per arm.
-      n_sims:
-        type: integer
-        minimum: 1
-        default: 1000
-        description: Simulated trials per effect and sample size.
-      shards:
-        type: integer
-        minimum: 1
-        default: 4
-        description: Number of simulation jobs (results do not depend on it).
-      target_power:
-        type: array
-        minItems: 1
-        items: {type: number, exclusiveMinimum: 0, exclusiveMaximum: 1}
-        default: [0.8, 0.9]
-        description: Powers whose smallest n per arm is reported.
-      alpha:
-        type: number
-        exclusiveMinimum: 0
-        exclusiveMaximum: 0.5
-        description: Two-sided level of the definitive trial's test (default analysis.alpha).
-      seed:
-        type: integer
-        minimum: 0
-        description: Root of the simulations' random streams (default analysis.seed).
-"""
-
-
 def power_project(dest: Path, power_block: dict) -> Path:
-    """A copy of the project whose config enables power (rules included in a Snakefile of its
-    own if the project's does not include power.smk yet)."""
+    """A copy of the project whose config (config/power.yaml) enables power with ``power_block``."""
+    from test_workflow import copy_project
+
     dest.mkdir(parents=True, exist_ok=True)
-    for name in ["Snakefile", "workflow", "scripts", "config", "data", "src"]:
-        source = REPO_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, dest / name, symlinks=True,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
-            shutil.copy2(source, dest / name)
-    if "power.smk" not in (dest / "Snakefile").read_text():
-        (dest / "Snakefile").write_text(
-            'include: "workflow/rules/common.smk"\ninclude: "workflow/rules/ingest.smk"\n'
-            'include: "workflow/rules/power.smk"\n\n\nrule all:\n    input:\n        POWER_OUTPUTS,\n'
-            "    default_target: True\n")
-    schema = dest / "src" / "pilottrial" / "schemas" / "config.schema.yaml"
-    if "power" not in yaml.safe_load(schema.read_text())["properties"]:
-        schema.write_text(schema.read_text().rstrip("\n") + "\n" + POWER_SCHEMA_BLOCK)
+    copy_project(dest)
     config = yaml.safe_load((dest / "config" / "config.yaml").read_text())
     config["power"] = power_block
     (dest / "config" / "power.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
