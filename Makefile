@@ -15,7 +15,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	# build matplotlib's font cache and the bytecode now, not during the first pipeline run
-	MPLBACKEND=Agg $(BIN)/python -c "import matplotlib.pyplot, pilottrial.report_figures, pilottrial.report, pilottrial.power"
+	MPLBACKEND=Agg $(BIN)/python -c "import matplotlib.pyplot, pilottrial.report.figures.trial, pilottrial.report.document, pilottrial.planning.power"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -39,7 +39,7 @@ report-zip: run
 
 # Rerun the pipeline from scratch in a temporary directory; compare every output with MANIFEST.sha256.
 verify: run
-	$(BIN)/python -m pilottrial.verify
+	$(BIN)/python -m pilottrial.provenance.verify
 
 # Regenerate the committed R reference values (needs Rscript with nlme, lme4, lmerTest, emmeans).
 r-reference:

@@ -1,4 +1,4 @@
-"""Benchmark of the MMRM engine (``pilottrial.mmrm.fit_mmrm``); run by ``make bench``.
+"""Benchmark of the MMRM engine (``pilottrial.models.mmrm.fit_mmrm``); run by ``make bench``.
 
     python benchmarks/bench_mmrm.py [--repeats N] [--quick] [--with-r-bcva] [--profile]
                                     [--blas-threads N] [--out results/bench/mmrm.json]
@@ -56,13 +56,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pilottrial.mmrm.simulate import simulate_trial
+from pilottrial.models.mmrm.simulate import simulate_trial
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "src") not in sys.path:  # run from a checkout without an installed package
     sys.path.insert(0, str(REPO / "src"))
 
-from pilottrial.mmrm import fit_mmrm  # noqa: E402
+from pilottrial.models.mmrm import fit_mmrm  # noqa: E402
 
 R_SCRIPT = Path(__file__).resolve().with_name("bench_gls.R")
 DEFAULT_OUT = REPO / "results" / "bench" / "mmrm.json"

@@ -1,4 +1,4 @@
-"""Benchmark of the power simulations (``pilottrial.power``); run by ``make bench``.
+"""Benchmark of the power simulations (``pilottrial.planning.power``); run by ``make bench``.
 
     python benchmarks/bench_power.py [--quick] [--sims N] [--out results/bench/power.json]
 
@@ -6,7 +6,7 @@ Measures, printing a table as it goes:
 
 * **Fits per second per core** for trials of 100 per arm x 4 visits (unstructured covariance,
   REML, Satterthwaite df at the last visit; 5% dropout hazard per visit after the first): the
-  batched fit (:func:`pilottrial.mmrm.monotone.fit_monotone_batch`) on chunks of 100 simulated
+  batched fit (:func:`pilottrial.models.mmrm.monotone.fit_monotone_batch`) on chunks of 100 simulated
   trials in one process with one BLAS thread; beside it the simulation alone, the whole chunk
   (simulate + fit, as a shard runs it) and ``fit_mmrm`` one trial at a time. Target >= 100.
 * **Wall time of 10,000 simulated trials on 2 cores**: the 10,000 trials (one effect, n = 100
@@ -37,9 +37,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "src") not in sys.path:  # run from a checkout without an installed package
     sys.path.insert(0, str(REPO / "src"))
 
-from pilottrial import power  # noqa: E402
-from pilottrial.mmrm import fit_mmrm  # noqa: E402
-from pilottrial.mmrm.monotone import fit_monotone_batch  # noqa: E402
+from pilottrial.planning import power  # noqa: E402
+from pilottrial.models.mmrm import fit_mmrm  # noqa: E402
+from pilottrial.models.mmrm.monotone import fit_monotone_batch  # noqa: E402
 
 DEFAULT_OUT = REPO / "results" / "bench" / "power.json"
 N_PER_ARM = 100
@@ -94,7 +94,7 @@ def _run_shard(args):
     """In a fresh process: import, run one shard, return its table and timings."""
     plan_json, shard, shards = args
     began = time.perf_counter()
-    from pilottrial.power import PowerPlan, simulate_shard
+    from pilottrial.planning.power import PowerPlan, simulate_shard
 
     plan = PowerPlan.from_json(plan_json)
     table = simulate_shard(plan, shard, shards)

@@ -5,8 +5,8 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 
-from pilottrial.feasibility import read_screening_log
-from pilottrial.report_figures import plot_consort
+from pilottrial.analyses.feasibility import read_screening_log
+from pilottrial.report.figures.trial import plot_consort
 
 config = snakemake.params.config
 plot_consort(pd.read_csv(snakemake.input.analysis), config, read_screening_log(config), snakemake.output.consort)

@@ -5,7 +5,7 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 
-from pilottrial.figures import plot_crossover
+from pilottrial.report.figures.outcomes import plot_crossover
 
 plot_crossover(pd.read_csv(snakemake.input.table), snakemake.params.outcome, snakemake.params.config,
                snakemake.output.figure)

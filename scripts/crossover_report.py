@@ -5,8 +5,8 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 
-from pilottrial.provenance import provenance
-from pilottrial.report import render_crossover_report, write_report
+from pilottrial.provenance.record import provenance
+from pilottrial.report.document import render_crossover_report, write_report
 
 config = snakemake.params.config
 html = render_crossover_report(

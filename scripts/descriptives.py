@@ -5,7 +5,7 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 
-from pilottrial.analysis import descriptives
+from pilottrial.models.primary import descriptives
 
 analysis = pd.read_csv(snakemake.input.analysis)
 descriptives(analysis, snakemake.params.config).to_csv(snakemake.output.descriptives, index=False,

@@ -5,7 +5,7 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 
-from pilottrial.feasibility import feasibility_table, progression_table, read_screening_log
+from pilottrial.analyses.feasibility import feasibility_table, progression_table, read_screening_log
 
 config = snakemake.params.config
 feasibility = feasibility_table(pd.read_csv(snakemake.input.analysis), config, read_screening_log(config))

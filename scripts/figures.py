@@ -5,7 +5,7 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 
-from pilottrial.figures import plot_mean_change, plot_trajectories
+from pilottrial.report.figures.outcomes import plot_mean_change, plot_trajectories
 
 analysis = pd.read_csv(snakemake.input.analysis)
 config, outcome = snakemake.params.config, snakemake.params.outcome

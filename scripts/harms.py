@@ -5,7 +5,7 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 
-from pilottrial.harms import adverse_event_table, dissociation_table, participants_table, read_harms
+from pilottrial.analyses.harms import adverse_event_table, dissociation_table, participants_table, read_harms
 
 config = snakemake.params.config
 participants = participants_table(pd.read_csv(snakemake.input.analysis))

@@ -3,7 +3,7 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from pilottrial.index_page import render_index
+from pilottrial.report.index_page import render_index
 
 with open(snakemake.output.index, "w", encoding="utf-8", newline="\n") as handle:
     handle.write(render_index(snakemake.params.trials))

@@ -3,6 +3,6 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from pilottrial.manifest import write_manifest
+from pilottrial.provenance.manifest import write_manifest
 
 write_manifest(snakemake.params.results)

@@ -5,8 +5,8 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 
-from pilottrial.estimands import estimand_table
-from pilottrial.mechanism import mechanism_table
+from pilottrial.analyses.estimands import estimand_table
+from pilottrial.analyses.mechanism import mechanism_table
 
 config = snakemake.params.config
 analysis = pd.read_csv(snakemake.input.analysis)

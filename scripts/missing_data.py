@@ -5,7 +5,7 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 
-from pilottrial.missing import mi_contrasts, missing_data, tipping_point
+from pilottrial.analyses.missing.imputation import mi_contrasts, missing_data, tipping_point
 
 config = snakemake.params.config
 analysis = pd.read_csv(snakemake.input.analysis)

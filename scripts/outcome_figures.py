@@ -5,7 +5,7 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 
-from pilottrial.report_figures import plot_mean_score, plot_missing_pattern, plot_residuals
+from pilottrial.report.figures.trial import plot_mean_score, plot_missing_pattern, plot_residuals
 
 config, outcome = snakemake.params.config, snakemake.params.outcome
 analysis = pd.read_csv(snakemake.input.analysis)

@@ -5,8 +5,8 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 
-from pilottrial.power import PowerPlan, combine_shards, planning_summary, power_curve
-from pilottrial.power_plot import plot_power_curve
+from pilottrial.planning.power import PowerPlan, combine_shards, planning_summary, power_curve
+from pilottrial.report.figures.power import plot_power_curve
 
 plan = PowerPlan.from_json(snakemake.input.plan)
 sims = combine_shards([pd.read_csv(path) for path in snakemake.input.shards], plan)

@@ -5,7 +5,7 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 
-from pilottrial.analysis import primary_contrasts
+from pilottrial.models.primary import primary_contrasts
 
 analysis = pd.read_csv(snakemake.input.analysis)
 contrasts, models = primary_contrasts(analysis, snakemake.params.config)

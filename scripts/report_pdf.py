@@ -3,6 +3,6 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from pilottrial.pdf import write_pdf
+from pilottrial.report.pdf import write_pdf
 
 write_pdf(snakemake.input.report, snakemake.output.pdf)

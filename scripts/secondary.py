@@ -5,10 +5,10 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 
-from pilottrial.bayes import posterior_table
-from pilottrial.effects import effect_sizes
-from pilottrial.multiplicity import adjust_contrasts
-from pilottrial.responders import responder_table
+from pilottrial.analyses.bayes import posterior_table
+from pilottrial.analyses.effects import effect_sizes
+from pilottrial.analyses.multiplicity import adjust_contrasts
+from pilottrial.analyses.responders import responder_table
 
 config = snakemake.params.config
 analysis = pd.read_csv(snakemake.input.analysis)

@@ -5,7 +5,7 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 
-from pilottrial.sensitivity import sensitivity_analyses
+from pilottrial.analyses.sensitivity.methods import sensitivity_analyses
 
 
 def progress(done):

@@ -5,8 +5,8 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 
-from pilottrial.data import read_trial_data
-from pilottrial.report_figures import plot_forest, plot_responders, plot_tipping, table_one
+from pilottrial.data.ingest import read_trial_data
+from pilottrial.report.figures.trial import plot_forest, plot_responders, plot_tipping, table_one
 
 config = snakemake.params.config
 analysis = pd.read_csv(snakemake.input.analysis)

@@ -5,7 +5,7 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 
-from pilottrial.report_figures import plot_waterfall
+from pilottrial.report.figures.trial import plot_waterfall
 
 plot_waterfall(pd.read_csv(snakemake.input.analysis), snakemake.params.outcome, snakemake.params.config,
                snakemake.output.waterfall)

@@ -2,8 +2,8 @@
 
 The result tables come from ``results/ketamine-ptsd-demo/tables`` when the pipeline has run
 (``make``), else from a fresh Snakemake run in a temporary copy of the project. The figures are
-drawn here with the library (:mod:`pilottrial.figures`, :mod:`pilottrial.report_figures`) into a
-temporary folder, under the names :func:`pilottrial.report_sections.report_figure_specs` expects,
+drawn here with the library (:mod:`pilottrial.report.figures.outcomes`, :mod:`pilottrial.report.figures.trial`) into a
+temporary folder, under the names :func:`pilottrial.report.sections.report_figure_specs` expects,
 so the tests see the report with every figure whatever the workflow's rules produce.
 """
 
@@ -19,15 +19,15 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from pilottrial import figures as base_figures
-from pilottrial import report_figures as rf
-from pilottrial.config import validate_config
-from pilottrial.data import read_trial_data
-from pilottrial.feasibility import read_screening_log
-from pilottrial.figures_index import outcome_slug
-from pilottrial.provenance import provenance
-from pilottrial.report import read_tables, render_report
-from pilottrial.report_sections import TABLE_NAMES, report_figure_specs
+from pilottrial.report.figures import outcomes as base_figures
+from pilottrial.report.figures import trial as rf
+from pilottrial.config.load import validate_config
+from pilottrial.data.ingest import read_trial_data
+from pilottrial.analyses.feasibility import read_screening_log
+from pilottrial.registry import outcome_slug
+from pilottrial.provenance.record import provenance
+from pilottrial.report.document import read_tables, render_report
+from pilottrial.registry import TABLE_NAMES, report_figure_specs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TRIAL = "ketamine-ptsd-demo"
@@ -98,7 +98,8 @@ def demo_report() -> DemoReport:
     if "demo" in _CACHE:
         return _CACHE["demo"]
     workdir = Path(tempfile.mkdtemp(prefix="pilottrial-demo-report-"))
-    config = validate_config(yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text(encoding="utf-8")))
+    config = validate_config(yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text(encoding="utf-8")),
+                             base_dir=REPO_ROOT / "config")
     config["power"]["enabled"] = False  # this report is built from the tables; planning is tested on its own
     tables_dir = _tables_dir(workdir)
     analysis = pd.read_csv(tables_dir.parent / "data" / "analysis.csv")

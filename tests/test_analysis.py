@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from pilottrial.analysis import CONTRAST_COLUMNS, FORMULA, descriptives, fit_outcome_lmm, model_frame
-from pilottrial.config import load_config
-from pilottrial.data import load_trial
+from pilottrial.models.primary import CONTRAST_COLUMNS, FORMULA, descriptives, fit_outcome_lmm, model_frame
+from pilottrial.config.load import load_config
+from pilottrial.data.ingest import load_trial
 
 from conftest import REPO_ROOT
 
@@ -64,7 +64,7 @@ def test_outcome_measured_at_one_post_baseline_visit_is_an_ancova(trial):
     change ~ baseline + arm, its Satterthwaite df to the residual df; no LMM is fitted."""
     import copy
 
-    from pilottrial.analysis import primary_contrasts
+    from pilottrial.models.primary import primary_contrasts
 
     config, analysis = trial
     only_30d = analysis[analysis.outcome == "CAPS-5"].copy()

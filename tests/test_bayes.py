@@ -1,4 +1,4 @@
-"""Posterior probabilities of benefit from the MMRM contrasts (pilottrial.bayes), against closed forms."""
+"""Posterior probabilities of benefit from the MMRM contrasts (pilottrial.analyses.bayes), against closed forms."""
 
 import copy
 
@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from pilottrial.analysis import primary_contrasts
-from pilottrial.bayes import POSTERIOR_COLUMNS, Z_95, posterior_table
-from pilottrial.config import load_config
-from pilottrial.data import load_trial
+from pilottrial.models.primary import primary_contrasts
+from pilottrial.analyses.bayes import POSTERIOR_COLUMNS, Z_95, posterior_table
+from pilottrial.config.load import load_config
+from pilottrial.data.ingest import load_trial
 
 from conftest import REPO_ROOT
 

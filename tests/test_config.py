@@ -5,7 +5,7 @@ import copy
 import pytest
 import yaml
 
-from pilottrial.config import load_config, validate_config
+from pilottrial.config.load import load_config, validate_config
 from pilottrial.errors import InputError
 
 from conftest import REPO_ROOT

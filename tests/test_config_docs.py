@@ -1,6 +1,6 @@
 """config/README.md documents every key of the config schema."""
 
-from pilottrial.config import config_schema
+from pilottrial.config.load import config_schema
 
 from conftest import REPO_ROOT
 

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from scipy import stats
 
-from pilottrial.crossover import (
+from pilottrial.models.crossover import (
     CARRYOVER_COLUMNS,
     CONTRAST_COLUMNS,
     DESCRIPTIVE_COLUMNS,
@@ -31,7 +31,7 @@ from pilottrial.crossover import (
     crossover_table,
 )
 from pilottrial.errors import InputError
-from pilottrial.simulate_crossover import (
+from pilottrial.demo.crossover import (
     COLUMNS,
     N_MISSING_PERIOD2,
     SEQUENCE_SIZES,
@@ -57,7 +57,7 @@ VARIANTS = {"full": {"adjust_sequence": True, "adjust_period_baseline": True},
 
 def _config(variant: str = "full") -> dict:
     config = yaml.safe_load(CONFIG.read_text())
-    config["data"]["path"] = str(REPO_ROOT / config["data"]["path"])
+    config["data"]["path"] = str((REPO_ROOT / "config" / config["data"]["path"]).resolve())
     config["crossover"].update(VARIANTS[variant])
     return config
 
@@ -185,7 +185,7 @@ def test_table_errors_name_the_problem(config, edit, message):
 
 # ---- the mixed model against R -----------------------------------------------------------------
 def test_contrast_columns_are_the_contrasts_contract(ours):
-    from pilottrial.analysis import CONTRAST_COLUMNS as PRIMARY
+    from pilottrial.models.primary import CONTRAST_COLUMNS as PRIMARY
 
     assert CONTRAST_COLUMNS == PRIMARY
     first = ours[ours["variant"] == "full"].iloc[0]

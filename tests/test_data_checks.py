@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pilottrial.config import load_config
-from pilottrial.data import check_trial_data, derive_analysis_table, load_trial, read_trial_data
+from pilottrial.config.load import load_config
+from pilottrial.data.ingest import check_trial_data, derive_analysis_table, load_trial, read_trial_data
 from pilottrial.errors import InputError
 
 from conftest import REPO_ROOT

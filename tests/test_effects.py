@@ -1,4 +1,4 @@
-"""Hedges' g of the treatment contrasts (pilottrial.effects), checked against pingouin."""
+"""Hedges' g of the treatment contrasts (pilottrial.analyses.effects), checked against pingouin."""
 
 import copy
 
@@ -7,10 +7,10 @@ import pandas as pd
 import pingouin as pg
 import pytest
 
-from pilottrial.analysis import primary_contrasts
-from pilottrial.config import load_config
-from pilottrial.data import load_trial
-from pilottrial.effects import EFFECT_COLUMNS, effect_sizes, hedges_correction, hedges_g
+from pilottrial.models.primary import primary_contrasts
+from pilottrial.config.load import load_config
+from pilottrial.data.ingest import load_trial
+from pilottrial.analyses.effects import EFFECT_COLUMNS, effect_sizes, hedges_correction, hedges_g
 
 from conftest import REPO_ROOT
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import yaml
 
-from pilottrial.config import validate_config
-from pilottrial.data import load_trial
-from pilottrial.estimands import (
+from pilottrial.config.load import validate_config
+from pilottrial.data.ingest import load_trial
+from pilottrial.analyses.estimands import (
     DEFAULT_INTERCURRENT_EVENT,
     DEFAULT_POPULATION,
     DEFAULT_STRATEGY,
@@ -33,7 +33,7 @@ MECHANISM = [
 
 def demo_config(estimand=None, mechanism=False) -> dict:
     config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
-    config["data"]["path"] = str(REPO_ROOT / config["data"]["path"])
+    config["data"]["path"] = str((REPO_ROOT / "config" / config["data"]["path"]).resolve())
     config.pop("harms", None)
     config.pop("feasibility", None)
     config["outcomes"] = [o for o in config["outcomes"] if o.get("role") != "mechanism"]
@@ -43,7 +43,7 @@ def demo_config(estimand=None, mechanism=False) -> dict:
         config["outcomes"][0]["estimand"] = estimand
     if mechanism:
         config["outcomes"] += MECHANISM
-    return validate_config(config)
+    return validate_config(config, base_dir=REPO_ROOT / "config")
 
 
 def test_defaults_for_every_outcome():

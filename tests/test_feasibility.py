@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from pilottrial.config import validate_config
-from pilottrial.data import load_trial
+from pilottrial.config.load import validate_config
+from pilottrial.data.ingest import load_trial
 from pilottrial.errors import InputError
-from pilottrial.feasibility import (
+from pilottrial.analyses.feasibility import (
     FEASIBILITY_COLUMNS,
     OVERALL,
     PROGRESSION_COLUMNS,
@@ -42,7 +42,7 @@ MECHANISM = [
 
 def demo_config(feasibility=None, mechanism=True) -> dict:
     config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
-    config["data"]["path"] = str(REPO_ROOT / config["data"]["path"])
+    config["data"]["path"] = str((REPO_ROOT / "config" / config["data"]["path"]).resolve())
     config.pop("harms", None)
     config["feasibility"] = ({"screening_log": {"path": str(LOG)}, "progression_criteria": CRITERIA}
                              if feasibility is None else feasibility)
@@ -51,7 +51,7 @@ def demo_config(feasibility=None, mechanism=True) -> dict:
         config["outcomes"] += [o for o in MECHANISM if o["column"] not in columns]
     else:
         config["outcomes"] = [o for o in config["outcomes"] if o.get("role") != "mechanism"]
-    return validate_config(config)
+    return validate_config(config, base_dir=REPO_ROOT / "config")
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests for pilottrial.figures and pilottrial.report on small synthetic tables."""
+"""Tests for pilottrial.report.figures.outcomes and pilottrial.report.document on small synthetic tables."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pilottrial import figures, report
-from pilottrial.report import fmt_ci, fmt_num, fmt_p
+from pilottrial.report.figures import outcomes as figures
+
+from pilottrial.report import document as report
+from pilottrial.report.document import fmt_ci, fmt_num, fmt_p
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 VISITS = ["baseline", "24h", "7d", "30d"]

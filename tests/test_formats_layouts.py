@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 import pyreadstat
 
-from pilottrial.analysis import fit_outcome_mmrm, model_frame
-from pilottrial.config import load_config, validate_config
-from pilottrial.data import load_trial
+from pilottrial.models.primary import fit_outcome_mmrm, model_frame
+from pilottrial.config.load import load_config, validate_config
+from pilottrial.data.ingest import load_trial
 from pilottrial.errors import InputError
-from pilottrial.mmrm import fit_mmrm
+from pilottrial.models.mmrm import fit_mmrm
 
 from conftest import REPO_ROOT
 

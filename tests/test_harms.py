@@ -7,16 +7,16 @@ import copy
 
 import numpy as np
 
-from pilottrial.nonparametric import mann_whitney_null_cdf
+from pilottrial.analyses.nonparametric import mann_whitney_null_cdf
 import pandas as pd
 import pytest
 import yaml
 from scipy import stats
 
-from pilottrial.config import validate_config
-from pilottrial.data import load_trial
+from pilottrial.config.load import validate_config
+from pilottrial.data.ingest import load_trial
 from pilottrial.errors import InputError
-from pilottrial.harms import (
+from pilottrial.analyses.harms import (
     ADVERSE_EVENT_COLUMNS,
     ANY_EVENT,
     DISSOCIATION_COLUMNS,
@@ -38,13 +38,13 @@ DEMO = REPO_ROOT / "data" / "demo"
 def demo_config(**harms_override) -> dict:
     """The demo config with the harms files (absolute paths)."""
     config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
-    config["data"]["path"] = str(REPO_ROOT / config["data"]["path"])
+    config["data"]["path"] = str((REPO_ROOT / "config" / config["data"]["path"]).resolve())
     config["harms"] = {
         "adverse_events": {"path": str(DEMO / "adverse_events.csv")},
         "dissociation": {"path": str(DEMO / "dissociation.csv"), "name": "CADSS", "timepoint": "40 min"},
     } | harms_override
     config.pop("feasibility", None)
-    return validate_config(config)
+    return validate_config(config, base_dir=REPO_ROOT / "config")
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import pytest
 import yaml
 from scipy import stats
 
-from pilottrial.config import validate_config
-from pilottrial.data import load_trial
-from pilottrial.mechanism import (
+from pilottrial.config.load import validate_config
+from pilottrial.data.ingest import load_trial
+from pilottrial.analyses.mechanism import (
     MECHANISM_COLUMNS,
     correlation_interval,
     correlation_row,
@@ -29,7 +29,7 @@ MECHANISM = [
 
 def demo_config(mechanism=True) -> dict:
     config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text(encoding="utf-8"))
-    config["data"]["path"] = str(REPO_ROOT / config["data"]["path"])
+    config["data"]["path"] = str((REPO_ROOT / "config" / config["data"]["path"]).resolve())
     config.pop("harms", None)
     config.pop("feasibility", None)
     columns = {o.get("column") for o in config["outcomes"]}
@@ -37,7 +37,7 @@ def demo_config(mechanism=True) -> dict:
         config["outcomes"] += [o for o in MECHANISM if o["column"] not in columns]
     else:
         config["outcomes"] = [o for o in config["outcomes"] if o.get("role") != "mechanism"]
-    return validate_config(config)
+    return validate_config(config, base_dir=REPO_ROOT / "config")
 
 
 @pytest.fixture(scope="module")

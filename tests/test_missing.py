@@ -19,10 +19,10 @@ import statsmodels.formula.api as smf
 import yaml
 from scipy import stats
 
-from pilottrial.analysis import CONTRAST_COLUMNS
-from pilottrial.config import load_config, validate_config
-from pilottrial.data import load_trial
-from pilottrial.missing import (DROPOUT_COLUMNS, MI_CONTRAST_COLUMNS, MISSING_DATA_COLUMNS,
+from pilottrial.models.primary import CONTRAST_COLUMNS
+from pilottrial.config.load import load_config, validate_config
+from pilottrial.data.ingest import load_trial
+from pilottrial.analyses.missing.imputation import (DROPOUT_COLUMNS, MI_CONTRAST_COLUMNS, MISSING_DATA_COLUMNS,
                                 MISSINGNESS_COLUMNS, TIPPING_COLUMNS, ancova_arrays, dropout_table,
                                 fit_imputation_model, impute, impute_arrays, mi_contrasts, missing_data,
                                 missingness_table, rubin_rules, tipping_point)

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pilottrial.mmrm import MMRMError, fit_mmrm
-from pilottrial.mmrm.simulate import simulate_trial
+from pilottrial.models.mmrm import MMRMError, fit_mmrm
+from pilottrial.models.mmrm.simulate import simulate_trial
 
 N_TRIALS = 200
 N_SUBJECTS = 200

@@ -36,8 +36,8 @@ import pandas as pd
 import pytest
 
 import sas_listing
-from pilottrial.mmrm.fit import OPTIMIZERS
-from pilottrial.mmrm import MMRMError, fit_mmrm
+from pilottrial.models.mmrm.fit import OPTIMIZERS
+from pilottrial.models.mmrm import MMRMError, fit_mmrm
 
 # ---- tolerances --------------------------------------------------------------------------
 # The worst differences observed are noted with each.

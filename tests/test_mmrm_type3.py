@@ -3,7 +3,7 @@
 
 import pytest
 
-from pilottrial.mmrm import fit_mmrm
+from pilottrial.models.mmrm import fit_mmrm
 
 # Published in the listing: Num DF, Den DF (printed as integers), F Value (2 decimals).
 SAS_TYPE3 = {

@@ -1,4 +1,4 @@
-"""Holm adjustment of the secondary efficacy outcomes at each key visit (pilottrial.multiplicity)."""
+"""Holm adjustment of the secondary efficacy outcomes at each key visit (pilottrial.analyses.multiplicity)."""
 
 import copy
 
@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pilottrial.analysis import CONTRAST_COLUMNS, primary_contrasts
-from pilottrial.config import load_config
-from pilottrial.data import load_trial
-from pilottrial.multiplicity import ADJUSTED_COLUMNS, adjust_contrasts
+from pilottrial.models.primary import CONTRAST_COLUMNS, primary_contrasts
+from pilottrial.config.load import load_config
+from pilottrial.data.ingest import load_trial
+from pilottrial.analyses.multiplicity import ADJUSTED_COLUMNS, adjust_contrasts
 
 from conftest import REPO_ROOT
 

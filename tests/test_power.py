@@ -1,4 +1,4 @@
-"""Planning the definitive trial (pilottrial.power): the batched MMRM against fit_mmrm, shards,
+"""Planning the definitive trial (pilottrial.planning.power): the batched MMRM against fit_mmrm, shards,
 power under the null, the analytic formulas, the smallest-n logic and determinism."""
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import yaml
 from scipy import stats
 
 from conftest import REPO_ROOT
-from pilottrial import power
+from pilottrial.planning import power
 from pilottrial.errors import InputError
-from pilottrial.mmrm import fit_mmrm
-from pilottrial.mmrm import monotone
-from pilottrial.mmrm.inference import numerical_hessian, satterthwaite_df
-from pilottrial.mmrm.fit import _contract
+from pilottrial.models.mmrm import fit_mmrm
+from pilottrial.models.mmrm import monotone
+from pilottrial.models.mmrm.inference import numerical_hessian, satterthwaite_df
+from pilottrial.models.mmrm.fit import _contract
 
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
@@ -290,15 +290,15 @@ def test_simulated_dropout_follows_the_hazard():
 # ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def demo():
-    from pilottrial.config import load_config
-    from pilottrial.data import load_trial
+    from pilottrial.config.load import load_config
+    from pilottrial.data.ingest import load_trial
 
     config = load_config(REPO_ROOT / "config" / "config.yaml")
     return config, load_trial(config)
 
 
 def test_plan_from_the_pilot(demo):
-    from pilottrial.analysis import fit_outcome_mmrm
+    from pilottrial.models.primary import fit_outcome_mmrm
 
     config, analysis = demo
     config = dict(config, power={"enabled": True, "effect": ["pilot", "pilot_conservative", 9],
@@ -342,7 +342,7 @@ def test_settings_defaults_and_errors(demo):
 
 
 def test_curve_and_sample_size_tables_and_figure(two_effect_plan, one_shard, tmp_path):
-    from pilottrial.power_plot import plot_power_curve
+    from pilottrial.report.figures.power import plot_power_curve
 
     curve, sizes = power.power_curve(one_shard, two_effect_plan)
     assert list(curve.columns[:7]) == ["n_per_arm", "power", "mc_lower", "mc_upper", "n_sims", "effect", "method"]

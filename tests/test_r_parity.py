@@ -13,9 +13,9 @@ import subprocess
 import pandas as pd
 import pytest
 
-from pilottrial.analysis import primary_contrasts
-from pilottrial.config import load_config
-from pilottrial.data import load_trial
+from pilottrial.models.primary import primary_contrasts
+from pilottrial.config.load import load_config
+from pilottrial.data.ingest import load_trial
 
 from conftest import REPO_ROOT
 

@@ -21,9 +21,9 @@ from PIL import Image
 
 from cdp_pipe import Browser, find_chromium
 from demo_report import demo_report
-from pilottrial.figures import arm_colours
-from pilottrial.pdf import write_pdf
-from pilottrial.report import fmt_ci, fmt_num
+from pilottrial.report.figures.outcomes import arm_colours
+from pilottrial.report.pdf import write_pdf
+from pilottrial.report.document import fmt_ci, fmt_num
 
 SECTIONS = ["summary", "flow", "baseline", "feasibility", "outcomes", "sensitivity", "missing-data", "harms",
             "limitations", "diagnostics", "reproduce"]

@@ -17,9 +17,11 @@ import pandas as pd
 import pytest
 
 from demo_report import REPO_ROOT, TRIAL, demo_report
-from pilottrial import manifest, pdf, verify
-from pilottrial.report import render_report
-from pilottrial.report_sections import SECTION_ORDER, sensitivity_agreement
+from pilottrial.provenance import manifest
+from pilottrial.report import pdf
+from pilottrial.provenance import verify
+from pilottrial.report.document import render_report
+from pilottrial.report.sections import SECTION_ORDER, sensitivity_agreement
 
 MINUS = "\u2212"
 
@@ -343,12 +345,12 @@ def test_planning_section_reports_the_sample_sizes_of_the_power_table():
     import pandas as pd
     import yaml
 
-    from pilottrial.report_sections import build_document
+    from pilottrial.report.sections import build_document
 
     config = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
-    from pilottrial.config import validate_config
+    from pilottrial.config.load import validate_config
 
-    config = validate_config(config)
+    config = validate_config(config, base_dir=REPO_ROOT / "config")
     sizes = pd.DataFrame({
         "effect_source": ["mcid"] * 4, "effect": [-10.0] * 4, "target_power": [0.8, 0.8, 0.9, 0.9],
         "method": ["simulation", "analytic_mmrm", "simulation", "analytic_mmrm"], "n_per_arm": [40, 32, 50, 42],

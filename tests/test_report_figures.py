@@ -1,4 +1,4 @@
-"""Tests for pilottrial.report_figures on the demo trial: every figure is a valid PNG and SVG,
+"""Tests for pilottrial.report.figures.trial on the demo trial: every figure is a valid PNG and SVG,
 byte-identical across runs, leaks no figure or rcParam; the numbers drawn are checked against
 counts and formulas computed here from the demo files."""
 
@@ -17,16 +17,16 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from pilottrial import report_figures as rf
-from pilottrial.analysis import fit_outcome_mmrm, primary_contrasts
-from pilottrial.config import load_config
-from pilottrial.data import load_trial
-from pilottrial.effects import effect_sizes
-from pilottrial.feasibility import read_screening_log, wilson_interval
-from pilottrial.missing import tipping_point
-from pilottrial.mmrm.simulate import simulate_trial
-from pilottrial.multiplicity import adjust_contrasts
-from pilottrial.responders import responder_table
+from pilottrial.report.figures import trial as rf
+from pilottrial.models.primary import fit_outcome_mmrm, primary_contrasts
+from pilottrial.config.load import load_config
+from pilottrial.data.ingest import load_trial
+from pilottrial.analyses.effects import effect_sizes
+from pilottrial.analyses.feasibility import read_screening_log, wilson_interval
+from pilottrial.analyses.missing.imputation import tipping_point
+from pilottrial.models.mmrm.simulate import simulate_trial
+from pilottrial.analyses.multiplicity import adjust_contrasts
+from pilottrial.analyses.responders import responder_table
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "data" / "demo"
@@ -341,7 +341,7 @@ def test_standardized_residuals_are_standard_normal_on_a_large_trial(tmp_path):
 
 def test_cholesky_residuals_by_hand(analysis, config):
     fit = fit_outcome_mmrm(analysis, "CAPS-5", config)
-    res = rf.cholesky_residuals(fit)
+    res = fit.residuals()
     sigma = fit.covariance  # visits x visits DataFrame
     one = res[res["participant"] == res["participant"].iloc[0]]
     visits = list(one["visit"])
@@ -400,7 +400,7 @@ def test_table_one_layout(analysis, config, raw):
     age = table[(table["variable"] == "age") & (table["statistic"] == "mean (SD)")].iloc[0]
     ages = raw[(raw["visit"] == "baseline") & (raw["arm"] == "ketamine")]["age"]
     assert age["ketamine"] == f"{ages.mean():.1f} ({ages.std():.1f})"
-    # text input (as pilottrial.data.read_trial_data returns it) gives the same table
+    # text input (as pilottrial.data.ingest.read_trial_data returns it) gives the same table
     as_text = rf.table_one(analysis, pd.read_csv(DEMO / "ketamine_ptsd_demo.csv", dtype=str), config)
     pd.testing.assert_frame_equal(table, as_text)
 

@@ -1,4 +1,4 @@
-"""Responders and remitters (pilottrial.responders) against published and hand-worked values."""
+"""Responders and remitters (pilottrial.analyses.responders) against published and hand-worked values."""
 
 import copy
 
@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from pilottrial.config import load_config
-from pilottrial.data import load_trial
-from pilottrial.responders import (RESPONDER_COLUMNS, compare_proportions, is_responder, number_needed_to_treat,
+from pilottrial.config.load import load_config
+from pilottrial.data.ingest import load_trial
+from pilottrial.analyses.responders import (RESPONDER_COLUMNS, compare_proportions, is_responder, number_needed_to_treat,
                                    responder_table)
 
 from conftest import REPO_ROOT

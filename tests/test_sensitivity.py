@@ -16,19 +16,19 @@ import warnings
 
 import numpy as np
 
-from pilottrial.nonparametric import mann_whitney_null_cdf
+from pilottrial.analyses.nonparametric import mann_whitney_null_cdf
 import pandas as pd
 import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from scipy import stats
 
-from pilottrial import sensitivity
-from pilottrial.analysis import CONTRAST_COLUMNS, model_frame, primary_contrasts
-from pilottrial.config import load_config, validate_config
-from pilottrial.data import load_trial
-from pilottrial.mmrm import MMRMError, fit_mmrm
-from pilottrial.sensitivity import (
+from pilottrial.analyses.sensitivity import methods as sensitivity
+from pilottrial.models.primary import CONTRAST_COLUMNS, model_frame, primary_contrasts
+from pilottrial.config.load import load_config, validate_config
+from pilottrial.data.ingest import load_trial
+from pilottrial.models.mmrm import MMRMError, fit_mmrm
+from pilottrial.analyses.sensitivity.methods import (
     SENSITIVITY_COLUMNS,
     _ArmGLS,
 

@@ -1,4 +1,4 @@
-"""Tests for the synthetic demo trial generator (pilottrial.simulate)."""
+"""Tests for the synthetic demo trial generator (pilottrial.demo.parallel)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pilottrial.simulate import (
+from pilottrial.demo.parallel import (
     AE_PROBABILITY,
     AE_TERMS,
     CADSS_MEAN,

@@ -161,7 +161,7 @@ def cases():
     c["analysis"]["covariates"] = ["site"]
     yield "covariate_missing", c, d, "data.csv", ["['site']"]
     # Not here: a --configfile that is not valid YAML is parsed, and reported, by Snakemake itself
-    # before the workflow runs; pilottrial.config.load_config's own message is tested in test_config.py.
+    # before the workflow runs; pilottrial.config.load.load_config's own message is tested in test_config.py.
 
 
 def main():
@@ -179,7 +179,7 @@ def main():
             cfg["trial"]["name"] = f"corpus-{name.replace('_', '-')}"
             given = Path(cfg["data"]["path"]).name
             kept = given if given in ("nowhere.csv", filename) else filename
-            cfg["data"]["path"] = str(Path("tests/corpus") / name / kept)
+            cfg["data"]["path"] = kept  # relative to the config file
             (folder / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
         target = folder / filename
         if isinstance(data, pd.DataFrame):

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import yaml
 
-from pilottrial.config import load_config, validate_config
-from pilottrial.crossover import crossover_table
-from pilottrial.data import read_and_check, read_trial_data
+from pilottrial.config.load import load_config, validate_config
+from pilottrial.models.crossover import crossover_table
+from pilottrial.data.ingest import read_and_check, read_trial_data
 from pilottrial.errors import InputError, exit_with
-from pilottrial.feasibility import read_screening_log
-from pilottrial.figures_index import outcome_slug
-from pilottrial.harms import read_harms
-from pilottrial.power import power_settings
-from pilottrial.provenance import input_files
-from pilottrial.report_sections import report_figure_specs
+from pilottrial.analyses.feasibility import read_screening_log
+from pilottrial.registry import outcome_slug
+from pilottrial.analyses.harms import read_harms
+from pilottrial.planning.power import power_settings
+from pilottrial.provenance.record import input_files
+from pilottrial.registry import report_figure_specs
 
 DEFAULT_CONFIG = "config/config.yaml"
 
@@ -48,7 +48,7 @@ try:
     else:
         source = workflow.overwrite_configfiles[-1] if workflow.overwrite_configfiles else DEFAULT_CONFIG
         raw = dict(config) or yaml.safe_load(Path(DEFAULT_CONFIG).read_text(encoding="utf-8"))
-        loaded = [(str(source), validate_config(raw, source=source))]
+        loaded = [(str(source), validate_config(raw, source=source, base_dir=Path(source).parent))]
     for source, checked in loaded:
         name = checked["trial"]["name"]
         if name in TRIALS:
@@ -142,7 +142,7 @@ def trial_outputs(trial):
 
 
 def report_figures(trial):
-    """The figures the report embeds: {key: {"path", "caption", "section"}} (pilottrial.report_sections)."""
+    """The figures the report embeds: {key: {"path", "caption", "section"}} (pilottrial.report.sections)."""
     return report_figure_specs(TRIALS[trial], f"results/{trial}")
 
 

@@ -2,7 +2,7 @@
 # power.shards independent jobs (power_shard, scatter), combine (power_gather). Each simulated
 # trial has its own random stream spawned from one seed, so the gathered results do not depend
 # on the number of shards. Resources per rule are for cluster executors (workflow/profiles/slurm).
-from pilottrial.power import shard_resources
+from pilottrial.planning.power import shard_resources
 
 
 rule power_plan:

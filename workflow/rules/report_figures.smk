@@ -1,4 +1,4 @@
-# The figures and Table 1 that the report embeds (pilottrial.report_figures), PNG and SVG.
+# The figures and Table 1 that the report embeds (pilottrial.report.figures.trial), PNG and SVG.
 
 
 rule consort_figure:

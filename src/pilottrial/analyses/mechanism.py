@@ -1,0 +1,185 @@
+r"""Mechanism outcomes: does the change in a putative mechanism go with the change in symptoms?
+
+For every outcome with ``role: mechanism`` in the config (e.g. an fMRI region-of-interest
+estimate measured at baseline and 30 days), :func:`mechanism_table` correlates its change from
+baseline with the change in the primary outcome at the same post-baseline visit, within each
+arm and over both arms, by Pearson's r and Spearman's rho with Fisher-z intervals.
+
+In a pilot these correlations are descriptive: with 10-15 participants per arm the intervals
+are wide, and a correlation within an arm says nothing causal about mediation. The pooled
+(``arm == "all"``) correlation also carries the difference between the arms: when the
+treatment moves both changes, it can be strong although neither within-arm correlation is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from pilottrial.config.load import primary_outcome
+
+__all__ = ["MECHANISM_COLUMNS", "OVERALL", "correlation_interval", "correlation_row", "mechanism_table"]
+
+#: Columns of :func:`mechanism_table`.
+MECHANISM_COLUMNS = [
+    "mechanism_outcome", "primary_outcome", "visit", "arm", "n", "pearson_r", "pearson_ci_lower",
+    "pearson_ci_upper", "pearson_p", "spearman_rho", "spearman_ci_lower", "spearman_ci_upper", "spearman_p",
+]
+#: Arm label of the correlation over both arms.
+OVERALL = "all"
+
+
+def correlation_interval(r: float, n: int, alpha: float = 0.05, method: str = "pearson") -> tuple[float, float]:
+    r"""Fisher-z confidence interval of a correlation coefficient.
+
+    Parameters
+    ----------
+    r : float
+        Pearson's r or Spearman's rho.
+    n : int
+        Number of pairs (at least 4).
+    alpha : float, default 0.05
+        Two-sided level.
+    method : {"pearson", "spearman"}
+        Variance of :math:`z = \operatorname{artanh}(r)`.
+
+    Returns
+    -------
+    tuple of float
+        ``(lower, upper)``; NaN when ``n < 4`` or ``r`` is NaN; ``(r, r)`` when
+        :math:`|r| = 1`.
+
+    Notes
+    -----
+    .. math::
+
+        \tanh\left(\operatorname{artanh}(r) \pm z_{1-\alpha/2} \sqrt{v}\right),\qquad
+        v = \frac{1}{n - 3}\ \text{(Pearson)},\quad
+        v = \frac{1 + \rho^2 / 2}{n - 3}\ \text{(Spearman, Bonett and Wright 2000)}.
+
+    The Pearson interval is the one of ``pingouin.corr``.
+
+    References
+    ----------
+    Fisher RA. On the "probable error" of a coefficient of correlation deduced from a small
+    sample. Metron 1921;1:3-32. Bonett DG, Wright TA. Sample size requirements for
+    estimating Pearson, Kendall and Spearman correlations. Psychometrika 2000;65:23-28.
+    """
+    if n < 4 or not np.isfinite(r):
+        return (np.nan, np.nan)
+    if abs(r) >= 1:
+        return (float(r), float(r))
+    if method == "pearson":
+        variance = 1.0 / (n - 3)
+    elif method == "spearman":
+        variance = (1.0 + r**2 / 2.0) / (n - 3)
+    else:
+        raise ValueError(f"method must be 'pearson' or 'spearman', not {method!r}")
+    z = np.arctanh(r)
+    half = stats.norm.ppf(1 - alpha / 2) * np.sqrt(variance)
+    return (float(np.tanh(z - half)), float(np.tanh(z + half)))
+
+
+def correlation_row(x, y, alpha: float = 0.05) -> dict:
+    r"""Pearson and Spearman correlation of paired values, with intervals and p-values.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Paired values; pairs with a missing value are dropped.
+    alpha : float, default 0.05
+        Two-sided level.
+
+    Returns
+    -------
+    dict
+        ``n``, ``pearson_r``, ``pearson_ci_lower``, ``pearson_ci_upper``, ``pearson_p``,
+        ``spearman_rho``, ``spearman_ci_lower``, ``spearman_ci_upper``, ``spearman_p``.
+        Coefficients are NaN with fewer than 3 pairs or a constant variable; intervals with
+        fewer than 4 pairs.
+
+    Notes
+    -----
+    p-values test a zero correlation: Pearson's by the exact t test with n - 2 df
+    (``scipy.stats.pearsonr``), Spearman's by the t approximation
+    :math:`t = \rho \sqrt{(n-2)/(1-\rho^2)}` (``scipy.stats.spearmanr``).
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    keep = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[keep], y[keep]
+    n = int(x.size)
+    out = {"n": n}
+    nan = {k: np.nan for k in MECHANISM_COLUMNS[5:]}
+    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return out | nan
+    pearson = stats.pearsonr(x, y)
+    spearman = stats.spearmanr(x, y)
+    r, rho = float(pearson.statistic), float(spearman.statistic)
+    p_lo, p_hi = correlation_interval(r, n, alpha, "pearson")
+    s_lo, s_hi = correlation_interval(rho, n, alpha, "spearman")
+    return out | {
+        "pearson_r": r, "pearson_ci_lower": p_lo, "pearson_ci_upper": p_hi, "pearson_p": float(pearson.pvalue),
+        "spearman_rho": rho, "spearman_ci_lower": s_lo, "spearman_ci_upper": s_hi,
+        "spearman_p": float(spearman.pvalue),
+    }
+
+
+def mechanism_table(analysis: pd.DataFrame, config: dict) -> pd.DataFrame:
+    r"""Correlation of each mechanism outcome's change with the primary outcome's change.
+
+    Parameters
+    ----------
+    analysis : pandas.DataFrame
+        The analysis table (``participant, arm, visit, outcome, baseline, score, change``).
+    config : dict
+        Validated config; outcomes with ``role: mechanism`` are the mechanism outcomes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`MECHANISM_COLUMNS`, one row per mechanism outcome x post-baseline visit at
+        which it was measured x arm (reference, treatment, ``"all"``), in config and visit
+        order. ``n`` counts participants with both changes at that visit. Empty (with these
+        columns) when no outcome has the mechanism role.
+
+    Notes
+    -----
+    For participant *i* at visit *v*, :math:`\Delta M_{iv}` and :math:`\Delta Y_{iv}` are the
+    changes from baseline of the mechanism and the primary outcome (column ``change``); the
+    table gives Pearson's r and Spearman's rho of the pairs, with the Fisher-z intervals of
+    :func:`correlation_interval` (for rho with the Bonett-Wright variance). Correlations of
+    changes are attenuated by the measurement error of both; regression to the mean of both
+    measures can induce a correlation of its own.
+
+    References
+    ----------
+    Bonett DG, Wright TA. Sample size requirements for estimating Pearson, Kendall and
+    Spearman correlations. Psychometrika 2000;65:23-28.
+    """
+    alpha = float((config.get("analysis") or {}).get("alpha", 0.05))
+    reference, treatment = config["arms"]["reference"], config["arms"]["treatment"]
+    order = list(config["visits"]["order"])
+    baseline = config["visits"].get("baseline", order[0])
+    primary = primary_outcome(config)["name"]
+    mechanisms = [o["name"] for o in config["outcomes"] if o.get("role") == "mechanism"]
+    rows = []
+    changes = analysis[analysis["visit"] != baseline]
+    primary_change = changes[changes["outcome"] == primary].set_index(["participant", "visit"])["change"]
+    for m in mechanisms:
+        own = changes[(changes["outcome"] == m) & changes["change"].notna()]
+        visits = [v for v in order if v in set(own["visit"])]
+        for v in visits:
+            at = own[own["visit"] == v].set_index("participant")
+            paired = pd.DataFrame({
+                "arm": at["arm"],
+                "mechanism": at["change"],
+                "primary": [primary_change.get((p, v), np.nan) for p in at.index],
+            })
+            for arm in (reference, treatment, OVERALL):
+                subset = paired if arm == OVERALL else paired[paired["arm"] == arm]
+                rows.append({"mechanism_outcome": m, "primary_outcome": primary, "visit": v, "arm": arm}
+                            | correlation_row(subset["mechanism"], subset["primary"], alpha))
+    table = pd.DataFrame(rows, columns=MECHANISM_COLUMNS)
+    return table.astype({"n": "int64"})

@@ -1,0 +1,229 @@
+"""A trial is described, never coded: loading and validating the trial config.
+
+The JSON schema (``config/config.schema.yaml``, also ``workflow/schemas/``) is the single
+source of truth for keys, types and defaults; :func:`validate_config` fills the defaults and
+adds the checks a schema cannot express (labels that must agree with each other).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from pilottrial.errors import InputError
+
+__all__ = ["load_config", "validate_config", "config_schema", "primary_outcome", "post_baseline_visits"]
+
+
+def config_schema() -> dict:
+    """The config JSON schema as a dict."""
+    text = resources.files("pilottrial.config").joinpath("config.schema.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def _fill_defaults(instance, schema):
+    """Insert schema defaults for absent keys, recursively (objects and arrays of objects)."""
+    if schema.get("type") == "object" and isinstance(instance, dict):
+        for key, sub in schema.get("properties", {}).items():
+            if key not in instance and "default" in sub:
+                instance[key] = copy.deepcopy(sub["default"])
+            if key in instance:
+                _fill_defaults(instance[key], sub)
+    elif schema.get("type") == "array" and isinstance(instance, list) and "items" in schema:
+        for item in instance:
+            _fill_defaults(item, schema["items"])
+
+
+def _path_of(error) -> str:
+    parts = []
+    for p in error.absolute_path:
+        parts.append(f"[{p}]" if isinstance(p, int) else (("." if parts else "") + str(p)))
+    return "".join(parts) or "(top level)"
+
+
+def _schema_error(error, source, schema) -> InputError:
+    key = _path_of(error)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = [k for k in error.instance if k not in allowed]
+        hints = [difflib.get_close_matches(k, allowed, n=1) for k in extra]
+        hint = "; ".join(f"did you mean {h[0]!r} instead of {k!r}?" for k, h in zip(extra, hints) if h)
+        return InputError(f"unknown key(s) {extra} under {key}",
+                          file=source, column=None,
+                          fix=hint or f"use only the documented keys {allowed} (config/README.md)")
+    if error.validator == "required":
+        return InputError(error.message.replace("'", "") + f" under {key}", file=source,
+                          fix="add the key; config/README.md documents each one")
+    if error.validator == "enum":
+        return InputError(f"{key} is {error.instance!r}", file=source,
+                          fix=f"use one of {error.validator_value}")
+    return InputError(f"{key}: {error.message}", file=source,
+                      fix="see config/README.md for the expected form")
+
+
+#: Config keys holding file paths (relative to the config file's folder).
+PATH_KEYS = (("data",), ("harms", "adverse_events"), ("harms", "dissociation"), ("feasibility", "screening_log"))
+
+
+def resolve_paths(config: dict, base_dir) -> dict:
+    """Resolve the file paths of a config relative to ``base_dir`` (the config file's folder).
+
+    Absolute paths are kept. A resolved path inside the working directory is written relative
+    to it (so Snakemake inputs and provenance records stay short and portable), else absolute.
+    """
+    base = Path(base_dir)
+    cwd = Path.cwd().resolve()
+    for keys in PATH_KEYS:
+        block = config
+        for key in keys:
+            block = block.get(key) if isinstance(block, dict) else None
+        if not isinstance(block, dict) or not isinstance(block.get("path"), str):
+            continue
+        path = Path(block["path"])
+        if not path.is_absolute():
+            path = Path(os.path.normpath((base if base.is_absolute() else cwd / base) / path))
+        try:
+            block["path"] = str(path.relative_to(cwd))
+        except ValueError:
+            block["path"] = str(path)
+    return config
+
+
+def validate_config(config: dict, source="config", base_dir=None) -> dict:
+    """Validate a config (dict) against the schema, fill defaults and check consistency.
+
+    ``base_dir`` is the folder relative paths are read from: the config file's folder when the
+    config came from a file (:func:`load_config`), else the working directory.
+    Returns a new dict; raises :class:`InputError` naming the key and the fix.
+    """
+    schema = config_schema()
+    config = copy.deepcopy(config)
+    if base_dir is not None:
+        resolve_paths(config, base_dir)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if errors:
+        raise _schema_error(errors[0], source, schema)
+    _fill_defaults(config, schema)
+    if config["trial"]["design"] == "crossover":
+        return _check_crossover(config, source)
+    arms, visits, outcomes = config["arms"], config["visits"], config["outcomes"]
+    if arms["reference"] == arms["treatment"]:
+        raise InputError(f"arms.reference and arms.treatment are both {arms['reference']!r}", file=source,
+                         fix="name two different arms")
+    order = visits["order"]
+    raw = config["analysis"]["response"] == "raw"
+    if "baseline" not in visits and not raw:
+        raise InputError("visits.baseline is missing", file=source,
+                         fix="name the baseline visit, or set analysis.response: raw to model scores without it")
+    if "baseline" in visits and (visits["baseline"] not in order or order[0] != visits["baseline"]):
+        raise InputError(f"visits.baseline {visits['baseline']!r} must be the first entry of visits.order {order}",
+                         file=source, fix="list the baseline visit first in visits.order")
+    post = order[1:] if "baseline" in visits else order
+    visits.setdefault("key", list(post))
+    unknown_key = [v for v in visits["key"] if v not in post]
+    if unknown_key:
+        raise InputError(f"visits.key {unknown_key} are not post-baseline visits of visits.order {order}",
+                         file=source, fix="choose key visits from visits.order (not the baseline)")
+    for label in visits.get("windows", {}):
+        if label not in order:
+            raise InputError(f"visits.windows names {label!r}, which is not in visits.order {order}",
+                             file=source, fix="name windows after the visits in visits.order")
+    if visits.get("windows") and not config["columns"].get("day"):
+        raise InputError("visits.windows needs columns.day (the study-day column)", file=source,
+                         fix="add columns.day or remove visits.windows")
+    _check_layout(config, source)
+    names = [o["name"] for o in outcomes]
+    if len(set(names)) != len(names):
+        raise InputError(f"outcome names repeat: {names}", file=source, fix="give each outcome its own name")
+    n_primary = sum(bool(o.get("primary")) for o in outcomes)
+    if n_primary > 1:
+        raise InputError(f"{n_primary} outcomes are marked primary", file=source,
+                         fix="mark exactly one outcome primary: true")
+    if n_primary == 0:
+        outcomes[0]["primary"] = True
+    for o in outcomes:
+        rng = o.get("range")
+        if rng and None not in rng and rng[0] >= rng[1]:
+            raise InputError(f"outcome {o['name']!r} has range {rng} with min >= max", file=source,
+                             fix="write the range as [min, max]")
+    config.setdefault("trial", {}).setdefault("title", config["trial"]["name"])
+    return config
+
+
+def _check_crossover(config: dict, source) -> dict:
+    """A two-period crossover: sequences use both arms in opposite orders (checked by
+    :func:`pilottrial.models.crossover.crossover_settings`); one primary outcome."""
+    from pilottrial.models.crossover import crossover_settings
+
+    if config["arms"]["reference"] == config["arms"]["treatment"]:
+        raise InputError(f"arms.reference and arms.treatment are both {config['arms']['reference']!r}",
+                         file=source, fix="name two different arms")
+    try:
+        crossover_settings(config)
+    except InputError as error:
+        error.file = str(source)
+        raise InputError(error.problem, file=source, fix=error.fix) from None
+    outcomes = config["outcomes"]
+    if sum(bool(o.get("primary")) for o in outcomes) > 1:
+        raise InputError("more than one outcome is marked primary", file=source,
+                         fix="mark exactly one outcome primary: true")
+    if not any(o.get("primary") for o in outcomes):
+        outcomes[0]["primary"] = True
+    config["trial"].setdefault("title", config["trial"]["name"])
+    return config
+
+
+def _check_layout(config: dict, source) -> None:
+    """Each layout names its outcomes its own way: column (long), columns (wide), paramcd (adam)."""
+    layout = config["data"]["layout"]
+    key = {"long": "column", "wide": "columns", "adam": "paramcd"}[layout]
+    for i, outcome in enumerate(config["outcomes"]):
+        if key not in outcome:
+            example = {"column": "caps5", "columns": "{baseline: caps_v1, 30d: caps_v4}", "paramcd": "CAPS5"}[key]
+            raise InputError(f"outcomes[{i}] ({outcome['name']}) has no '{key}', which the {layout} layout needs",
+                             file=source, fix=f"add {key}: {example}")
+        if layout == "wide":
+            unknown = [v for v in outcome["columns"] if v not in config["visits"]["order"]]
+            if unknown:
+                raise InputError(f"outcomes[{i}].columns names visits {unknown} not in visits.order",
+                                 file=source, fix="map only the visits listed in visits.order")
+    if layout == "adam":
+        config["columns"].setdefault("visit", "AVISIT")
+    elif layout == "long" and "visit" not in config["columns"]:
+        raise InputError("columns.visit is missing", file=source, fix="name the column holding the visit label")
+    if layout == "wide" and config["visits"].get("windows"):
+        raise InputError("visits.windows applies to long data with a study-day column, not to the wide layout",
+                         file=source, fix="remove visits.windows")
+
+
+def load_config(path) -> dict:
+    """Read a YAML config file and validate it (see :func:`validate_config`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("config file not found", file=path,
+                         fix="check the path given to --configfile or --config trials=")
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        rows = [mark.line + 1] if mark else None
+        raise InputError(f"not valid YAML ({getattr(exc, 'problem', exc)})", file=path, rows=rows,
+                         fix="correct the YAML syntax") from None
+    if not isinstance(config, dict):
+        raise InputError("the config must be a mapping of keys", file=path, fix="see config/config.yaml")
+    return validate_config(config, source=path, base_dir=path.parent)
+
+
+def primary_outcome(config: dict) -> dict:
+    return next(o for o in config["outcomes"] if o.get("primary"))
+
+
+def post_baseline_visits(config: dict) -> list:
+    return list(config["visits"]["order"][1:])
