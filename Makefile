@@ -15,13 +15,15 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	# build matplotlib's font cache and the bytecode now, not during the first pipeline run
-	MPLBACKEND=Agg $(BIN)/python -c "import matplotlib.pyplot, pilottrial.report.figures.trial, pilottrial.report.document, pilottrial.planning.power"
+	MPLBACKEND=Agg $(BIN)/python -c "import matplotlib.pyplot" && $(BIN)/python -m compileall -q src/pilottrial
 	touch $(STAMP)
 
 install: $(STAMP)
 
+# Resumes after Ctrl-C or a killed run: a stale lock is removed and incomplete jobs rerun
+# (pilottrial.provenance.resume); finished results are kept.
 run: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --quiet rules
+	$(BIN)/python -m pilottrial.provenance.resume --cores $(CORES) --quiet rules
 	@echo "Report: $$(pwd)/results/$$($(BIN)/python -c 'import yaml; print(yaml.safe_load(open("config/config.yaml"))["trial"]["name"])')/report.html"
 
 test: $(STAMP)

@@ -10,7 +10,6 @@ min_version("8.0")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/models.smk"
-include: "workflow/rules/figures.smk"
 include: "workflow/rules/analyses.smk"
 include: "workflow/rules/report_figures.smk"
 include: "workflow/rules/report.smk"

@@ -3,9 +3,13 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
+import matplotlib
+
+matplotlib.use("Agg")
+
 import pandas as pd
 
-from pilottrial.report.figures.outcomes import plot_crossover
+from pilottrial.report.figures.crossover import plot_crossover
 
 plot_crossover(pd.read_csv(snakemake.input.table), snakemake.params.outcome, snakemake.params.config,
                snakemake.output.figure)

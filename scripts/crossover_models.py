@@ -3,9 +3,14 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from pilottrial.models.crossover import (carryover_test, crossover_contrasts, crossover_descriptives, crossover_models,
-                                  crossover_table)
-from pilottrial.data.ingest import read_trial_data
+from pilottrial.data import read_trial_data
+from pilottrial.models.crossover import (
+    carryover_test,
+    crossover_contrasts,
+    crossover_descriptives,
+    crossover_models,
+    crossover_table,
+)
 
 config = snakemake.params.config
 table = crossover_table(read_trial_data(config), config)

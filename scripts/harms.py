@@ -5,11 +5,12 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 
-from pilottrial.analyses.harms import adverse_event_table, dissociation_table, participants_table, read_harms
+from pilottrial.analyses.harms import harms_tables, participants_table, read_harms
+from pilottrial.config import Trial
 
-config = snakemake.params.config
+trial = Trial.from_config(snakemake.params.config)
 participants = participants_table(pd.read_csv(snakemake.input.analysis))
-harms = read_harms(config, participants)
+tables = harms_tables(read_harms(trial, participants), participants, trial)
 out = {"index": False, "lineterminator": "\n", "float_format": "%.10g"}
-adverse_event_table(harms["adverse_events"], participants, config).to_csv(snakemake.output.adverse_events, **out)
-dissociation_table(harms["dissociation"], participants, config).to_csv(snakemake.output.dissociation, **out)
+tables["adverse_events"].to_csv(snakemake.output.adverse_events, **out)
+tables["dissociation"].to_csv(snakemake.output.dissociation, **out)

@@ -3,7 +3,7 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from pilottrial.data.ingest import load_trial
+from pilottrial.data import load_trial
 
 analysis = load_trial(snakemake.params.config)
 analysis.to_csv(snakemake.output.analysis, index=False, lineterminator="\n")

@@ -7,9 +7,10 @@ import pandas as pd
 
 from pilottrial.analyses.estimands import estimand_table
 from pilottrial.analyses.mechanism import mechanism_table
+from pilottrial.config import Trial
 
-config = snakemake.params.config
+trial = Trial.from_config(snakemake.params.config)
 analysis = pd.read_csv(snakemake.input.analysis)
 out = {"index": False, "lineterminator": "\n", "float_format": "%.10g"}
-mechanism_table(analysis, config).to_csv(snakemake.output.mechanism, **out)
-estimand_table(config, analysis).to_csv(snakemake.output.estimands, **out)
+mechanism_table(analysis, trial).to_csv(snakemake.output.mechanism, **out)
+estimand_table(trial, analysis).to_csv(snakemake.output.estimands, **out)

@@ -5,11 +5,12 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 
-from pilottrial.analyses.missing.imputation import mi_contrasts, missing_data, tipping_point
+from pilottrial.analyses.missing import mi_contrasts, missing_data, tipping_point
+from pilottrial.config import Trial
 
-config = snakemake.params.config
+trial = Trial.from_config(snakemake.params.config)
 analysis = pd.read_csv(snakemake.input.analysis)
 out = {"index": False, "lineterminator": "\n", "float_format": "%.10g"}
-missing_data(analysis, config).to_csv(snakemake.output.missing, **out)
-mi_contrasts(analysis, config).to_csv(snakemake.output.imputation, **out)
-tipping_point(analysis, config).to_csv(snakemake.output.tipping, **out)
+missing_data(analysis, trial).to_csv(snakemake.output.missing, **out)
+mi_contrasts(analysis, trial).to_csv(snakemake.output.imputation, **out)
+tipping_point(analysis, trial).to_csv(snakemake.output.tipping, **out)

@@ -3,9 +3,13 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
+import matplotlib
+
+matplotlib.use("Agg")
+
 import pandas as pd
 
-from pilottrial.planning.power import PowerPlan, combine_shards, planning_summary, power_curve
+from pilottrial.planning import PowerPlan, combine_shards, planning_summary, power_curve
 from pilottrial.report.figures.power import plot_power_curve
 
 plan = PowerPlan.from_json(snakemake.input.plan)

@@ -6,7 +6,7 @@ sys.stderr = open(snakemake.log[0], "w")
 import pandas as pd
 
 from pilottrial.errors import InputError, exit_with
-from pilottrial.planning.power import pilot_plan
+from pilottrial.planning import pilot_plan
 
 try:
     plan = pilot_plan(pd.read_csv(snakemake.input.analysis), snakemake.params.config, snakemake.params.config_source)

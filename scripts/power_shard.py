@@ -3,7 +3,7 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)  # line-buffered: progress is readable while it runs
 
-from pilottrial.planning.power import PowerPlan, simulate_shard
+from pilottrial.planning import PowerPlan, simulate_shard
 
 plan = PowerPlan.from_json(snakemake.input.plan)
 shard, shards = int(snakemake.params.shard), int(snakemake.params.shards)

@@ -6,8 +6,8 @@ sys.stderr = open(snakemake.log[0], "w")
 import pandas as pd
 
 from pilottrial.provenance.record import provenance
-from pilottrial.report.document import render_report, write_report
 from pilottrial.registry import TABLE_NAMES
+from pilottrial.report.document import render_report, write_report
 
 config = snakemake.params.config
 # every named input that is a result table: {"contrasts": DataFrame, ...}

@@ -9,12 +9,13 @@ from pilottrial.analyses.bayes import posterior_table
 from pilottrial.analyses.effects import effect_sizes
 from pilottrial.analyses.multiplicity import adjust_contrasts
 from pilottrial.analyses.responders import responder_table
+from pilottrial.config import Trial
 
-config = snakemake.params.config
+trial = Trial.from_config(snakemake.params.config)
 analysis = pd.read_csv(snakemake.input.analysis)
 contrasts = pd.read_csv(snakemake.input.contrasts)
 out = {"index": False, "lineterminator": "\n", "float_format": "%.10g"}
-adjust_contrasts(contrasts, config).to_csv(snakemake.output.multiplicity, **out)
-effect_sizes(analysis, contrasts, config).to_csv(snakemake.output.effect_sizes, **out)
-responder_table(analysis, config).to_csv(snakemake.output.responders, **out)
-posterior_table(contrasts, config).to_csv(snakemake.output.posterior, **out)
+adjust_contrasts(contrasts, trial).to_csv(snakemake.output.multiplicity, **out)
+effect_sizes(analysis, contrasts, trial).to_csv(snakemake.output.effect_sizes, **out)
+responder_table(analysis, trial).to_csv(snakemake.output.responders, **out)
+posterior_table(contrasts, trial).to_csv(snakemake.output.posterior, **out)

@@ -5,12 +5,14 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd
 
-from pilottrial.analyses.sensitivity.methods import sensitivity_analyses
+from pilottrial.analyses.sensitivity import sensitivity_analyses
+from pilottrial.config import Trial
 
 
 def progress(done):
     print(f"randomization test: {done} draws done", file=sys.stderr, flush=True)
 
 
-table = sensitivity_analyses(pd.read_csv(snakemake.input.analysis), snakemake.params.config, progress=progress)
+trial = Trial.from_config(snakemake.params.config)
+table = sensitivity_analyses(pd.read_csv(snakemake.input.analysis), trial, progress=progress)
 table.to_csv(snakemake.output.sensitivity, index=False, lineterminator="\n", float_format="%.10g")

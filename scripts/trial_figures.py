@@ -3,10 +3,17 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
+import matplotlib
+
+matplotlib.use("Agg")
+
 import pandas as pd
 
-from pilottrial.data.ingest import read_trial_data
-from pilottrial.report.figures.trial import plot_forest, plot_responders, plot_tipping, table_one
+from pilottrial.data import read_trial_data
+from pilottrial.report.figures.baseline_table import table_one
+from pilottrial.report.figures.forest import plot_forest
+from pilottrial.report.figures.missing import plot_tipping
+from pilottrial.report.figures.responders import plot_responders
 
 config = snakemake.params.config
 analysis = pd.read_csv(snakemake.input.analysis)

@@ -2,7 +2,7 @@
 
 The result tables come from ``results/ketamine-ptsd-demo/tables`` when the pipeline has run
 (``make``), else from a fresh Snakemake run in a temporary copy of the project. The figures are
-drawn here with the library (:mod:`pilottrial.report.figures.outcomes`, :mod:`pilottrial.report.figures.trial`) into a
+drawn here with the library (:mod:`pilottrial.report.figures`) into a
 temporary folder, under the names :func:`pilottrial.report.sections.report_figure_specs` expects,
 so the tests see the report with every figure whatever the workflow's rules produce.
 """
@@ -19,15 +19,13 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from pilottrial.report.figures import outcomes as base_figures
-from pilottrial.report.figures import trial as rf
-from pilottrial.config.load import validate_config
-from pilottrial.data.ingest import read_trial_data
+import pilottrial.report.figures as rf
 from pilottrial.analyses.feasibility import read_screening_log
-from pilottrial.registry import outcome_slug
+from pilottrial.config.load import validate_config
+from pilottrial.data import read_trial_data
 from pilottrial.provenance.record import provenance
+from pilottrial.registry import TABLE_NAMES, outcome_slug, report_figure_specs
 from pilottrial.report.document import read_tables, render_report
-from pilottrial.registry import TABLE_NAMES, report_figure_specs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TRIAL = "ketamine-ptsd-demo"
@@ -80,8 +78,8 @@ def _draw_figures(config: dict, tables: dict, analysis: pd.DataFrame, out: Path)
         rf.plot_mean_score(analysis, name, config, fig / f"{slug}_mean_score.png")
         rf.plot_residuals(analysis, name, config, fig / f"{slug}_residuals.png")
     for o in config["outcomes"]:
-        base_figures.plot_mean_change(analysis, o["name"], config, fig / f"{outcome_slug(o['name'])}_mean_change.png")
-    base_figures.plot_trajectories(analysis, primary, config, fig / f"{outcome_slug(primary)}_trajectories.png")
+        rf.plot_mean_change(analysis, o["name"], config, fig / f"{outcome_slug(o['name'])}_mean_change.png")
+    rf.plot_trajectories(analysis, primary, config, fig / f"{outcome_slug(primary)}_trajectories.png")
     rf.plot_forest(tables["contrasts"], config, fig / "forest.png", multiplicity=tables["multiplicity"],
                    effect_sizes=tables["effect_sizes"])
     rf.plot_waterfall(analysis, primary, config, fig / f"{outcome_slug(primary)}_waterfall.png")

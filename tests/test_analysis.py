@@ -4,12 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
-
-from pilottrial.models.primary import CONTRAST_COLUMNS, FORMULA, descriptives, fit_outcome_lmm, model_frame
-from pilottrial.config.load import load_config
-from pilottrial.data.ingest import load_trial
-
 from conftest import REPO_ROOT
+
+from pilottrial.config.load import load_config
+from pilottrial.data import load_trial
+from pilottrial.models.frame import FORMULA, model_frame
+from pilottrial.models.lmm import fit_outcome_lmm
+from pilottrial.models.primary import CONTRAST_COLUMNS, descriptives
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,20 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO_ROOT
 from scipy import stats
 
-from pilottrial.models.primary import primary_contrasts
-from pilottrial.analyses.bayes import POSTERIOR_COLUMNS, Z_95, posterior_table
+from pilottrial.analyses.bayes import (
+    POSTERIOR_COLUMNS,
+    Z_95,
+    posterior_probabilities,
+    posterior_table,
+    sceptical_prior_sd,
+)
+from pilottrial.config import Trial
 from pilottrial.config.load import load_config
-from pilottrial.data.ingest import load_trial
-
-from conftest import REPO_ROOT
+from pilottrial.data import load_trial
+from pilottrial.models.primary import primary_contrasts
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +146,23 @@ def test_demo_end_to_end_with_mcids(demo):
     assert np.isfinite(flat[["posterior_mean", "posterior_sd", "prob_benefit", "prob_benefit_beyond_mcid"]]
                        .to_numpy(dtype=float)).all()
     assert ((table.prob_benefit_beyond_mcid <= table.prob_benefit) & (table.prob_benefit <= 1)).all()
+
+
+def test_posterior_probabilities_are_the_rows_of_the_table(demo):
+    """The primitive on one MMRM contrast gives the table's two rows for it; the table accepts the Trial."""
+    config, contrasts = demo
+    config = copy.deepcopy(config)
+    config["outcomes"][0]["mcid"] = 10.0
+    table = posterior_table(contrasts, Trial.from_config(config))
+    pd.testing.assert_frame_equal(table, posterior_table(contrasts, config))
+    contrast = contrasts[(contrasts.model == "mmrm") & (contrasts.outcome == "CAPS-5")
+                         & (contrasts.visit == "30d")].iloc[0]
+    rows = posterior_probabilities(contrast.estimate, contrast.std_error, contrast.df, better="lower", mcid=10.0)
+    expected = table[(table.outcome == "CAPS-5") & (table.visit == "30d")].drop(columns=["outcome", "visit"])
+    pd.testing.assert_frame_equal(rows, expected.reset_index(drop=True))
+
+
+def test_sceptical_prior_sd_is_mcid_over_z95_unless_chosen():
+    assert sceptical_prior_sd(mcid=10.0) == pytest.approx(10.0 / 1.6448536269514722)
+    assert sceptical_prior_sd(mcid=10.0, prior_sd=3.0) == 3.0
+    assert np.isnan(sceptical_prior_sd())

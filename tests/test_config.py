@@ -77,3 +77,43 @@ def test_load_config_reports_yaml_syntax_errors_with_line(tmp_path):
     with pytest.raises(InputError) as info:
         load_config(path)
     assert str(path) in info.value.one_line() and "line" in info.value.one_line()
+
+
+def _trial_folder(folder, data_path):
+    config = copy.deepcopy(DEMO)
+    for key in ("harms", "feasibility", "power"):
+        config.pop(key, None)
+    config["data"]["path"] = data_path
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "trial.yaml").write_text(yaml.safe_dump(config))
+    return folder / "trial.yaml"
+
+
+def test_data_path_is_relative_to_the_config_file_wherever_it_runs(tmp_path, monkeypatch):
+    config_file = _trial_folder(tmp_path / "my-trial", "data.csv")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    config = load_config(config_file)
+    assert config["data"]["path"] == str(tmp_path / "my-trial" / "data.csv")  # outside the cwd: absolute
+    monkeypatch.chdir(tmp_path)
+    assert load_config(config_file)["data"]["path"] == "my-trial/data.csv"  # inside the cwd: relative to it
+
+
+def test_absolute_data_path_is_kept(tmp_path, monkeypatch):
+    target = tmp_path / "exports" / "trial.sav"
+    config_file = _trial_folder(tmp_path / "my-trial", str(target))
+    monkeypatch.chdir(tmp_path / "my-trial")
+    assert load_config(config_file)["data"]["path"] == str(target)
+
+
+def test_typed_trial_replaces_config_lookups():
+    from pilottrial.config import Trial
+
+    trial = Trial.from_config(validate_config(copy.deepcopy(DEMO), base_dir=REPO_ROOT / "config"))
+    assert trial.arms == ("midazolam", "ketamine")
+    assert trial.visit_order == ("baseline", "24h", "7d", "30d") and trial.post_baseline == ("24h", "7d", "30d")
+    assert trial.key_visits == ("24h", "30d") and trial.alpha == 0.05
+    assert trial.primary.name == "CAPS-5" and trial.primary.mcid == 10
+    assert [o.name for o in trial.efficacy_outcomes] == ["CAPS-5", "PCL-5", "MADRS"]
+    assert [o.name for o in trial.mechanism_outcomes] == ["Amygdala reactivity", "Hippocampus reactivity"]
+    assert trial.data_path.as_posix() == "data/demo/ketamine_ptsd_demo.csv" or trial.data_path.is_absolute()

@@ -17,8 +17,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import REPO_ROOT
 from scipy import stats
 
+from pilottrial.demo.crossover import (
+    COLUMNS,
+    N_MISSING_PERIOD2,
+    SEQUENCE_SIZES,
+    main,
+    simulate_crossover_demo,
+    write_crossover_demo,
+)
+from pilottrial.errors import InputError
 from pilottrial.models.crossover import (
     CARRYOVER_COLUMNS,
     CONTRAST_COLUMNS,
@@ -30,17 +40,6 @@ from pilottrial.models.crossover import (
     crossover_models,
     crossover_table,
 )
-from pilottrial.errors import InputError
-from pilottrial.demo.crossover import (
-    COLUMNS,
-    N_MISSING_PERIOD2,
-    SEQUENCE_SIZES,
-    main,
-    simulate_crossover_demo,
-    write_crossover_demo,
-)
-
-from conftest import REPO_ROOT
 
 DEMO_CSV = REPO_ROOT / "data" / "demo-crossover" / "ketamine_ptsd_crossover_demo.csv"
 CONFIG = REPO_ROOT / "config" / "crossover.yaml"

@@ -6,12 +6,11 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO_ROOT
 
 from pilottrial.config.load import load_config
-from pilottrial.data.ingest import check_trial_data, derive_analysis_table, load_trial, read_trial_data
+from pilottrial.data import check_trial_data, load_trial, read_trial_data
 from pilottrial.errors import InputError
-
-from conftest import REPO_ROOT
 
 CONFIG = load_config(REPO_ROOT / "config" / "config.yaml")
 DEMO_CSV = REPO_ROOT / CONFIG["data"]["path"]

@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pingouin as pg
 import pytest
-
-from pilottrial.models.primary import primary_contrasts
-from pilottrial.config.load import load_config
-from pilottrial.data.ingest import load_trial
-from pilottrial.analyses.effects import EFFECT_COLUMNS, effect_sizes, hedges_correction, hedges_g
-
 from conftest import REPO_ROOT
+
+from pilottrial.analyses.effects import EFFECT_COLUMNS, effect_sizes, hedges_correction, hedges_g, pooled_sd
+from pilottrial.config import Trial
+from pilottrial.config.load import load_config
+from pilottrial.data import load_trial
+from pilottrial.models.primary import primary_contrasts
 
 
 @pytest.fixture(scope="module")
@@ -163,3 +163,13 @@ def test_missing_mmrm_contrast_gives_nan_not_an_error(demo):
     row = table[(table.outcome == "PCL-5") & (table.visit == "7d")].set_index("method")
     assert np.isnan(row.loc["mmrm_over_baseline_sd", "estimate"])
     assert np.isfinite(row.loc["observed_change", "estimate"])
+
+
+def test_pooled_sd_formula_and_the_table_accepts_the_trial(demo):
+    reference, treatment = [3.0, 4.0, 5.0, 6.0, 7.0], [1.0, 2.0, 3.0, 4.0]
+    expected = np.sqrt((4 * np.var(reference, ddof=1) + 3 * np.var(treatment, ddof=1)) / 7)
+    assert pooled_sd(reference, treatment) == pytest.approx(expected, rel=1e-12)
+    assert np.isnan(pooled_sd([1.0], treatment))
+    config, analysis, contrasts = demo
+    pd.testing.assert_frame_equal(effect_sizes(analysis, contrasts, Trial.from_config(config)),
+                                  effect_sizes(analysis, contrasts, config))

@@ -4,9 +4,8 @@ defaults otherwise."""
 from __future__ import annotations
 
 import yaml
+from conftest import REPO_ROOT
 
-from pilottrial.config.load import validate_config
-from pilottrial.data.ingest import load_trial
 from pilottrial.analyses.estimands import (
     DEFAULT_INTERCURRENT_EVENT,
     DEFAULT_POPULATION,
@@ -14,8 +13,8 @@ from pilottrial.analyses.estimands import (
     ESTIMAND_COLUMNS,
     estimand_table,
 )
-
-from conftest import REPO_ROOT
+from pilottrial.config.load import validate_config
+from pilottrial.data import load_trial
 
 CAPS5_ESTIMAND = {
     "population": "adults with chronic PTSD (CAPS-5 >= 30) randomized to a single infusion",

@@ -7,10 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import REPO_ROOT
 
-from pilottrial.config.load import validate_config
-from pilottrial.data.ingest import load_trial
-from pilottrial.errors import InputError
 from pilottrial.analyses.feasibility import (
     FEASIBILITY_COLUMNS,
     OVERALL,
@@ -21,8 +19,9 @@ from pilottrial.analyses.feasibility import (
     read_screening_log,
     wilson_interval,
 )
-
-from conftest import REPO_ROOT
+from pilottrial.config.load import validate_config
+from pilottrial.data import load_trial
+from pilottrial.errors import InputError
 
 DEMO = REPO_ROOT / "data" / "demo"
 LOG = DEMO / "screening_log.csv"

@@ -5,14 +5,17 @@ from __future__ import annotations
 import math
 import re
 
+import matplotlib
+
+matplotlib.use("Agg")  # the library leaves the backend to its caller
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from pilottrial.report.figures import outcomes as figures
-
 from pilottrial.report import document as report
 from pilottrial.report.document import fmt_ci, fmt_num, fmt_p
+from pilottrial.report.figures import outcomes as figures
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 VISITS = ["baseline", "24h", "7d", "30d"]

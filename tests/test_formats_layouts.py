@@ -6,16 +6,15 @@ import copy
 
 import numpy as np
 import pandas as pd
-import pytest
 import pyreadstat
+import pytest
+from conftest import REPO_ROOT
 
-from pilottrial.models.primary import fit_outcome_mmrm, model_frame
 from pilottrial.config.load import load_config, validate_config
-from pilottrial.data.ingest import load_trial
+from pilottrial.data import load_trial
 from pilottrial.errors import InputError
 from pilottrial.models.mmrm import fit_mmrm
-
-from conftest import REPO_ROOT
+from pilottrial.models.primary import fit_outcome_mmrm, model_frame
 
 DEMO_CONFIG = load_config(REPO_ROOT / "config" / "config.yaml")
 # the layouts are exercised on the three efficacy outcomes (the imaging outcomes are not reshaped)

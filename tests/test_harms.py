@@ -6,33 +6,31 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-
-from pilottrial.analyses.nonparametric import mann_whitney_null_cdf
 import pandas as pd
 import pytest
 import yaml
+from conftest import REPO_ROOT
 from scipy import stats
 
-from pilottrial.config.load import validate_config
-from pilottrial.data.ingest import load_trial
-from pilottrial.errors import InputError
 from pilottrial.analyses.harms import (
     ADVERSE_EVENT_COLUMNS,
     ANY_EVENT,
     DISSOCIATION_COLUMNS,
-
     adverse_event_table,
     dissociation_table,
-    hodges_lehmann,
+    harms_tables,
     participants_table,
     read_adverse_events,
     read_dissociation,
     read_harms,
 )
-
-from conftest import REPO_ROOT
+from pilottrial.analyses.nonparametric import hodges_lehmann, mann_whitney_null_cdf
+from pilottrial.config.load import validate_config
+from pilottrial.data import load_trial
+from pilottrial.errors import InputError
 
 DEMO = REPO_ROOT / "data" / "demo"
+ARMS = ("midazolam", "ketamine")  # reference, treatment of the demo
 
 
 def demo_config(**harms_override) -> dict:
@@ -82,25 +80,25 @@ def _two_arm(n_t, N_t, n_r, N_r):
         ((10, 10, 0, 10), (0.6075, 1.0000)),
     ],
 )
-def test_risk_difference_matches_newcombe_1998_table_ii(config, counts, expected):
+def test_risk_difference_matches_newcombe_1998_table_ii(counts, expected):
     events, participants = _two_arm(*counts)
     # the "any" row: defined also when nobody has an event (a term row needs an event)
-    row = adverse_event_table(events, participants, config).set_index("term").loc[ANY_EVENT]
+    row = adverse_event_table(events, participants, *ARMS).set_index("term").loc[ANY_EVENT]
     n_t, N_t, n_r, N_r = counts
     assert row["risk_difference"] == pytest.approx(n_t / N_t - n_r / N_r)
     assert (row["rd_ci_lower"], row["rd_ci_upper"]) == pytest.approx(expected, abs=5e-5)
 
 
-def test_fisher_exact_matches_the_lady_tasting_tea(config):
+def test_fisher_exact_matches_the_lady_tasting_tea():
     # Fisher (1935): 3 of 4 cups right -> two-sided p = 34/70 = 0.4857
     events, participants = _two_arm(3, 4, 1, 4)
-    row = adverse_event_table(events, participants, config).set_index("term").loc["nausea"]
+    row = adverse_event_table(events, participants, *ARMS).set_index("term").loc["nausea"]
     assert row["fisher_p"] == pytest.approx(34 / 70, abs=1e-12)
 
 
 def test_demo_adverse_events_match_pandas_and_r(config, participants):
     raw = pd.read_csv(DEMO / "adverse_events.csv", dtype=str)
-    table = adverse_event_table(read_adverse_events(config, participants), participants, config)
+    table = adverse_event_table(read_adverse_events(config, participants), participants, *ARMS)
     assert list(table.columns) == ADVERSE_EVENT_COLUMNS
     assert table["term"].iloc[0] == ANY_EVENT
     assert set(table["term"].iloc[1:]) == set(raw["term"])
@@ -124,15 +122,15 @@ def test_demo_adverse_events_match_pandas_and_r(config, participants):
     assert not table.isna().any().any()
 
 
-def test_repeated_episodes_count_as_events_not_participants(config):
+def test_repeated_episodes_count_as_events_not_participants():
     events, participants = _two_arm(2, 5, 1, 5)
     events = pd.concat([events, events.iloc[[0]]], ignore_index=True)
-    row = adverse_event_table(events, participants, config).set_index("term").loc["nausea"]
+    row = adverse_event_table(events, participants, *ARMS).set_index("term").loc["nausea"]
     assert (row["n_treatment"], row["events_treatment"]) == (2, 3)
 
 
-def test_no_adverse_events_gives_the_any_row_with_zeros(config, participants):
-    table = adverse_event_table(None, participants, config)
+def test_no_adverse_events_gives_the_any_row_with_zeros(participants):
+    table = adverse_event_table(None, participants, *ARMS)
     assert table["term"].tolist() == [ANY_EVENT]
     assert table.loc[0, ["n_treatment", "n_reference", "events_treatment"]].tolist() == [0, 0, 0]
     assert table.loc[0, "fisher_p"] == 1.0 and table.loc[0, "risk_difference"] == 0.0
@@ -177,7 +175,7 @@ def test_hodges_lehmann_normal_rule_for_large_samples():
 
 def test_demo_dissociation_matches_pandas_and_r(config, participants):
     raw = pd.read_csv(DEMO / "dissociation.csv")
-    table = dissociation_table(read_dissociation(config, participants), participants, config)
+    table = harms_tables(read_harms(config, participants), participants, config)["dissociation"]
     assert list(table.columns) == DISSOCIATION_COLUMNS
     assert table["arm"].tolist() == ["midazolam", "ketamine", "ketamine - midazolam", "ketamine - midazolam"]
     arm = raw["participant"].map(participants.set_index("participant")["arm"])
@@ -207,9 +205,22 @@ def test_demo_dissociation_matches_pandas_and_r(config, participants):
 
 def test_dissociation_table_accepts_the_raw_file(config, participants):
     raw = pd.read_csv(DEMO / "dissociation.csv")
-    a = dissociation_table(raw, participants, config)
-    b = dissociation_table(read_dissociation(config, participants), participants, config)
+    a = dissociation_table(raw, participants, *ARMS, score="cadss")
+    b = dissociation_table(read_dissociation(config, participants), participants, *ARMS)
     pd.testing.assert_frame_equal(a, b)
+    c = harms_tables({"adverse_events": None, "dissociation": raw}, participants, config)["dissociation"]
+    pd.testing.assert_frame_equal(a, c)
+
+
+def test_harms_tables_use_the_configured_scale_and_tolerate_a_missing_file(config, participants):
+    harms = read_harms(config, participants)
+    tables = harms_tables(harms, participants, config)
+    pd.testing.assert_frame_equal(tables["adverse_events"],
+                                  adverse_event_table(harms["adverse_events"], participants, *ARMS, alpha=0.05))
+    assert tables["dissociation"][["scale", "timepoint"]].drop_duplicates().values.tolist() == [["CADSS", "40 min"]]
+    empty = harms_tables({"adverse_events": harms["adverse_events"], "dissociation": None}, participants,
+                         config)["dissociation"]
+    assert empty["n"].tolist() == [0, 0, 0, 0] and empty["estimate"].isna().all()
 
 
 # --------------------------------------------------------------------------- input checks

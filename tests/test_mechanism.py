@@ -7,18 +7,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import REPO_ROOT
 from scipy import stats
 
-from pilottrial.config.load import validate_config
-from pilottrial.data.ingest import load_trial
 from pilottrial.analyses.mechanism import (
     MECHANISM_COLUMNS,
     correlation_interval,
     correlation_row,
     mechanism_table,
 )
-
-from conftest import REPO_ROOT
+from pilottrial.config.load import validate_config
+from pilottrial.data import load_trial
 
 MECHANISM = [
     {"name": "Amygdala reactivity", "column": "amygdala_reactivity", "range": [None, None], "role": "mechanism"},

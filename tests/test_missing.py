@@ -17,17 +17,30 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 import yaml
+from conftest import REPO_ROOT
 from scipy import stats
 
-from pilottrial.models.primary import CONTRAST_COLUMNS
+from pilottrial.analyses.missing import (
+    DROPOUT_COLUMNS,
+    MI_CONTRAST_COLUMNS,
+    MISSING_DATA_COLUMNS,
+    MISSINGNESS_COLUMNS,
+    TIPPING_COLUMNS,
+    ancova_arrays,
+    dropout_table,
+    fit_imputation_model,
+    impute,
+    impute_arrays,
+    mi_contrasts,
+    missing_data,
+    missingness_table,
+    rubin_rules,
+    tipping_point,
+)
+from pilottrial.config import Trial
 from pilottrial.config.load import load_config, validate_config
-from pilottrial.data.ingest import load_trial
-from pilottrial.analyses.missing.imputation import (DROPOUT_COLUMNS, MI_CONTRAST_COLUMNS, MISSING_DATA_COLUMNS,
-                                MISSINGNESS_COLUMNS, TIPPING_COLUMNS, ancova_arrays, dropout_table,
-                                fit_imputation_model, impute, impute_arrays, mi_contrasts, missing_data,
-                                missingness_table, rubin_rules, tipping_point)
-
-from conftest import REPO_ROOT
+from pilottrial.data import load_trial
+from pilottrial.models.primary import CONTRAST_COLUMNS, model_frame
 
 DEMO = yaml.safe_load((REPO_ROOT / "config" / "config.yaml").read_text())
 
@@ -90,6 +103,21 @@ def sim_trial(n_per_arm: int, seed: int, effect=(-2.0, -4.0, -6.0, -8.0), dropou
     })
     rows["score"] = rows["baseline"] + rows["change"]
     return rows[["participant", "arm", "visit", "outcome", "baseline", "score", "change"]]
+
+
+def fit_model(analysis, outcome, config):
+    """The imputation model of one outcome as the pipeline fits it (model frame, config covariance)."""
+    a = config["analysis"]
+    return fit_imputation_model(model_frame(analysis, outcome, config), a["covariance"], a["fallback"])
+
+
+def imputations(analysis, outcome, config, method="mar", **options):
+    """impute_arrays on one outcome with the config's arms, visits, M, seed and direction (as mi_contrasts)."""
+    trial, a = Trial.from_config(config), config["analysis"]
+    settings = {"n_imputations": a["imputations"], "seed": a["seed"], "covariance": a["covariance"],
+                "fallback": a["fallback"], "better": trial.outcome(outcome).better, "outcome": outcome}
+    return impute_arrays(analysis[analysis.outcome == outcome], trial.reference, trial.treatment,
+                         trial.post_baseline, method=method, **(settings | options))
 
 
 def contrast_at(fit, visit, reference, treatment) -> pd.Series:
@@ -163,8 +191,8 @@ def test_missing_data_stacks_both_tables_in_one_long_table(demo):
 
 # ---- MI under MAR ------------------------------------------------------------------------------
 def _mar_agrees_with_mmrm(analysis, outcome, config, reference, treatment, M):
-    fit = fit_imputation_model(analysis, outcome, config)
-    completed = impute_arrays(analysis, outcome, config, "mar", n_imputations=M, fit=fit)
+    fit = fit_model(analysis, outcome, config)
+    completed = imputations(analysis, outcome, config, "mar", n_imputations=M, fit=fit)
     for j, visit in enumerate(completed.visits):
         q, u, df = ancova_arrays(completed.values[:, :, j], completed.baseline, completed.treated)
         pooled = rubin_rules(q, u, df).iloc[0]
@@ -241,9 +269,9 @@ def test_imputation_mean_is_the_method_mean_conditioned_on_observed_data(method)
     for who in ("S041", "S042"):  # treatment participants with nothing after baseline
         analysis.loc[(analysis.participant == who) & (analysis.visit != "BL"), ["change", "score"]] = np.nan
     analysis.loc[(analysis.participant == "S043") & (analysis.visit == "V2"), ["change", "score"]] = np.nan
-    fit = fit_imputation_model(analysis, "Y", config)
+    fit = fit_model(analysis, "Y", config)
     M = 4000 if method == "j2r" else 2
-    completed = impute_arrays(analysis, "Y", config, method, n_imputations=M, parameter_draws=False, fit=fit)
+    completed = imputations(analysis, "Y", config, method, n_imputations=M, parameter_draws=False, fit=fit)
     sigma = fit.sigmas[0]
     wide = analysis[analysis.visit != "BL"].pivot(index="participant", columns="visit", values="change")[VISITS]
     people = analysis.drop_duplicates("participant").set_index("participant")
@@ -290,7 +318,7 @@ def test_reference_based_estimates_are_shrunk_toward_the_null():
     # reference-based imputation adds between-imputation variance for the treatment arm
     assert table.loc["mi_j2r", "std_error"] > 0 and np.isfinite(cr)
     # the reference arm is imputed under MAR by every method: its completed means agree
-    mean_ref = {m: impute_arrays(analysis, "Y", config, m, n_imputations=200).values[:, :60, 3].mean()
+    mean_ref = {m: imputations(analysis, "Y", config, m, n_imputations=200).values[:, :60, 3].mean()
                 for m in ("mar", "j2r", "cir", "cr")}
     spread = max(mean_ref.values()) - min(mean_ref.values())
     assert spread < 0.3
@@ -308,8 +336,8 @@ def test_cr_cir_and_j2r_agree_when_nothing_was_observed_after_baseline():
     none_observed = treated & wide.isna().all(axis=1).to_numpy()
     some = treated & wide.isna().any(axis=1).to_numpy() & wide.notna().any(axis=1).to_numpy()
     assert none_observed.sum() >= 2 and some.any()
-    fit = fit_imputation_model(analysis, "Y", config)
-    means = {m: impute_arrays(analysis, "Y", config, m, n_imputations=2, parameter_draws=False,
+    fit = fit_model(analysis, "Y", config)
+    means = {m: imputations(analysis, "Y", config, m, n_imputations=2, parameter_draws=False,
                               fit=fit).conditional_mean[0] for m in ("j2r", "cr", "cir", "mar")}
     np.testing.assert_allclose(means["cr"][none_observed], means["j2r"][none_observed], rtol=1e-12)
     np.testing.assert_allclose(means["cir"][none_observed], means["j2r"][none_observed], rtol=1e-12)
@@ -337,7 +365,7 @@ def test_with_no_missing_data_every_method_is_the_complete_data_ancova():
         np.testing.assert_allclose(rows.ci_lower, ci[0], rtol=1e-9)
         np.testing.assert_allclose(rows.p_value, ols.pvalues["arm[T.TRT]"], rtol=1e-8)
         assert (rows.fraction_missing_info == 0).all()
-    completed = impute_arrays(analysis, "Y", config, "j2r")
+    completed = imputations(analysis, "Y", config, "j2r")
     assert completed.observed.all() and (completed.values == completed.values[:1]).all()
 
 
@@ -422,15 +450,15 @@ def test_tipping_delta_is_missing_with_a_note_when_the_conclusion_never_changes(
     efficacy = [o["name"] for o in config["outcomes"] if o["role"] == "efficacy"]
     assert list(dict.fromkeys(table.outcome)) == efficacy
     assert set(table.visit) == {"30d"}
-    for outcome, rows in table.groupby("outcome"):
+    for _, rows in table.groupby("outcome"):
         if rows.conclusion.nunique() == 1:
             assert rows.tipping_delta.isna().all() and rows.note.iloc[0].endswith("unchanged up to delta = 20")
 
 
 def test_delta_shifts_only_imputed_treatment_values(tipping_trial):
     config, analysis = tipping_trial
-    plain = impute_arrays(analysis, "Y", config, "mar", n_imputations=3)
-    shifted = impute_arrays(analysis, "Y", config, "mar", n_imputations=3, delta=2.5)
+    plain = imputations(analysis, "Y", config, "mar", n_imputations=3)
+    shifted = imputations(analysis, "Y", config, "mar", n_imputations=3, delta=2.5)
     expected = 2.5 * (plain.treated[:, None] & ~plain.observed)
     np.testing.assert_allclose(shifted.values - plain.values, np.broadcast_to(expected, plain.values.shape))
 
@@ -438,7 +466,9 @@ def test_delta_shifts_only_imputed_treatment_values(tipping_trial):
 # ---- the tidy form and determinism ---------------------------------------------------------------
 def test_impute_returns_long_completed_data_keeping_observed_values(demo):
     config, analysis = demo
-    table = impute(analysis, "CAPS-5", config, "cir", n_imputations=3)
+    rows = analysis[analysis.outcome == "CAPS-5"]
+    table = impute(rows, "midazolam", "ketamine", ["24h", "7d", "30d"], method="cir", n_imputations=3, seed=1)
+    assert table.equals(imputations(analysis, "CAPS-5", config, "cir", n_imputations=3, seed=1).to_frame())
     assert list(table.columns) == ["imputation", "participant", "arm", "visit", "baseline", "change", "imputed"]
     assert table.imputation.unique().tolist() == [1, 2, 3]
     assert table.change.notna().all()
@@ -469,8 +499,8 @@ def test_same_seed_same_draws_other_seed_other_draws_and_order_does_not_matter(d
     madrs = mi_contrasts(analysis, only_madrs, n_imputations=20)
     pd.testing.assert_frame_equal(madrs, first[first.outcome == "MADRS"].reset_index(drop=True))
     # more imputations keep the first ones
-    five = impute_arrays(analysis, "PCL-5", config, "j2r", n_imputations=5)
-    twenty = impute_arrays(analysis, "PCL-5", config, "j2r", n_imputations=20)
+    five = imputations(analysis, "PCL-5", config, "j2r", n_imputations=5)
+    twenty = imputations(analysis, "PCL-5", config, "j2r", n_imputations=20)
     np.testing.assert_array_equal(five.values, twenty.values[:5])
 
 

@@ -34,10 +34,10 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-
 import sas_listing
-from pilottrial.models.mmrm.fit import OPTIMIZERS
+
 from pilottrial.models.mmrm import MMRMError, fit_mmrm
+from pilottrial.models.mmrm.optimise import OPTIMIZERS
 
 # ---- tolerances --------------------------------------------------------------------------
 # The worst differences observed are noted with each.
@@ -108,7 +108,7 @@ def _listing(reference_dir, name: str, folder: str = "sas") -> str:
 def fitted(fev_data):
     """Memoised ``fit_mmrm`` on the FEV data (several tests share each fit)."""
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def cached(formula, covariance, method, group, df_method):
         return fit_mmrm(fev_data, formula, subject="USUBJID", visit="AVISIT",
                         covariance=covariance, method=method, group=group, df_method=df_method)

@@ -5,13 +5,13 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
-
-from pilottrial.models.primary import CONTRAST_COLUMNS, primary_contrasts
-from pilottrial.config.load import load_config
-from pilottrial.data.ingest import load_trial
-from pilottrial.analyses.multiplicity import ADJUSTED_COLUMNS, adjust_contrasts
-
 from conftest import REPO_ROOT
+
+from pilottrial.analyses.multiplicity import ADJUSTED_COLUMNS, adjust_contrasts, holm
+from pilottrial.config import Trial
+from pilottrial.config.load import load_config
+from pilottrial.data import load_trial
+from pilottrial.models.primary import CONTRAST_COLUMNS, primary_contrasts
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +142,15 @@ def test_secondary_mechanism_role_moves_an_outcome_out_of_the_family(demo):
     for visit in config["visits"]["key"]:
         assert table.loc[("PCL-5", visit), "p_adjusted"] == table.loc[("PCL-5", visit), "p_value"]  # family of one
         assert table.loc[("MADRS", visit), "p_adjusted"] == table.loc[("MADRS", visit), "p_value"]
+
+
+def test_holm_primitive_is_the_hand_worked_family_and_skips_missing_p_values():
+    """The 24h family of the hand-worked example, (0.01, 0.04, 0.03) -> (0.03, 0.06, 0.06); NaN stays NaN."""
+    np.testing.assert_allclose(holm([0.01, 0.04, 0.03, np.nan]), [0.03, 0.06, 0.06, np.nan], rtol=1e-12)
+    assert (holm([0.4, 0.6, 0.9]) <= 1.0).all()
+
+
+def test_the_table_accepts_the_typed_trial(demo):
+    config, contrasts = demo
+    pd.testing.assert_frame_equal(adjust_contrasts(contrasts, Trial.from_config(config)),
+                                  adjust_contrasts(contrasts, config))

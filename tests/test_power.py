@@ -1,4 +1,4 @@
-"""Planning the definitive trial (pilottrial.planning.power): the batched MMRM against fit_mmrm, shards,
+"""Planning the definitive trial (pilottrial.planning): the batched MMRM against fit_mmrm, shards,
 power under the null, the analytic formulas, the smallest-n logic and determinism."""
 
 from __future__ import annotations
@@ -12,15 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import REPO_ROOT
 from scipy import stats
 
-from conftest import REPO_ROOT
-from pilottrial.planning import power
+from pilottrial import planning
 from pilottrial.errors import InputError
-from pilottrial.models.mmrm import fit_mmrm
-from pilottrial.models.mmrm import monotone
-from pilottrial.models.mmrm.inference import numerical_hessian, satterthwaite_df
-from pilottrial.models.mmrm.fit import _contract
+from pilottrial.models.mmrm import fit_mmrm, monotone
+from pilottrial.planning import simulation
 
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
@@ -31,32 +29,25 @@ SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 def _reference_fit(trials, t, plan):
     """fit_mmrm on trial t, with the Satterthwaite df also from a central-difference Hessian
     (fit_mmrm's own uses forward differences, ~1e-6 relative)."""
-    frame = power.trial_frame(trials, t, plan)
+    frame = planning.trial_frame(trials, t, plan)
     formula = "change ~ baseline + arm * visit" if len(plan.visits) > 1 else "change ~ baseline + arm"
     fit = fit_mmrm(frame, formula, subject="participant", visit="visit",
                    covariance="us", method="reml", df_method="satterthwaite")
     row = fit.treatment_contrasts("arm", plan.arms[0], plan.arms[1], visit="visit").iloc[plan.visit_index]
-
-    def gradient(phi):
-        ev = fit._data.evaluate(fit._spec.sigmas_phi(phi), reml=True, gradient=True)
-        return _contract(fit._spec.jac_phi(phi), ev.G)
-
     L = np.zeros(len(fit.beta))
     L[fit.terms.index("arm[T.treatment]")] = 1.0
     if plan.visit_index > 0:
         L[fit.terms.index(f"arm[T.treatment]:visit[T.{plan.visit}]")] = 1.0
-    hessian = numerical_hessian(gradient, fit.phi)  # central differences, ~1e-10
-    df_central = satterthwaite_df(fit._data, fit._evaluation, fit._spec, fit.phi, 2 * np.linalg.inv(hessian),
-                                  L[None])[0]
+    df_central = fit.with_central_hessian().contrast(L[None])["df"].iloc[0]  # central differences, ~1e-10
     return row, df_central, fit
 
 
 @pytest.mark.parametrize("n_visits, n_per_arm, hazard, visit",
                          [(4, 40, 0.12, 3), (3, 15, 0.2, 2), (4, 30, 0.1, 1), (1, 20, 0.0, 0), (6, 60, 0.05, 5)])
 def test_batch_fit_matches_fit_mmrm_estimates_se_df(n_visits, n_per_arm, hazard, visit):
-    plan = power.example_plan(n_visits=n_visits, n_per_arm=[n_per_arm], hazard=hazard)
+    plan = planning.example_plan(n_visits=n_visits, n_per_arm=[n_per_arm], hazard=hazard)
     plan.visit = plan.visits[visit]
-    trials = power.simulate_trials(plan, n_per_arm, -1.5, power.trial_streams(7, n_per_arm, 0, 6))
+    trials = planning.simulate_trials(plan, n_per_arm, -1.5, planning.trial_streams(7, n_per_arm, 0, 6))
     batch = monotone.fit_monotone_batch(trials, plan.visit_index)
     assert (batch.status == 0).all()
     for t in range(6):
@@ -72,9 +63,9 @@ def test_batch_fit_matches_fit_mmrm_estimates_se_df(n_visits, n_per_arm, hazard,
 
 
 def test_trial_the_batch_cannot_fit_goes_to_fit_mmrm(monkeypatch):
-    plan = power.example_plan(n_per_arm=[20], hazard=0.1)
-    trials = power.simulate_trials(plan, 20, -2.0, power.trial_streams(3, 20, 0, 4))
-    direct = power.fit_trials(trials, plan)
+    plan = planning.example_plan(n_per_arm=[20], hazard=0.1)
+    trials = planning.simulate_trials(plan, 20, -2.0, planning.trial_streams(3, 20, 0, 4))
+    direct = planning.fit_trials(trials, plan)
     original = monotone.fit_monotone_batch
 
     def failing_second(trials_, visit):
@@ -82,8 +73,8 @@ def test_trial_the_batch_cannot_fit_goes_to_fit_mmrm(monkeypatch):
         out.status[1] = 2
         return out
 
-    monkeypatch.setattr(power, "fit_monotone_batch", failing_second)
-    routed = power.fit_trials(trials, plan)
+    monkeypatch.setattr(simulation, "fit_monotone_batch", failing_second)
+    routed = planning.fit_trials(trials, plan)
     assert list(routed["fitter"]) == ["batch us", "fit_mmrm us", "batch us", "batch us"]
     for column in ("estimate", "std_error", "p_value"):
         assert routed[column].to_numpy() == pytest.approx(direct[column].to_numpy(), rel=1e-6)
@@ -92,9 +83,9 @@ def test_trial_the_batch_cannot_fit_goes_to_fit_mmrm(monkeypatch):
 def test_small_trials_with_heavy_dropout_always_get_an_analysis_or_a_reason():
     """Where the unstructured fit fails (10 per arm, a third dropping out at each visit), the
     trial is refitted by fit_mmrm with the fallback chain, or marked failed with the reason."""
-    plan = power.example_plan(n_per_arm=[10], hazard=0.35)
-    trials = power.simulate_trials(plan, 10, -2.0, power.trial_streams(9, 10, 0, 20))
-    fits = power.fit_trials(trials, plan)
+    plan = planning.example_plan(n_per_arm=[10], hazard=0.35)
+    trials = planning.simulate_trials(plan, 10, -2.0, planning.trial_streams(9, 10, 0, 20))
+    fits = planning.fit_trials(trials, plan)
     kinds = fits["fitter"].str.split(":").str[0]
     assert set(kinds) <= {"batch us", "fit_mmrm us", "fit_mmrm toeph", "fit_mmrm ar1", "fit_mmrm cs", "failed"}
     assert (kinds == "batch us").sum() >= 5 and kinds.str.startswith("fit_mmrm").sum() >= 3
@@ -104,12 +95,12 @@ def test_small_trials_with_heavy_dropout_always_get_an_analysis_or_a_reason():
 
 
 def test_trial_without_participants_at_a_visit_fails_and_counts_as_not_significant():
-    plan = power.example_plan(n_per_arm=[5], hazard=0.0)
-    trials = power.simulate_trials(plan, 5, -2.0, power.trial_streams(3, 5, 0, 3))
+    plan = planning.example_plan(n_per_arm=[5], hazard=0.0)
+    trials = planning.simulate_trials(plan, 5, -2.0, planning.trial_streams(3, 5, 0, 3))
     trials.change[1, trials.arm == 1, 3] = np.nan  # nobody of the treatment arm at the last visit
     batch = monotone.fit_monotone_batch(trials, 3)
     assert list(batch.status) == [0, 1, 0]
-    fits = power.fit_trials(trials, plan)
+    fits = planning.fit_trials(trials, plan)
     assert fits["fitter"].iloc[1].startswith("failed")
     assert np.isnan(fits["p_value"].iloc[1])
 
@@ -119,59 +110,59 @@ def test_trial_without_participants_at_a_visit_fails_and_counts_as_not_significa
 # ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def two_effect_plan():
-    plan = power.example_plan(n_per_arm=[10, 24], n_sims=250, hazard=0.1)
+    plan = planning.example_plan(n_per_arm=[10, 24], n_sims=250, hazard=0.1)
     plan.effects = [{"source": "null", "value": 0.0}, {"source": "fixed -2", "value": -2.0}]
     return plan
 
 
 @pytest.fixture(scope="module")
 def one_shard(two_effect_plan):
-    return power.combine_shards([power.simulate_shard(two_effect_plan, 0, 1)], two_effect_plan)
+    return planning.combine_shards([planning.simulate_shard(two_effect_plan, 0, 1)], two_effect_plan)
 
 
 @pytest.mark.parametrize("n_shards", [2, 4, 7])
 def test_results_identical_whatever_the_number_of_shards(two_effect_plan, one_shard, n_shards):
-    shards = [power.simulate_shard(two_effect_plan, i, n_shards) for i in range(n_shards)]
+    shards = [planning.simulate_shard(two_effect_plan, i, n_shards) for i in range(n_shards)]
     assert sum(len(s) for s in shards) == len(one_shard) == 2 * 2 * 250
-    gathered = power.combine_shards(shards[::-1], two_effect_plan)  # order of the files is irrelevant
+    gathered = planning.combine_shards(shards[::-1], two_effect_plan)  # order of the files is irrelevant
     pd.testing.assert_frame_equal(gathered, one_shard, check_exact=True)
-    curve_1, sizes_1 = power.power_curve(one_shard, two_effect_plan)
-    curve_k, sizes_k = power.power_curve(gathered, two_effect_plan)
+    curve_1, sizes_1 = planning.power_curve(one_shard, two_effect_plan)
+    curve_k, sizes_k = planning.power_curve(gathered, two_effect_plan)
     pd.testing.assert_frame_equal(curve_1, curve_k, check_exact=True)
     pd.testing.assert_frame_equal(sizes_1, sizes_k, check_exact=True)
 
 
 def test_shards_partition_the_chunks(two_effect_plan):
-    all_chunks = power.shard_tasks(two_effect_plan, 0, 1)
+    all_chunks = planning.shard_tasks(two_effect_plan, 0, 1)
     assert len(all_chunks) == 2 * 2 * 3  # 250 simulations = chunks of 100, 100, 50
     for n_shards in (2, 3, 5, 20):
-        parts = [power.shard_tasks(two_effect_plan, i, n_shards) for i in range(n_shards)]
+        parts = [planning.shard_tasks(two_effect_plan, i, n_shards) for i in range(n_shards)]
         assert sorted(c for p in parts for c in p) == sorted(all_chunks)
     with pytest.raises(ValueError):
-        power.shard_tasks(two_effect_plan, 2, 2)
+        planning.shard_tasks(two_effect_plan, 2, 2)
 
 
 def test_missing_or_repeated_shards_are_refused(two_effect_plan, one_shard):
     with pytest.raises(ValueError, match="missing"):
-        power.combine_shards([one_shard.iloc[:-3]], two_effect_plan)
+        planning.combine_shards([one_shard.iloc[:-3]], two_effect_plan)
     with pytest.raises(ValueError, match="more than one shard"):
-        power.combine_shards([one_shard, one_shard.iloc[:5]], two_effect_plan)
+        planning.combine_shards([one_shard, one_shard.iloc[:5]], two_effect_plan)
 
 
 def test_trial_streams_are_spawned_from_the_seed_by_n_and_simulation():
-    streams = power.trial_streams(11, 30, 5, 8)
+    streams = planning.trial_streams(11, 30, 5, 8)
     spawned = np.random.SeedSequence(11).spawn(31)[30].spawn(8)[5:8]
     for mine, theirs in zip(streams, spawned):
         assert np.array_equal(mine.generate_state(4), theirs.generate_state(4))
     # a simulation's stream does not depend on which others are drawn with it
-    alone = power.trial_streams(11, 30, 6, 7)[0]
+    alone = planning.trial_streams(11, 30, 6, 7)[0]
     assert np.array_equal(alone.generate_state(4), streams[1].generate_state(4))
 
 
 def test_a_trial_does_not_depend_on_the_grid_or_the_number_of_simulations(two_effect_plan, one_shard):
-    wider = power.example_plan(n_per_arm=[10, 16, 24], n_sims=120, hazard=0.1)
+    wider = planning.example_plan(n_per_arm=[10, 16, 24], n_sims=120, hazard=0.1)
     wider.effects = two_effect_plan.effects
-    extra = power.combine_shards([power.simulate_shard(wider, 0, 1)], wider)
+    extra = planning.combine_shards([planning.simulate_shard(wider, 0, 1)], wider)
     keep = ["effect_source", "n_per_arm", "simulation"]
     merged = one_shard.merge(extra, on=keep, suffixes=("", "_wider"))
     assert len(merged) == 2 * 2 * 120
@@ -179,11 +170,11 @@ def test_a_trial_does_not_depend_on_the_grid_or_the_number_of_simulations(two_ef
 
 
 def test_simulation_is_deterministic(two_effect_plan, one_shard):
-    again = power.combine_shards([power.simulate_shard(two_effect_plan, 0, 1)], two_effect_plan)
+    again = planning.combine_shards([planning.simulate_shard(two_effect_plan, 0, 1)], two_effect_plan)
     pd.testing.assert_frame_equal(again, one_shard, check_exact=True)
-    other_seed = power.example_plan(n_per_arm=[10, 24], n_sims=250, hazard=0.1, seed=1)
+    other_seed = planning.example_plan(n_per_arm=[10, 24], n_sims=250, hazard=0.1, seed=1)
     other_seed.effects = two_effect_plan.effects
-    different = power.simulate_chunk(other_seed, 1, 10, 0, 5)
+    different = planning.simulate_chunk(other_seed, 1, 10, 0, 5)
     assert not np.allclose(different["estimate"], one_shard["estimate"].iloc[:5])
 
 
@@ -200,22 +191,22 @@ def test_effects_share_their_random_streams(one_shard):
 # statistical behaviour
 # ------------------------------------------------------------------------------------------
 def test_power_under_the_null_is_alpha_within_monte_carlo_error():
-    plan = power.example_plan(n_per_arm=[20, 50], n_sims=1000, effect=0.0, hazard=0.1)
-    sims = power.combine_shards([power.simulate_shard(plan, 0, 1)], plan)
-    curve, _ = power.power_curve(sims, plan)
+    plan = planning.example_plan(n_per_arm=[20, 50], n_sims=1000, effect=0.0, hazard=0.1)
+    sims = planning.combine_shards([planning.simulate_shard(plan, 0, 1)], plan)
+    curve, _ = planning.power_curve(sims, plan)
     simulated = curve[curve["method"] == "simulation"]
     assert (simulated["n_failed"] == 0).all()
     for _, row in simulated.iterrows():
-        lower, upper = power.clopper_pearson(row["power"] * row["n_sims"], row["n_sims"], level=0.999)
+        lower, upper = planning.clopper_pearson(row["power"] * row["n_sims"], row["n_sims"], level=0.999)
         assert lower <= plan.alpha <= upper, row.to_dict()
     # and the analytic formulas give alpha at no effect
     assert curve.loc[curve["method"] != "simulation", "power"].to_numpy() == pytest.approx(plan.alpha, rel=1e-6)
 
 
 def test_power_without_dropout_is_close_to_the_t_formula():
-    plan = power.example_plan(n_visits=3, n_per_arm=[15, 30, 60], n_sims=1000, effect=-1.6, hazard=0.0)
-    sims = power.combine_shards([power.simulate_shard(plan, 0, 1)], plan)
-    curve, _ = power.power_curve(sims, plan)
+    plan = planning.example_plan(n_visits=3, n_per_arm=[15, 30, 60], n_sims=1000, effect=-1.6, hazard=0.0)
+    sims = planning.combine_shards([planning.simulate_shard(plan, 0, 1)], plan)
+    curve, _ = planning.power_curve(sims, plan)
     simulated = curve[curve["method"] == "simulation"].set_index("n_per_arm")["power"]
     t_formula = curve[curve["method"] == "analytic_t"].set_index("n_per_arm")["power"]
     for n in plan.n_per_arm:
@@ -238,46 +229,46 @@ def test_lu_variance_factor_is_the_inverse_fisher_information():
         for v in range(m):
             # the full information, and the marginal one of visits 1..v (later visits add
             # nothing about the mean at v: the monotone likelihood factorizes)
-            assert power.lu_variance_factor(sigma, retention, v) == pytest.approx(inverse[v, v], rel=1e-9)
+            assert planning.lu_variance_factor(sigma, retention, v) == pytest.approx(inverse[v, v], rel=1e-9)
             marginal = sum(share[k] * np.pad(np.linalg.inv(sigma[: min(k, v) + 1, : min(k, v) + 1]),
                                              (0, v - min(k, v))) for k in range(m))
-            assert power.lu_variance_factor(sigma, retention, v) == pytest.approx(np.linalg.inv(marginal)[v, v],
+            assert planning.lu_variance_factor(sigma, retention, v) == pytest.approx(np.linalg.inv(marginal)[v, v],
                                                                                 rel=1e-9)
     # no dropout: the variance of one visit, whatever the correlations
-    assert power.lu_variance_factor(sigma, np.ones(5), 2) == pytest.approx(sigma[2, 2])
+    assert planning.lu_variance_factor(sigma, np.ones(5), 2) == pytest.approx(sigma[2, 2])
 
 
 def test_t_formula_is_the_noncentral_t():
-    plan = power.example_plan(n_visits=2, n_per_arm=[30], hazard=0.0)
+    plan = planning.example_plan(n_visits=2, n_per_arm=[30], hazard=0.0)
     sd = np.sqrt(plan.sigma[1][1])
     nc = 1.2 / (sd * np.sqrt(2 / 30))
     crit = stats.t.ppf(0.975, 57)
     expected = stats.nct.sf(crit, 57, nc) + stats.nct.cdf(-crit, 57, nc)
-    assert power.analytic_power(plan, 30, -1.2, "analytic_t") == pytest.approx(expected, rel=1e-12)
+    assert planning.analytic_power(plan, 30, -1.2, "analytic_t") == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.parametrize("method", ["analytic_mmrm", "analytic_t"])
 def test_analytic_sample_size_is_the_first_n_reaching_the_target(method):
-    plan = power.example_plan(n_per_arm=[20], hazard=0.08)
+    plan = planning.example_plan(n_per_arm=[20], hazard=0.08)
     for target in (0.8, 0.9):
-        n = power.analytic_sample_size(plan, -1.0, target, method)
-        assert power.analytic_power(plan, n, -1.0, method) >= target > power.analytic_power(plan, n - 1, -1.0, method)
-    assert power.analytic_sample_size(plan, 0.0, 0.8, method) is None
+        n = planning.analytic_sample_size(plan, -1.0, target, method)
+        assert planning.analytic_power(plan, n, -1.0, method) >= target > planning.analytic_power(plan, n - 1, -1.0, method)
+    assert planning.analytic_sample_size(plan, 0.0, 0.8, method) is None
 
 
 def test_smallest_n_needs_every_larger_n_to_reach_the_target():
     grid = [10, 20, 30, 40, 50, 60]
-    assert power.smallest_n(grid, [0.5, 0.7, 0.82, 0.79, 0.85, 0.9], 0.8) == 50  # MC dip at 40
-    assert power.smallest_n(grid, [0.5, 0.7, 0.8, 0.81, 0.85, 0.9], 0.8) == 30  # equal counts
-    assert power.smallest_n(grid, [0.85] * 6, 0.8) == 10
-    assert power.smallest_n(grid, [0.1, 0.2, 0.3, 0.4, 0.5, 0.79], 0.8) is None
-    assert power.smallest_n(grid[::-1], [0.9, 0.85, 0.79, 0.82, 0.7, 0.5], 0.8) == 50  # any order
+    assert planning.smallest_n(grid, [0.5, 0.7, 0.82, 0.79, 0.85, 0.9], 0.8) == 50  # MC dip at 40
+    assert planning.smallest_n(grid, [0.5, 0.7, 0.8, 0.81, 0.85, 0.9], 0.8) == 30  # equal counts
+    assert planning.smallest_n(grid, [0.85] * 6, 0.8) == 10
+    assert planning.smallest_n(grid, [0.1, 0.2, 0.3, 0.4, 0.5, 0.79], 0.8) is None
+    assert planning.smallest_n(grid[::-1], [0.9, 0.85, 0.79, 0.82, 0.7, 0.5], 0.8) == 50  # any order
 
 
 def test_simulated_dropout_follows_the_hazard():
-    plan = power.example_plan(n_per_arm=[400], hazard=0.1)
+    plan = planning.example_plan(n_per_arm=[400], hazard=0.1)
     plan.hazard = [[0.05, 0.1, 0.0, 0.2], [0.0, 0.05, 0.05, 0.1]]
-    trials = power.simulate_trials(plan, 400, -1.0, power.trial_streams(5, 400, 0, 20))
+    trials = planning.simulate_trials(plan, 400, -1.0, planning.trial_streams(5, 400, 0, 20))
     observed = ~np.isnan(trials.change)
     assert not (observed[:, :, 1:] & ~observed[:, :, :-1]).any(), "monotone"
     for a in (0, 1):
@@ -291,7 +282,7 @@ def test_simulated_dropout_follows_the_hazard():
 @pytest.fixture(scope="module")
 def demo():
     from pilottrial.config.load import load_config
-    from pilottrial.data.ingest import load_trial
+    from pilottrial.data import load_trial
 
     config = load_config(REPO_ROOT / "config" / "config.yaml")
     return config, load_trial(config)
@@ -303,7 +294,7 @@ def test_plan_from_the_pilot(demo):
     config, analysis = demo
     config = dict(config, power={"enabled": True, "effect": ["pilot", "pilot_conservative", 9],
                                  "variance_inflation": "ucl90", "n_per_arm": [40, 20], "n_sims": 10})
-    plan = power.pilot_plan(analysis, config)
+    plan = planning.pilot_plan(analysis, config)
     fit = fit_outcome_mmrm(analysis, plan.outcome, config)
     assert plan.visits == list(fit.visits) and plan.visit == config["visits"]["key"][-1]
     np.testing.assert_allclose(plan.pilot_sigma, fit.sigmas[0])
@@ -323,31 +314,31 @@ def test_plan_from_the_pilot(demo):
         wide = rows[rows["arm"] == arm].pivot(index="participant", columns="visit", values="change")[plan.visits]
         last_seen = wide.notna().to_numpy()[:, ::-1].cumsum(axis=1)[:, ::-1] > 0
         np.testing.assert_allclose(plan.retention[a], last_seen.mean(axis=0))
-    assert power.PowerPlan.from_json(plan.to_json()) == plan
+    assert planning.PowerPlan.from_json(plan.to_json()) == plan
 
 
 def test_settings_defaults_and_errors(demo):
     config, _ = demo
-    settings = power.power_settings(dict(config, power={"enabled": True, "effect": "pilot"}))
+    settings = planning.power_settings(dict(config, power={"enabled": True, "effect": "pilot"}))
     assert settings["effect"] == ["pilot"] and settings["n_sims"] == 1000 and settings["shards"] == 4
     assert settings["target_power"] == [0.8, 0.9] and settings["alpha"] == config["analysis"]["alpha"]
     assert settings["outcome"] == next(o["name"] for o in config["outcomes"] if o.get("primary"))
     no_mcid = dict(config, outcomes=[{k: v for k, v in o.items() if k != "mcid"} for o in config["outcomes"]])
     with pytest.raises(InputError, match="mcid"):
-        power.power_settings(dict(no_mcid, power={"enabled": True}))
+        planning.power_settings(dict(no_mcid, power={"enabled": True}))
     for bad in ({"n_per_arm": [2]}, {"effect": "huge"}, {"visit": "baseline"}, {"outcome": "BDI"},
                 {"target_power": [1.2]}, {"variance_inflation": "double"}):
         with pytest.raises(InputError, match="power"):
-            power.power_settings(dict(config, power={"enabled": True, "effect": "pilot", **bad}))
+            planning.power_settings(dict(config, power={"enabled": True, "effect": "pilot", **bad}))
 
 
 def test_curve_and_sample_size_tables_and_figure(two_effect_plan, one_shard, tmp_path):
     from pilottrial.report.figures.power import plot_power_curve
 
-    curve, sizes = power.power_curve(one_shard, two_effect_plan)
+    curve, sizes = planning.power_curve(one_shard, two_effect_plan)
     assert list(curve.columns[:7]) == ["n_per_arm", "power", "mc_lower", "mc_upper", "n_sims", "effect", "method"]
-    assert list(curve.columns) == power.CURVE_COLUMNS and list(sizes.columns) == power.SAMPLE_SIZE_COLUMNS
-    assert len(curve) == 2 * 3 * 2 and set(curve["method"]) == set(power.METHODS)
+    assert list(curve.columns) == planning.CURVE_COLUMNS and list(sizes.columns) == planning.SAMPLE_SIZE_COLUMNS
+    assert len(curve) == 2 * 3 * 2 and set(curve["method"]) == set(planning.METHODS)
     sim = curve[curve["method"] == "simulation"]
     assert (sim["n_sims"] == 250).all()
     assert (sim["mc_lower"] <= sim["power"]).all() and (sim["power"] <= sim["mc_upper"]).all()
@@ -359,17 +350,17 @@ def test_curve_and_sample_size_tables_and_figure(two_effect_plan, one_shard, tmp
     data = [p.read_bytes() for p in paths]
     assert data[0].startswith(b"\x89PNG") and data[0] == data[1]
     assert b"Software" not in data[0] and b"matplotlib" not in data[0]
-    text = power.planning_summary(two_effect_plan, sizes)
+    text = planning.planning_summary(two_effect_plan, sizes)
     assert any("Lu, Luo & Chen" in p for p in text)
 
 
 def test_shard_resources_grow_with_the_work():
-    small = power.shard_resources({"n_per_arm": [20, 40], "effect": ["mcid"], "n_sims": 1000, "shards": 4})
-    big = power.shard_resources({"n_per_arm": list(range(50, 1050, 50)), "effect": ["mcid", "pilot"],
+    small = planning.shard_resources({"n_per_arm": [20, 40], "effect": ["mcid"], "n_sims": 1000, "shards": 4})
+    big = planning.shard_resources({"n_per_arm": list(range(50, 1050, 50)), "effect": ["mcid", "pilot"],
                                  "n_sims": 5000, "shards": 4})
     assert small["runtime"] == 10 and big["runtime"] > small["runtime"] and big["mem_mb"] > small["mem_mb"]
     eight_visits = {"visits": {"order": ["baseline"] + [f"V{i}" for i in range(8)]}}
-    more = power.shard_resources({"n_per_arm": list(range(50, 1050, 50)), "effect": ["mcid", "pilot"],
+    more = planning.shard_resources({"n_per_arm": list(range(50, 1050, 50)), "effect": ["mcid", "pilot"],
                                   "n_sims": 5000, "shards": 4}, eight_visits)
     assert more["runtime"] > big["runtime"]
 

@@ -12,12 +12,11 @@ import subprocess
 
 import pandas as pd
 import pytest
-
-from pilottrial.models.primary import primary_contrasts
-from pilottrial.config.load import load_config
-from pilottrial.data.ingest import load_trial
-
 from conftest import REPO_ROOT
+
+from pilottrial.config.load import load_config
+from pilottrial.data import load_trial
+from pilottrial.models.primary import primary_contrasts
 
 # Tolerances from the issue: estimates and SEs within 1e-4 relative, df within 1%.
 RTOL_ESTIMATE = 1e-4

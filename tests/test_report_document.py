@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from demo_report import REPO_ROOT, TRIAL, demo_report
-from pilottrial.provenance import manifest
+
+from pilottrial.provenance import manifest, verify
 from pilottrial.report import pdf
-from pilottrial.provenance import verify
 from pilottrial.report.document import render_report
 from pilottrial.report.sections import SECTION_ORDER, sensitivity_agreement
 

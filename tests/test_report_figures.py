@@ -1,4 +1,4 @@
-"""Tests for pilottrial.report.figures.trial on the demo trial: every figure is a valid PNG and SVG,
+"""Tests for pilottrial.report.figures on the demo trial: every figure is a valid PNG and SVG,
 byte-identical across runs, leaks no figure or rcParam; the numbers drawn are checked against
 counts and formulas computed here from the demo files."""
 
@@ -6,27 +6,33 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import statistics
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import matplotlib
+
+matplotlib.use("Agg")  # the library leaves the backend to its caller
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-from pilottrial.report.figures import trial as rf
-from pilottrial.models.primary import fit_outcome_mmrm, primary_contrasts
-from pilottrial.config.load import load_config
-from pilottrial.data.ingest import load_trial
+import pilottrial.report.figures as rf
 from pilottrial.analyses.effects import effect_sizes
 from pilottrial.analyses.feasibility import read_screening_log, wilson_interval
-from pilottrial.analyses.missing.imputation import tipping_point
-from pilottrial.models.mmrm.simulate import simulate_trial
+from pilottrial.analyses.missing import tipping_point
 from pilottrial.analyses.multiplicity import adjust_contrasts
 from pilottrial.analyses.responders import responder_table
+from pilottrial.config.load import load_config
+from pilottrial.data import load_trial
+from pilottrial.models.mmrm.simulate import simulate_trial
+from pilottrial.models.primary import fit_outcome_mmrm, primary_contrasts
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "data" / "demo"
@@ -131,6 +137,20 @@ def test_no_figure_or_rcparam_leaks(tmp_path, analysis, config, tables):
     after = dict(matplotlib.rcParams)
     assert {k for k in before if before[k] != after[k]} == set()
     assert matplotlib.get_backend().lower() == "agg"
+
+
+def test_importing_the_figures_sets_no_backend_and_no_seaborn():
+    """The backend is the caller's choice (the scripts set Agg); every public name resolves."""
+    code = ("import sys, matplotlib\n"
+            "from matplotlib import rcsetup\n"
+            "import pilottrial.report.figures as figures\n"
+            "for name in figures.__all__:\n"
+            "    getattr(figures, name)\n"
+            "assert matplotlib.rcParams._get('backend') is rcsetup._auto_backend_sentinel\n"
+            "assert 'seaborn' not in sys.modules\n")
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
 
 
 # --------------------------------------------------------------------------- CONSORT
@@ -400,7 +420,7 @@ def test_table_one_layout(analysis, config, raw):
     age = table[(table["variable"] == "age") & (table["statistic"] == "mean (SD)")].iloc[0]
     ages = raw[(raw["visit"] == "baseline") & (raw["arm"] == "ketamine")]["age"]
     assert age["ketamine"] == f"{ages.mean():.1f} ({ages.std():.1f})"
-    # text input (as pilottrial.data.ingest.read_trial_data returns it) gives the same table
+    # text input (as pilottrial.data.read_trial_data returns it) gives the same table
     as_text = rf.table_one(analysis, pd.read_csv(DEMO / "ketamine_ptsd_demo.csv", dtype=str), config)
     pd.testing.assert_frame_equal(table, as_text)
 

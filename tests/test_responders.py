@@ -5,14 +5,18 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO_ROOT
 from scipy import stats
 
+from pilottrial.analyses.responders import (
+    RESPONDER_COLUMNS,
+    compare_proportions,
+    is_responder,
+    number_needed_to_treat,
+    responder_table,
+)
 from pilottrial.config.load import load_config
-from pilottrial.data.ingest import load_trial
-from pilottrial.analyses.responders import (RESPONDER_COLUMNS, compare_proportions, is_responder, number_needed_to_treat,
-                                   responder_table)
-
-from conftest import REPO_ROOT
+from pilottrial.data import load_trial
 
 NUMERIC = [c for c in RESPONDER_COLUMNS if c not in ("outcome", "visit", "definition", "nnt_note", "or_note")]
 

@@ -15,35 +15,34 @@ import time
 import warnings
 
 import numpy as np
-
-from pilottrial.analyses.nonparametric import mann_whitney_null_cdf
 import pandas as pd
 import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
+from conftest import REPO_ROOT, require_r
 from scipy import stats
 
-from pilottrial.analyses.sensitivity import methods as sensitivity
-from pilottrial.models.primary import CONTRAST_COLUMNS, model_frame, primary_contrasts
-from pilottrial.config.load import load_config, validate_config
-from pilottrial.data.ingest import load_trial
-from pilottrial.models.mmrm import MMRMError, fit_mmrm
-from pilottrial.analyses.sensitivity.methods import (
+from pilottrial.analyses.common import outcome_frame
+from pilottrial.analyses.nonparametric import hodges_lehmann, mann_whitney_null_cdf
+from pilottrial.analyses.sensitivity import (
     SENSITIVITY_COLUMNS,
-    _ArmGLS,
-
     ancova_complete_case,
+    fit_gee,
     gee_bias_reduced,
-    hodges_lehmann,
     lmm_random_intercept,
     mann_whitney,
     mixed_anova_complete_case,
     mmrm_structures,
+    other_models,
     randomization_test,
     sensitivity_analyses,
 )
-
-from conftest import require_r, REPO_ROOT
+from pilottrial.analyses.sensitivity.randomization import _ArmGLS, _randomization_p
+from pilottrial.config import Trial
+from pilottrial.config.load import load_config, validate_config
+from pilottrial.data import load_trial
+from pilottrial.models.mmrm import MMRMError, fit_mmrm
+from pilottrial.models.primary import CONTRAST_COLUMNS, model_formula, model_frame, primary_contrasts
 
 ANALYSES = ["ancova_complete_case", "mixed_anova_complete_case", "gee_bias_reduced", "randomization_test",
             "mann_whitney", "lmm_random_intercept", "mmrm_cs", "mmrm_ar1", "mmrm_toeph"]
@@ -62,6 +61,29 @@ def demo_table(trial):
     start = time.perf_counter()
     table = sensitivity_analyses(analysis, config)
     return table, time.perf_counter() - start
+
+
+def per_outcome(method, analysis, config, outcomes=None, **options):
+    """``method`` (a primitive) on the model frame of each efficacy outcome (or ``outcomes``),
+    with the config's arms, key visits and alpha, as :func:`sensitivity_analyses` calls it."""
+    trial = Trial.from_config(config)
+    names = outcomes or [o.name for o in trial.efficacy_outcomes]
+    return pd.concat([method(model_frame(analysis, name, config), trial.reference, trial.treatment,
+                             visits=trial.key_visits, alpha=trial.alpha, outcome=name, **options)
+                      for name in names], ignore_index=True)
+
+
+def randomization(analysis, config, outcomes=None):
+    """The randomization test of each efficacy outcome with the config's settings (as the pipeline runs it)."""
+    a = config["analysis"]
+    trial = Trial.from_config(config)
+    return pd.concat([randomization_test(frame, trial.reference, trial.treatment, visits=trial.key_visits,
+                                         alpha=trial.alpha, outcome=name, participants=analysis[["participant", "arm"]],
+                                         draws=a["randomization_draws"], seed=a["seed"], covariance=a["covariance"],
+                                         fallback=a["fallback"], df_method=a["df_method"],
+                                         formula=model_formula(frame, config))
+                      for name in outcomes or [o.name for o in trial.efficacy_outcomes]
+                      for frame in [model_frame(analysis, name, config)]], ignore_index=True)
 
 
 def _arm_values(frame, visit, arm):
@@ -111,7 +133,7 @@ def test_only_efficacy_outcomes_and_documented_nans(trial):
     config["analysis"]["randomization_draws"] = 1000
     config["outcomes"].append({"name": "ROI", "column": "roi", "range": None, "better": "lower",
                                "primary": False, "role": "mechanism"})
-    assert "ROI" not in set(ancova_complete_case(both, config).outcome)
+    assert "ROI" not in set(sensitivity_analyses(both, config).outcome)
     config["outcomes"][-1]["role"] = "efficacy"
     table = sensitivity_analyses(both, config)
     roi_rows = table[table.outcome == "ROI"]
@@ -130,7 +152,7 @@ def test_only_efficacy_outcomes_and_documented_nans(trial):
 # ---- 1. ANCOVA -------------------------------------------------------------------------------
 def test_ancova_equals_statsmodels_ols(trial):
     config, analysis = trial
-    table = ancova_complete_case(analysis, config)
+    table = per_outcome(ancova_complete_case, analysis, config)
     for outcome, visit in itertools.product(["CAPS-5", "MADRS"], ["24h", "30d"]):
         at = analysis[(analysis.outcome == outcome) & (analysis.visit == visit)].dropna(subset=["change"])
         X = np.column_stack([np.ones(len(at)), at.baseline, (at.arm == "ketamine").astype(float)])
@@ -148,7 +170,7 @@ def test_mixed_anova_matches_direct_pingouin(trial):
     import pingouin as pg
 
     config, analysis = trial
-    table = mixed_anova_complete_case(analysis, config, outcomes=["PCL-5"])
+    table = per_outcome(mixed_anova_complete_case, analysis, config, outcomes=["PCL-5"])
     frame = model_frame(analysis, "PCL-5", config)
     counts = frame.groupby("participant").change.count()
     complete = frame[frame.participant.isin(counts.index[counts == 3])].copy()
@@ -180,7 +202,7 @@ def test_gee_bias_reduced_se_equals_statsmodels(trial):
     """Contrast SE = sqrt(c' V_MD c) with statsmodels' cov_type='bias_reduced' covariance; t on
     N - p df (27 - 7 on the demo)."""
     config, analysis = trial
-    table = gee_bias_reduced(analysis, config)
+    table = per_outcome(gee_bias_reduced, analysis, config)
     for outcome in ("CAPS-5", "PCL-5", "MADRS"):
         frame = model_frame(analysis, outcome, config)
         fit = smf.gee("change ~ baseline + arm * visit", groups="participant", data=frame,
@@ -238,7 +260,7 @@ def test_gee_matches_r_geepack(trial, tmp_path):
     require_r("geepack")
     config, analysis = trial
     frame = model_frame(analysis, "CAPS-5", config)
-    fit = sensitivity._fit_gee(frame)
+    fit = fit_gee(frame)
     robust = fit.model.fit(cov_type="robust")
     data = frame.assign(wave=frame.visit.cat.codes + 1)[["participant", "arm", "visit", "wave", "baseline", "change"]]
     data.to_csv(tmp_path / "caps.csv", index=False)
@@ -336,7 +358,8 @@ def test_randomization_p_values_are_uniform_under_the_null():
     for trial_number in range(200):
         simulated, config = _simulated_trial(rng), _simulation_config(draws=1000, seed=trial_number)
         # the p-value of randomization_test without the (unchanged) MMRM estimate, for speed
-        test = sensitivity._randomization_p(simulated, model_frame(simulated, "Y", config), "Y", config)
+        test = _randomization_p(model_frame(simulated, "Y", config), simulated, "Y", "active", draws=1000,
+                                seed=trial_number, fallback=config["analysis"]["fallback"])
         p_values.append(test["p_value"])
     p = pd.DataFrame(p_values)
     assert np.isfinite(p.to_numpy()).all()
@@ -358,12 +381,13 @@ def test_randomization_test_on_a_simulated_trial(monkeypatch):
         return real_statistics(self, assignment)
 
     monkeypatch.setattr(_ArmGLS, "statistics", recording)
-    table = randomization_test(simulated, config)
+    table = randomization(simulated, config)
     monkeypatch.undo()
     draws = np.vstack(seen[1:])  # seen[0] is the observed assignment
     assert draws.shape == (1000, 16) and (draws.sum(axis=1) == 8).all()
     assert len(np.unique(draws, axis=0)) > 950  # C(16, 8) = 12870 possible allocations
-    core = sensitivity._randomization_p(simulated, model_frame(simulated, "Y", config), "Y", config)
+    core = _randomization_p(model_frame(simulated, "Y", config), simulated, "Y", "active", draws=1000, seed=9,
+                            covariance="us", fallback=config["analysis"]["fallback"])
     assert list(table.visit) == ["v1", "v3"]
     np.testing.assert_array_equal(table.p_value, [core["p_value"]["v1"], core["p_value"]["v3"]])
 
@@ -375,18 +399,18 @@ def test_randomization_p_is_small_for_a_large_effect(trial):
     shifted.loc[treated, "change"] -= 25
     config = copy.deepcopy(config)
     config["analysis"]["randomization_draws"] = 2000
-    table = randomization_test(shifted, config, outcomes=["CAPS-5"])
+    table = randomization(shifted, config, outcomes=["CAPS-5"])
     assert (table.p_value < 0.002).all(), table.p_value
 
 
 def test_randomization_p_depends_on_the_seed_only_by_monte_carlo_error(trial):
     config, analysis = trial
-    first = randomization_test(analysis, config)
-    again = randomization_test(analysis, config)
+    first = randomization(analysis, config)
+    again = randomization(analysis, config)
     pd.testing.assert_frame_equal(first, again)
     other_config = copy.deepcopy(config)
     other_config["analysis"]["seed"] = config["analysis"]["seed"] + 1
-    other = randomization_test(analysis, other_config)
+    other = randomization(analysis, other_config)
     draws = config["analysis"]["randomization_draws"]
     assert not np.array_equal(first.p_value, other.p_value)
     p = first.p_value.to_numpy()
@@ -403,18 +427,23 @@ def test_randomization_p_depends_on_the_seed_only_by_monte_carlo_error(trial):
 
 
 def test_randomization_progress_reports_draws_done(trial):
+    """The primitive reports the draws of its outcome; the table builder the draws over all outcomes."""
     config, analysis = trial
+    frame = model_frame(analysis, "CAPS-5", config)
+    calls = []
+    randomization_test(frame, "midazolam", "ketamine", draws=5000, progress=calls.append)
+    assert calls == [2000, 4000, 5000]
     config = copy.deepcopy(config)
     config["analysis"]["randomization_draws"] = 5000
     calls = []
-    randomization_test(analysis, config, progress=calls.append)
+    sensitivity_analyses(analysis, config, progress=calls.append)
     assert calls == sorted(calls) and calls[-1] == 5000 * 3
 
 
 # ---- 5. Mann-Whitney and Hodges-Lehmann --------------------------------------------------
 def test_mann_whitney_p_equals_scipy_and_hodges_lehmann_equals_brute_force(trial):
     config, analysis = trial
-    table = mann_whitney(analysis, config)
+    table = per_outcome(mann_whitney, analysis, config)
     for outcome, visit in itertools.product(["CAPS-5", "PCL-5", "MADRS"], ["24h", "30d"]):
         frame = model_frame(analysis, outcome, config)
         treated, control = _arm_values(frame, visit, "ketamine"), _arm_values(frame, visit, "midazolam")
@@ -471,7 +500,7 @@ def test_hodges_lehmann_matches_r_wilcox_test(tmp_path):
 # ---- 6. LMM and 7. MMRM structures -------------------------------------------------------
 def test_lmm_rows_are_the_primary_lmm(trial):
     config, analysis = trial
-    table = lmm_random_intercept(analysis, config).set_index(["outcome", "visit"])
+    table = per_outcome(lmm_random_intercept, analysis, config).set_index(["outcome", "visit"])
     primary, _ = primary_contrasts(analysis, config)
     lmm = primary[primary.model == "lmm"].set_index(["outcome", "visit"]).loc[table.index]
     for col in ("estimate", "std_error", "df", "ci_lower", "ci_upper", "p_value"):
@@ -493,17 +522,30 @@ def test_mmrm_cs_equals_random_intercept_lmm(demo_table):
 
 def test_a_structure_that_fails_gives_a_documented_nan_row(trial, monkeypatch):
     config, analysis = trial
-    real_fit = sensitivity.fit_mmrm
+    real_fit = other_models.fit_mmrm
 
     def failing_ar1(*args, covariance="us", **kwargs):
         if covariance == "ar1":
             raise MMRMError("the MMRM did not converge with any covariance structure in ['ar1']")
         return real_fit(*args, covariance=covariance, **kwargs)
 
-    monkeypatch.setattr(sensitivity, "fit_mmrm", failing_ar1)
-    table = mmrm_structures(analysis, config)
+    monkeypatch.setattr(other_models, "fit_mmrm", failing_ar1)
+    table = per_outcome(mmrm_structures, analysis, config, structures=config["analysis"]["sensitivity_structures"])
     assert list(table.analysis.unique()) == ["mmrm_cs", "mmrm_ar1", "mmrm_toeph"]
     failed = table[table.analysis == "mmrm_ar1"]
     assert len(failed) == 6 and failed[["estimate", "std_error", "p_value"]].isna().all().all()
     assert failed.note.str.contains("not estimable: the MMRM did not converge").all()
     assert np.isfinite(table[table.analysis != "mmrm_ar1"].estimate).all()
+
+
+def test_primitives_code_plain_rows_as_the_model_frame(trial):
+    """A notebook user's rows (text labels, baseline rows and missing changes included) give the
+    rows of the pipeline's model frame, once the post-baseline visits are named."""
+    config, analysis = trial
+    frame = model_frame(analysis, "PCL-5", config)
+    plain = analysis[analysis.outcome == "PCL-5"]
+    coded = outcome_frame(plain, "midazolam", "ketamine", visits=["24h", "7d", "30d"])
+    pd.testing.assert_frame_equal(coded, frame)
+    post = plain[plain.visit != "baseline"]
+    for method in (ancova_complete_case, mixed_anova_complete_case, gee_bias_reduced, mann_whitney):
+        pd.testing.assert_frame_equal(method(post, "midazolam", "ketamine"), method(frame, "midazolam", "ketamine"))

@@ -1,4 +1,4 @@
-"""Tests for the synthetic demo trial generator (pilottrial.demo.parallel)."""
+"""Tests for the synthetic demo trial generator (pilottrial.demo.parallel and its parameters)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,16 @@ import pandas as pd
 import pytest
 
 from pilottrial.demo.parallel import (
+    main,
+    simulate_adverse_events,
+    simulate_demo,
+    simulate_demo_trial,
+    simulate_dissociation,
+    simulate_screening_log,
+    write_demo,
+    write_demo_trial,
+)
+from pilottrial.demo.parameters import (
     AE_PROBABILITY,
     AE_TERMS,
     CADSS_MEAN,
@@ -24,16 +34,8 @@ from pilottrial.demo.parallel import (
     REFERENCE_CHANGE,
     TRUE_EFFECT,
     VISITS,
-    main,
-    simulate_adverse_events,
-    simulate_demo,
-    simulate_demo_trial,
-    simulate_dissociation,
-    simulate_screening_log,
     true_effects,
     true_mechanism_effects,
-    write_demo,
-    write_demo_trial,
 )
 
 DEMO_DIR = Path(__file__).parents[1] / "data/demo"

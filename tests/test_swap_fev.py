@@ -4,9 +4,8 @@ reproduces SAS PROC MIXED's LS-mean differences TRT - PBO (sas/sas_log_reml.txt)
 
 import pandas as pd
 import pytest
-import yaml
-
 import sas_listing
+import yaml
 from test_workflow import copy_project, snakemake
 
 pytestmark = pytest.mark.e2e

@@ -13,7 +13,8 @@ import re
 from pilottrial.config.trial import Trial
 from pilottrial.report.format import visit_label
 
-__all__ = ["TABLE_NAMES", "PILOT_TABLES", "HARMS_TABLES", "PLANNING_TABLES", "OUTCOME_FIGURES",
+__all__ = ["TABLE_NAMES", "PILOT_TABLES", "HARMS_TABLES", "PLANNING_TABLES", "OUTCOME_FIGURES", "SVG_FIGURES",
+           "outcome_figure_files", "figure_outputs",
            "TRIAL_FIGURES", "outcome_slug", "outcome_slugs", "report_figure_specs"]
 
 #: The complete pilot analysis of a parallel trial analysed on change from baseline
@@ -50,7 +51,7 @@ def outcome_slugs(names) -> dict:
 def report_figure_specs(config: dict, results_dir: str) -> dict[str, dict]:
     """The figures the report embeds, in order: ``{key: {"path", "caption", "section"}}``.
 
-    Paths follow the file names of :mod:`pilottrial.report.figures.outcomes` and :mod:`pilottrial.report.figures.trial`
+    Paths follow the file names of the figure modules (:mod:`pilottrial.report.figures`)
     under ``results_dir`` (``results/<trial>``); the workflow can use the paths as the report
     rule's inputs and the dict as its ``figures`` param.
 
@@ -130,3 +131,41 @@ def report_figure_specs(config: dict, results_dir: str) -> dict[str, dict]:
         add(f"{slug}_residuals", f"{o.name}: MMRM residual diagnostics, normal QQ plot and standardized "
                                  f"residual against fitted value.", "diagnostics")
     return specs
+
+
+#: Per-outcome figures that also get an SVG beside the PNG.
+SVG_FIGURES = ("mean_score", "residuals", "missing_pattern", "waterfall")
+
+
+def outcome_figure_files(config: dict, results_dir: str) -> dict[str, dict[str, str]]:
+    """The per-outcome figures of a parallel trial: ``{outcome: {kind: png path}}``.
+
+    Every outcome gets its mean change and trajectories; efficacy outcomes (every outcome of a
+    raw-score trial) their mean score, MMRM residual diagnostics and missing-data pattern; the
+    primary efficacy outcome of a change-from-baseline trial its waterfall. The kinds in
+    :data:`SVG_FIGURES` are also written as SVG (same path, ``.svg``).
+    """
+    trial = Trial.from_config(config)
+    root = str(results_dir).rstrip("/")
+    raw = trial.response == "raw"
+    files: dict[str, dict[str, str]] = {}
+    for outcome in trial.outcomes:
+        kinds = ["mean_change", "trajectories"]
+        if raw or outcome.is_efficacy:
+            kinds += ["mean_score", "residuals", "missing_pattern"]
+        if not raw and outcome.primary and outcome.is_efficacy:
+            kinds.append("waterfall")
+        slug = outcome_slug(outcome.name)
+        files[outcome.name] = {kind: f"{root}/figures/{slug}_{kind}.png" for kind in kinds}
+    return files
+
+
+def figure_outputs(files: dict[str, dict[str, str]]) -> list[str]:
+    """Every file (PNG and SVG) of :func:`outcome_figure_files`, sorted."""
+    paths = []
+    for kinds in files.values():
+        for kind, png in kinds.items():
+            paths.append(png)
+            if kind in SVG_FIGURES:
+                paths.append(png[: -len(".png")] + ".svg")
+    return sorted(paths)

@@ -7,7 +7,7 @@ rule secondary:
     wildcard_constraints:
         trial=PARALLEL,
     input:
-        library=LIBRARY,
+        library=library("secondary"),
         analysis=rules.ingest.output.analysis,
         contrasts=rules.primary_models.output.contrasts,
     output:
@@ -32,7 +32,7 @@ rule sensitivity:
     wildcard_constraints:
         trial=PARALLEL,
     input:
-        library=LIBRARY,
+        library=library("sensitivity"),
         analysis=rules.ingest.output.analysis,
     output:
         sensitivity=report(f"{RESULTS}/tables/sensitivity.csv", caption="../report/sensitivity.rst",
@@ -53,7 +53,7 @@ rule missing_data:
     wildcard_constraints:
         trial=PARALLEL,
     input:
-        library=LIBRARY,
+        library=library("missing_data"),
         analysis=rules.ingest.output.analysis,
     output:
         missing=report(f"{RESULTS}/tables/missing_data.csv", caption="../report/missing_data.rst",
@@ -76,7 +76,7 @@ rule harms:
     wildcard_constraints:
         trial=PARALLEL,
     input:
-        library=LIBRARY,
+        library=library("harms"),
         analysis=rules.ingest.output.analysis,
         files=lambda w: harms_files(w.trial),
     output:
@@ -98,7 +98,7 @@ rule feasibility:
     wildcard_constraints:
         trial=PARALLEL,
     input:
-        library=LIBRARY,
+        library=library("feasibility"),
         analysis=rules.ingest.output.analysis,
         files=lambda w: feasibility_files(w.trial),
     output:
@@ -120,7 +120,7 @@ rule mechanism_estimands:
     wildcard_constraints:
         trial=PARALLEL,
     input:
-        library=LIBRARY,
+        library=library("mechanism_estimands"),
         analysis=rules.ingest.output.analysis,
     output:
         mechanism=f"{RESULTS}/tables/mechanism.csv",

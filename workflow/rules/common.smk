@@ -10,30 +10,23 @@ from pathlib import Path
 
 import yaml
 
-from pilottrial.config.load import load_config, validate_config
-from pilottrial.models.crossover import crossover_table
-from pilottrial.data.ingest import read_and_check, read_trial_data
+from pilottrial.config import load_config, validate_config
 from pilottrial.errors import InputError, exit_with
-from pilottrial.analyses.feasibility import read_screening_log
-from pilottrial.registry import outcome_slug
-from pilottrial.analyses.harms import read_harms
-from pilottrial.planning.power import power_settings
+from pilottrial.planning.options import power_settings
+from pilottrial.provenance.input_check import check_trial_inputs
 from pilottrial.provenance.record import input_files
-from pilottrial.registry import report_figure_specs
+from pilottrial.provenance.sources import library_sources
+from pilottrial.registry import (
+    HARMS_TABLES,
+    PILOT_TABLES,
+    PLANNING_TABLES,
+    figure_outputs,
+    outcome_figure_files,
+    outcome_slugs,
+    report_figure_specs,
+)
 
 DEFAULT_CONFIG = "config/config.yaml"
-
-
-def _check_inputs(checked):
-    """Check a trial's data (and harms/screening files) before any job runs."""
-    if checked["trial"]["design"] == "crossover":
-        crossover_table(read_trial_data(checked), checked)
-        return
-    frame, long = read_and_check(checked)
-    participants = frame[[long["columns"]["participant"], long["columns"]["arm"]]].drop_duplicates()
-    participants.columns = ["participant", "arm"]
-    read_harms(checked, participants)
-    read_screening_log(checked)
 
 
 TRIALS, SOURCES = {}, {}
@@ -54,7 +47,9 @@ try:
         if name in TRIALS:
             raise InputError(f"two configs name the trial {name!r}", file=source,
                              fix="give every trial its own trial.name (it names the results folder)")
-        _check_inputs(checked)  # bad input stops here: one line, nothing written
+        # bad input stops here, before any job runs: one line, nothing written. A check that
+        # passed is remembered by the digest of the config, the input files and the library.
+        check_trial_inputs(checked)
         TRIALS[name], SOURCES[name] = checked, source
 except InputError as error:
     exit_with(error)
@@ -71,8 +66,10 @@ def names_pattern(names):
 PARALLEL = names_pattern(n for n, c in TRIALS.items() if c["trial"]["design"] != "crossover")
 CROSSOVER = names_pattern(n for n, c in TRIALS.items() if c["trial"]["design"] == "crossover")
 
-# The statistics live in the library: a change there must rerun the rules that use it.
-LIBRARY = sorted(str(p) for p in Path("src/pilottrial").rglob("*") if p.suffix in {".py", ".html", ".yaml"})
+def library(script):
+    """The library files a rule's script imports (pilottrial.provenance.sources): a change in
+    them reruns the rule, a change elsewhere in the library does not."""
+    return library_sources(f"scripts/{script}.py", relative_to=".")
 
 
 def trial_config(wildcards):
@@ -87,29 +84,18 @@ def data_path(wildcards):
     return TRIALS[wildcards.trial]["data"]["path"]
 
 
-def outcome_slugs(trial):
-    return {outcome_slug(o["name"]): o["name"] for o in TRIALS[trial]["outcomes"]}
+def trial_slugs(trial):
+    return outcome_slugs(o["name"] for o in TRIALS[trial]["outcomes"])
 
 
 def outcome_name(wildcards):
-    return outcome_slugs(wildcards.trial)[wildcards.outcome]
-
-
-def figure_paths(trial):
-    slugs = outcome_slugs(trial)
-    return {
-        f"{name}: mean change from baseline (95% CI) by arm": f"results/{trial}/figures/{slug}_mean_change.png"
-        for slug, name in slugs.items()
-    } | {
-        f"{name}: individual trajectories by arm": f"results/{trial}/figures/{slug}_trajectories.png"
-        for slug, name in slugs.items()
-    }
+    return trial_slugs(wildcards.trial)[wildcards.outcome]
 
 
 def crossover_figure_paths(trial):
     return {
         f"{name}: change from the period baseline by sequence and period": f"results/{trial}/figures/{slug}_crossover.png"
-        for slug, name in outcome_slugs(trial).items()
+        for slug, name in trial_slugs(trial).items()
     }
 
 
@@ -133,12 +119,30 @@ def trial_outputs(trial):
         # sizes over the baseline SD, imputation of changes, ...) is defined on change from baseline
         return [f"{results}/tables/contrasts.csv", f"{results}/tables/descriptives.csv", f"{results}/report.html",
                 f"{results}/report.pdf"]
-    tables = ["contrasts", "descriptives", "multiplicity", "effect_sizes", "responders", "posterior",
-              "sensitivity", "missing_data", "multiple_imputation", "tipping_point", "feasibility",
-              "progression", "mechanism", "estimands"]
-    if harms_files(trial):
-        tables += ["adverse_events", "dissociation"]
+    tables = list(PILOT_TABLES) + (list(HARMS_TABLES) if harms_files(trial) else [])
     return [f"{results}/tables/{name}.csv" for name in tables] + [f"{results}/report.html", f"{results}/report.pdf"]
+
+
+def outcome_figures_rule(trial):
+    """Name of the rule drawing a trial's per-outcome figures (report_figures.smk)."""
+    return "outcome_figures_{}".format(re.sub(r"\W", "_", trial))
+
+
+def outcome_figure_outputs(trial):
+    """Named outputs of outcome_figures_<trial>: the CONSORT flow and every per-outcome figure,
+    the mean change and trajectories tagged for Snakemake's report."""
+    files = outcome_figure_files(TRIALS[trial], f"results/{trial}")
+    outputs = {"consort": f"results/{trial}/figures/consort.png",
+               "consort_svg": f"results/{trial}/figures/consort.svg"}
+    tagged = {f"{slug}_{kind}.png": (slug, kind) for slug in trial_slugs(trial)
+              for kind in ("mean_change", "trajectories")}
+    for path in figure_outputs(files):
+        name = Path(path).name
+        slug, kind = tagged.get(name, (None, None))
+        outputs[name.replace(".", "_").replace("-", "_")] = path if kind is None else report(
+            path, caption=f"../report/{kind}.rst", category="Figures",
+            labels={"outcome": slug, "figure": kind.replace("_", " ")})
+    return outputs
 
 
 def report_figures(trial):
@@ -149,16 +153,14 @@ def report_figures(trial):
 def report_tables(wildcards):
     """Named inputs of the report rule: every result table of the trial, {name: path}."""
     trial = wildcards.trial
-    names = ["contrasts", "descriptives", "models"]
-    if TRIALS[trial]["analysis"]["response"] != "raw":
-        names += ["multiplicity", "effect_sizes", "responders", "posterior", "sensitivity", "missing_data",
-                  "multiple_imputation", "tipping_point", "feasibility", "progression", "mechanism", "estimands",
-                  "table_one"]
-        if harms_files(trial):
-            names += ["adverse_events", "dissociation"]
+    if TRIALS[trial]["analysis"]["response"] == "raw":
+        names = ["contrasts", "descriptives", "models"]
+    else:
+        names = [*PILOT_TABLES[:2], "models", *PILOT_TABLES[2:], "table_one"]
+        names += list(HARMS_TABLES) if harms_files(trial) else []
     tables = {name: f"results/{trial}/tables/{name}.csv" for name in names}
     if trial in POWER and TRIALS[trial]["analysis"]["response"] != "raw":
-        tables |= {name: f"results/{trial}/power/{name}.csv" for name in ("sample_size", "power_curve")}
+        tables |= {name: f"results/{trial}/power/{name}.csv" for name in PLANNING_TABLES}
     return tables
 
 

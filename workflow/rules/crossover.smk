@@ -5,7 +5,7 @@ rule crossover_models:
     wildcard_constraints:
         trial=CROSSOVER,
     input:
-        library=LIBRARY,
+        library=library("crossover_models"),
         data=data_path,
     output:
         contrasts=report(
@@ -31,7 +31,7 @@ rule crossover_figure:
     wildcard_constraints:
         trial=CROSSOVER,
     input:
-        library=LIBRARY,
+        library=library("crossover_figure"),
         table=rules.crossover_models.output.table,
     output:
         figure=report(
@@ -54,7 +54,7 @@ rule crossover_report:
     wildcard_constraints:
         trial=CROSSOVER,
     input:
-        library=LIBRARY,
+        library=library("crossover_report"),
         data=data_path,
         contrasts=rules.crossover_models.output.contrasts,
         carryover=rules.crossover_models.output.carryover,

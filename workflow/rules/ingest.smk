@@ -2,7 +2,7 @@ rule ingest:
     wildcard_constraints:
         trial=PARALLEL,
     input:
-        library=LIBRARY,
+        library=library("ingest"),
         data=data_path,
     output:
         analysis=f"{RESULTS}/data/analysis.csv",

@@ -2,7 +2,7 @@ rule descriptives:
     wildcard_constraints:
         trial=PARALLEL,
     input:
-        library=LIBRARY,
+        library=library("descriptives"),
         analysis=rules.ingest.output.analysis,
     output:
         descriptives=report(
@@ -24,7 +24,7 @@ rule primary_models:
     wildcard_constraints:
         trial=PARALLEL,
     input:
-        library=LIBRARY,
+        library=library("primary_models"),
         analysis=rules.ingest.output.analysis,
     output:
         contrasts=report(

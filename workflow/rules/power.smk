@@ -2,14 +2,14 @@
 # power.shards independent jobs (power_shard, scatter), combine (power_gather). Each simulated
 # trial has its own random stream spawned from one seed, so the gathered results do not depend
 # on the number of shards. Resources per rule are for cluster executors (workflow/profiles/slurm).
-from pilottrial.planning.power import shard_resources
+from pilottrial.planning.options import shard_resources
 
 
 rule power_plan:
     wildcard_constraints:
         trial=POWER_TRIALS,
     input:
-        library=LIBRARY,
+        library=library("power_plan"),
         analysis=rules.ingest.output.analysis,
     output:
         plan=f"{RESULTS}/power/plan.json",
@@ -34,7 +34,7 @@ rule power_shard:
         trial=POWER_TRIALS,
         shard=r"\d+",
     input:
-        library=LIBRARY,
+        library=library("power_shard"),
         plan=rules.power_plan.output.plan,
     output:
         shard=f"{RESULTS}/power/shards/{{shard}}.csv",
@@ -58,7 +58,7 @@ rule power_gather:
     wildcard_constraints:
         trial=POWER_TRIALS,
     input:
-        library=LIBRARY,
+        library=library("power_gather"),
         plan=rules.power_plan.output.plan,
         shards=lambda wildcards: [
             f"results/{wildcards.trial}/power/shards/{i}.csv" for i in range(POWER[wildcards.trial]["shards"])

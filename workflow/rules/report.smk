@@ -3,7 +3,7 @@ rule report:
         trial=PARALLEL,
     input:
         unpack(report_tables),
-        library=LIBRARY,
+        library=library("report"),
         inputs=lambda w: input_paths(w.trial),
         figures=lambda w: [spec["path"] for spec in report_figures(w.trial).values()],
     output:
@@ -27,7 +27,7 @@ rule report:
 # The HTML report printed to PDF (WeasyPrint; byte-stable). Parallel and crossover reports alike.
 rule report_pdf:
     input:
-        library=LIBRARY,
+        library=library("report_pdf"),
         report=f"{RESULTS}/report.html",
     output:
         pdf=report(

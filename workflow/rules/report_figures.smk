@@ -1,31 +1,39 @@
-# The figures and Table 1 that the report embeds (pilottrial.report.figures.trial), PNG and SVG.
+# The figures and Table 1 that the report embeds (pilottrial.report.figures), PNG and SVG.
+# Two jobs per trial (each job start imports matplotlib): the CONSORT flow and every per-outcome
+# figure from the analysis table alone (outcome_figures_<trial>, one rule per trial because its
+# files depend on the trial's outcomes: pilottrial.registry.outcome_figure_files), then the
+# figures that need the result tables (trial_figures).
 
 
-rule consort_figure:
-    wildcard_constraints:
-        trial=PARALLEL,
-    input:
-        library=LIBRARY,
-        analysis=rules.ingest.output.analysis,
-        files=lambda w: feasibility_files(w.trial),
-    output:
-        consort=f"{RESULTS}/figures/consort.png",
-        consort_svg=f"{RESULTS}/figures/consort.svg",
-    params:
-        config=trial_config,
-    log:
-        f"{LOGS}/consort_figure.log",
-    conda:
-        "../envs/pilottrial.yaml"
-    script:
-        "../../scripts/consort_figure.py"
+for _trial in sorted(TRIALS):
+    if TRIALS[_trial]["trial"]["design"] == "crossover":
+        continue
+
+    rule:
+        name:
+            outcome_figures_rule(_trial)
+        input:
+            library=library("outcome_figures"),
+            analysis=f"results/{_trial}/data/analysis.csv",
+            files=feasibility_files(_trial),
+        output:
+            **outcome_figure_outputs(_trial),
+        params:
+            config=TRIALS[_trial],
+            figures=outcome_figure_files(TRIALS[_trial], f"results/{_trial}"),
+        log:
+            f"logs/{_trial}/outcome_figures.log",
+        conda:
+            "../envs/pilottrial.yaml"
+        script:
+            "../../scripts/outcome_figures.py"
 
 
 rule trial_figures:
     wildcard_constraints:
         trial=PARALLEL,
     input:
-        library=LIBRARY,
+        library=library("trial_figures"),
         analysis=rules.ingest.output.analysis,
         data=data_path,
         contrasts=rules.primary_models.output.contrasts,
@@ -49,47 +57,3 @@ rule trial_figures:
         "../envs/pilottrial.yaml"
     script:
         "../../scripts/trial_figures.py"
-
-
-rule outcome_figures:
-    wildcard_constraints:
-        trial=PARALLEL,
-    input:
-        library=LIBRARY,
-        analysis=rules.ingest.output.analysis,
-    output:
-        mean_score=f"{RESULTS}/figures/{{outcome}}_mean_score.png",
-        mean_score_svg=f"{RESULTS}/figures/{{outcome}}_mean_score.svg",
-        residuals=f"{RESULTS}/figures/{{outcome}}_residuals.png",
-        residuals_svg=f"{RESULTS}/figures/{{outcome}}_residuals.svg",
-        missing=f"{RESULTS}/figures/{{outcome}}_missing_pattern.png",
-        missing_svg=f"{RESULTS}/figures/{{outcome}}_missing_pattern.svg",
-    params:
-        config=trial_config,
-        outcome=outcome_name,
-    log:
-        f"{LOGS}/outcome_figures_{{outcome}}.log",
-    conda:
-        "../envs/pilottrial.yaml"
-    script:
-        "../../scripts/outcome_figures.py"
-
-
-rule waterfall_figure:
-    wildcard_constraints:
-        trial=PARALLEL,
-    input:
-        library=LIBRARY,
-        analysis=rules.ingest.output.analysis,
-    output:
-        waterfall=f"{RESULTS}/figures/{{outcome}}_waterfall.png",
-        waterfall_svg=f"{RESULTS}/figures/{{outcome}}_waterfall.svg",
-    params:
-        config=trial_config,
-        outcome=outcome_name,
-    log:
-        f"{LOGS}/waterfall_{{outcome}}.log",
-    conda:
-        "../envs/pilottrial.yaml"
-    script:
-        "../../scripts/waterfall_figure.py"

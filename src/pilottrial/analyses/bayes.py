@@ -13,7 +13,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["posterior_table", "POSTERIOR_COLUMNS", "sceptical_prior_sd"]
+from pilottrial.analyses.common import as_trial
+
+__all__ = ["posterior_table", "posterior_probabilities", "POSTERIOR_COLUMNS", "sceptical_prior_sd"]
 
 POSTERIOR_COLUMNS = ["outcome", "visit", "prior", "prior_mean", "prior_sd", "posterior_mean", "posterior_sd",
                      "prob_benefit", "mcid", "prob_benefit_beyond_mcid", "approximation"]
@@ -25,13 +27,39 @@ _DF_NAMES = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger",
              "kenward-roger-linear": "Kenward-Roger (linear)"}
 
 
-def sceptical_prior_sd(outcome: dict, config: dict) -> float:
-    """SD of the sceptical prior for one outcome: ``analysis.sceptical_prior_sd`` when set,
-    else :math:`\\text{MCID} / z_{0.95}` (``mcid / 1.645``), else NaN (no prior can be formed)."""
-    chosen = config.get("analysis", {}).get("sceptical_prior_sd")
-    if chosen is not None:
-        return float(chosen)
-    mcid = outcome.get("mcid")
+def sceptical_prior_sd(mcid: float | None = None, prior_sd: float | None = None) -> float:
+    r"""SD of the sceptical prior :math:`N(0, s^2)` of a treatment effect.
+
+    Parameters
+    ----------
+    mcid : float, optional
+        Minimal clinically important difference :math:`\delta` (points, > 0).
+    prior_sd : float, optional
+        A chosen SD (``analysis.sceptical_prior_sd``); wins over ``mcid``.
+
+    Returns
+    -------
+    float
+        ``prior_sd`` when given, else :math:`s = \delta / z_{0.95}` (``mcid / 1.645``), else
+        NaN (no prior can be formed).
+
+    Notes
+    -----
+    With :math:`s = \delta / z_{0.95}` the prior puts 5% probability on a benefit beyond the
+    MCID, :math:`P(\theta < -\delta) = 0.05` (Spiegelhalter, Freedman & Parmar 1994).
+
+    References
+    ----------
+    Spiegelhalter DJ, Freedman LS, Parmar MKB. Bayesian approaches to randomized trials.
+    *J R Stat Soc A* 1994;157:357-416.
+
+    Examples
+    --------
+    >>> round(sceptical_prior_sd(mcid=10), 3)
+    6.08
+    """
+    if prior_sd is not None:
+        return float(prior_sd)
     if mcid is not None and mcid > 0:
         return float(mcid) / Z_95
     return np.nan
@@ -42,7 +70,115 @@ def _benefit_probability(distribution, threshold: float, lower_is_better: bool) 
     return float(distribution.cdf(-threshold)) if lower_is_better else float(distribution.sf(threshold))
 
 
-def posterior_table(contrasts: pd.DataFrame, config: dict) -> pd.DataFrame:
+def _posterior_rows(estimate, std_error, df, better, mcid, prior_sd, df_name) -> list:
+    """The flat and the sceptical row of :func:`posterior_probabilities` (dicts)."""
+    lower_is_better = better == "lower"
+    mcid = float(mcid) if mcid is not None else np.nan
+    s = sceptical_prior_sd(None if np.isnan(mcid) else mcid, prior_sd)
+    s_source = "analysis.sceptical_prior_sd" if prior_sd is not None else "mcid / 1.645"
+    estimate, se, df = float(estimate), float(std_error), float(df)
+    estimable = np.isfinite(estimate) and np.isfinite(se) and se > 0 and np.isfinite(df) and df > 0
+    base = {"mcid": mcid}
+
+    flat = dict(base, prior="flat", prior_mean=np.nan, prior_sd=np.nan)
+    if estimable:
+        posterior = stats.t(df=df, loc=estimate, scale=se)
+        flat.update(posterior_mean=estimate, posterior_sd=se,
+                    prob_benefit=_benefit_probability(posterior, 0.0, lower_is_better),
+                    prob_benefit_beyond_mcid=(_benefit_probability(posterior, mcid, lower_is_better)
+                                              if np.isfinite(mcid) else np.nan),
+                    approximation=f"flat prior, posterior = normal likelihood N(estimate, SE^2); "
+                                  f"t reference with {df_name} df")
+    else:
+        flat.update(posterior_mean=np.nan, posterior_sd=np.nan, prob_benefit=np.nan,
+                    prob_benefit_beyond_mcid=np.nan,
+                    approximation="not computed: the MMRM contrast has no estimate, SE or df")
+
+    sceptical = dict(base, prior="sceptical", prior_mean=0.0, prior_sd=s)
+    if not np.isfinite(s):
+        sceptical.update(prior_mean=np.nan, posterior_mean=np.nan, posterior_sd=np.nan, prob_benefit=np.nan,
+                         prob_benefit_beyond_mcid=np.nan,
+                         approximation="not computed: the outcome has no mcid and "
+                                       "analysis.sceptical_prior_sd is not set")
+    elif not estimable:
+        sceptical.update(posterior_mean=np.nan, posterior_sd=np.nan, prob_benefit=np.nan,
+                         prob_benefit_beyond_mcid=np.nan,
+                         approximation="not computed: the MMRM contrast has no estimate, SE or df")
+    else:
+        precision = 1.0 / s**2 + 1.0 / se**2
+        posterior_sd = float(np.sqrt(1.0 / precision))
+        posterior_mean = float((estimate / se**2) / precision)
+        posterior = stats.norm(loc=posterior_mean, scale=posterior_sd)
+        sceptical.update(posterior_mean=posterior_mean, posterior_sd=posterior_sd,
+                         prob_benefit=_benefit_probability(posterior, 0.0, lower_is_better),
+                         prob_benefit_beyond_mcid=(_benefit_probability(posterior, mcid, lower_is_better)
+                                                   if np.isfinite(mcid) else np.nan),
+                         approximation=f"sceptical prior N(0, s^2), s = {s_source}; normal likelihood "
+                                       f"N(estimate, SE^2); conjugate normal posterior")
+    return [flat, sceptical]
+
+
+def _float_columns(table: pd.DataFrame) -> pd.DataFrame:
+    for column in table.columns:
+        if column not in ("outcome", "visit", "prior", "approximation"):
+            table[column] = table[column].astype(float)
+    return table
+
+
+def posterior_probabilities(estimate: float, std_error: float, df: float, *, better: str = "lower",
+                            mcid: float | None = None, prior_sd: float | None = None,
+                            df_name: str = "Satterthwaite") -> pd.DataFrame:
+    r"""Posterior of a treatment effect under a flat and a sceptical prior.
+
+    Parameters
+    ----------
+    estimate, std_error, df : float
+        The treatment minus reference estimate :math:`\hat\theta`, its standard error and
+        degrees of freedom :math:`\nu` (e.g. an MMRM contrast).
+    better : {"lower", "higher"}, default "lower"
+        Direction of benefit: an effect below 0 is a benefit when lower is better.
+    mcid : float, optional
+        Minimal clinically important difference :math:`\delta` (points).
+    prior_sd : float, optional
+        SD of the sceptical prior; default :math:`\delta / z_{0.95}`
+        (:func:`sceptical_prior_sd`).
+    df_name : str, default "Satterthwaite"
+        Name of the df method, for ``approximation``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Two rows (``prior`` ``"flat"`` then ``"sceptical"``) with the columns of
+        :data:`POSTERIOR_COLUMNS` after ``outcome`` and ``visit``; see
+        :func:`posterior_table` for their meaning.
+
+    Notes
+    -----
+    The likelihood is approximated by :math:`\hat\theta \mid \theta \sim N(\theta, \mathrm{SE}^2)`.
+    *Flat prior*: :math:`(\theta - \hat\theta)/\mathrm{SE} \sim t_\nu`, so that for a
+    lower-is-better outcome :math:`P(\theta < 0) = F_{t_\nu}(-\hat\theta/\mathrm{SE})`.
+    *Sceptical prior* :math:`\theta \sim N(0, s^2)`: conjugate normal update
+    :math:`1/\sigma_{post}^2 = 1/s^2 + 1/\mathrm{SE}^2`,
+    :math:`\mu_{post} = \sigma_{post}^2\,\hat\theta/\mathrm{SE}^2`, and normal probabilities.
+
+    References
+    ----------
+    Spiegelhalter DJ, Freedman LS, Parmar MKB. Bayesian approaches to randomized trials.
+    *J R Stat Soc A* 1994;157:357-416.
+
+    Examples
+    --------
+    >>> table = posterior_probabilities(-12.0, 4.0, 22.0, mcid=10)
+    >>> table[["prior", "posterior_mean", "prob_benefit", "prob_benefit_beyond_mcid"]].round(3)
+           prior  posterior_mean  prob_benefit  prob_benefit_beyond_mcid
+    0       flat         -12.000         0.997                     0.689
+    1  sceptical          -8.375         0.994                     0.313
+    """
+    rows = _posterior_rows(estimate, std_error, df, better, mcid, prior_sd, df_name)
+    return _float_columns(pd.DataFrame(rows, columns=POSTERIOR_COLUMNS[2:]))
+
+
+def posterior_table(contrasts: pd.DataFrame, config) -> pd.DataFrame:
     """Posterior of the treatment effect under a flat and a sceptical prior, per outcome x key visit.
 
     Parameters
@@ -51,7 +187,7 @@ def posterior_table(contrasts: pd.DataFrame, config: dict) -> pd.DataFrame:
         Treatment contrasts as returned by :func:`pilottrial.models.primary.primary_contrasts`
         (``outcome, model, visit, estimate, std_error, df, ...``). Only ``model == "mmrm"`` rows
         at ``visits.key`` of efficacy outcomes are used.
-    config : dict
+    config : dict or Trial
         Validated trial config; uses ``outcomes[].better``, ``outcomes[].mcid``,
         ``outcomes[].role``, ``visits.key``, ``analysis.sceptical_prior_sd`` and
         ``analysis.df_method`` (named in ``approximation``).
@@ -129,68 +265,19 @@ def posterior_table(contrasts: pd.DataFrame, config: dict) -> pd.DataFrame:
     0       flat         -12.000         0.997
     1  sceptical          -8.375         0.994
     """
-    key_visits = list(config["visits"]["key"])
-    df_name = _DF_NAMES.get(config.get("analysis", {}).get("df_method", "satterthwaite"), "Satterthwaite")
+    trial = as_trial(config)
+    settings = trial.section("analysis")
+    df_name = _DF_NAMES.get(settings.get("df_method", "satterthwaite"), "Satterthwaite")
+    prior_sd = settings.get("sceptical_prior_sd")
     mmrm = contrasts[contrasts["model"] == "mmrm"]
     rows = []
-    for outcome in config["outcomes"]:
-        if outcome.get("role", "efficacy") != "efficacy":
-            continue
-        name = outcome["name"]
-        lower_is_better = outcome.get("better", "lower") == "lower"
-        mcid = outcome.get("mcid")
-        mcid = float(mcid) if mcid is not None else np.nan
-        s = sceptical_prior_sd(outcome, config)
-        s_source = ("analysis.sceptical_prior_sd" if config.get("analysis", {}).get("sceptical_prior_sd") is not None
-                    else "mcid / 1.645")
-        for visit in key_visits:
-            found = mmrm[(mmrm["outcome"] == name) & (mmrm["visit"] == visit)]
+    for outcome in trial.efficacy_outcomes:
+        for visit in trial.key_visits:
+            found = mmrm[(mmrm["outcome"] == outcome.name) & (mmrm["visit"] == visit)]
             if found.empty:
                 continue
             contrast = found.iloc[0]
-            estimate, se, df = float(contrast["estimate"]), float(contrast["std_error"]), float(contrast["df"])
-            estimable = np.isfinite(estimate) and np.isfinite(se) and se > 0 and np.isfinite(df) and df > 0
-            base = {"outcome": name, "visit": visit, "mcid": mcid}
-
-            flat = dict(base, prior="flat", prior_mean=np.nan, prior_sd=np.nan)
-            if estimable:
-                posterior = stats.t(df=df, loc=estimate, scale=se)
-                flat.update(posterior_mean=estimate, posterior_sd=se,
-                            prob_benefit=_benefit_probability(posterior, 0.0, lower_is_better),
-                            prob_benefit_beyond_mcid=(_benefit_probability(posterior, mcid, lower_is_better)
-                                                      if np.isfinite(mcid) else np.nan),
-                            approximation=f"flat prior, posterior = normal likelihood N(estimate, SE^2); "
-                                          f"t reference with {df_name} df")
-            else:
-                flat.update(posterior_mean=np.nan, posterior_sd=np.nan, prob_benefit=np.nan,
-                            prob_benefit_beyond_mcid=np.nan,
-                            approximation="not computed: the MMRM contrast has no estimate, SE or df")
-            rows.append(flat)
-
-            sceptical = dict(base, prior="sceptical", prior_mean=0.0, prior_sd=s)
-            if not np.isfinite(s):
-                sceptical.update(prior_mean=np.nan, posterior_mean=np.nan, posterior_sd=np.nan, prob_benefit=np.nan,
-                                 prob_benefit_beyond_mcid=np.nan,
-                                 approximation="not computed: the outcome has no mcid and "
-                                               "analysis.sceptical_prior_sd is not set")
-            elif not estimable:
-                sceptical.update(posterior_mean=np.nan, posterior_sd=np.nan, prob_benefit=np.nan,
-                                 prob_benefit_beyond_mcid=np.nan,
-                                 approximation="not computed: the MMRM contrast has no estimate, SE or df")
-            else:
-                precision = 1.0 / s**2 + 1.0 / se**2
-                posterior_sd = float(np.sqrt(1.0 / precision))
-                posterior_mean = float((estimate / se**2) / precision)
-                posterior = stats.norm(loc=posterior_mean, scale=posterior_sd)
-                sceptical.update(posterior_mean=posterior_mean, posterior_sd=posterior_sd,
-                                 prob_benefit=_benefit_probability(posterior, 0.0, lower_is_better),
-                                 prob_benefit_beyond_mcid=(_benefit_probability(posterior, mcid, lower_is_better)
-                                                           if np.isfinite(mcid) else np.nan),
-                                 approximation=f"sceptical prior N(0, s^2), s = {s_source}; normal likelihood "
-                                               f"N(estimate, SE^2); conjugate normal posterior")
-            rows.append(sceptical)
-    table = pd.DataFrame(rows, columns=POSTERIOR_COLUMNS)
-    for column in POSTERIOR_COLUMNS:
-        if column not in ("outcome", "visit", "prior", "approximation"):
-            table[column] = table[column].astype(float)
-    return table
+            rows += [{"outcome": outcome.name, "visit": visit} | row
+                     for row in _posterior_rows(contrast["estimate"], contrast["std_error"], contrast["df"],
+                                                outcome.better, outcome.mcid, prior_sd, df_name)]
+    return _float_columns(pd.DataFrame(rows, columns=POSTERIOR_COLUMNS))

@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pilottrial.models.primary import model_frame
+from pilottrial.analyses.common import as_trial
+from pilottrial.models.frame import model_frame
 
-__all__ = ["effect_sizes", "hedges_g", "hedges_correction", "EFFECT_COLUMNS"]
+__all__ = ["effect_sizes", "hedges_g", "hedges_correction", "pooled_sd", "EFFECT_COLUMNS"]
 
 EFFECT_COLUMNS = ["outcome", "visit", "method", "sd_source", "sd", "estimate", "ci_lower", "ci_upper",
                   "n_reference", "n_treatment"]
@@ -26,13 +27,64 @@ SD_SOURCE_CHANGE = "change from baseline at the visit, pooled within arms (parti
 
 
 def hedges_correction(n_reference: int, n_treatment: int) -> float:
-    """Hedges' small-sample factor :math:`J = 1 - 3 / (4(n_1 + n_2 - 2) - 1)`; NaN if
-    :math:`n_1 + n_2 \\le 2`."""
+    r"""Hedges' small-sample factor of a standardized mean difference.
+
+    Parameters
+    ----------
+    n_reference, n_treatment : int
+        Group sizes :math:`n_1, n_2`.
+
+    Returns
+    -------
+    float
+        :math:`J`; NaN if :math:`n_1 + n_2 \le 2`.
+
+    Notes
+    -----
+    .. math:: J = 1 - \frac{3}{4(n_1 + n_2 - 2) - 1},
+
+    the usual approximation of :math:`\Gamma(m/2) / (\sqrt{m/2}\,\Gamma((m-1)/2))`, :math:`m = n_1 + n_2 - 2`.
+
+    References
+    ----------
+    Hedges LV. Distribution theory for Glass's estimator of effect size and related
+    estimators. *J Educ Stat* 1981;6:107-128.
+
+    Examples
+    --------
+    >>> round(hedges_correction(10, 10), 4)
+    0.9577
+    """
     dof = n_reference + n_treatment - 2
     return 1.0 - 3.0 / (4.0 * dof - 1.0) if dof > 0 else np.nan
 
 
-def _pooled_sd(reference: np.ndarray, treatment: np.ndarray) -> float:
+def pooled_sd(reference, treatment) -> float:
+    r"""Pooled within-group standard deviation of two samples.
+
+    Parameters
+    ----------
+    reference, treatment : array_like
+        The two samples (no missing values).
+
+    Returns
+    -------
+    float
+        :math:`S`; NaN when a sample has fewer than two values.
+
+    Notes
+    -----
+    .. math:: S = \sqrt{\frac{(n_1-1)s_1^2 + (n_2-1)s_2^2}{n_1+n_2-2}}.
+
+    References
+    ----------
+    Hedges LV, Olkin I. *Statistical Methods for Meta-Analysis*. Academic Press, 1985.
+
+    Examples
+    --------
+    >>> round(pooled_sd([3, 4, 5, 6, 7], [1, 2, 3, 4]), 4)
+    1.4639
+    """
     n1, n2 = len(reference), len(treatment)
     if n1 < 2 or n2 < 2:
         return np.nan
@@ -41,12 +93,38 @@ def _pooled_sd(reference: np.ndarray, treatment: np.ndarray) -> float:
 
 
 def hedges_g(treatment, reference, alpha: float = 0.05) -> tuple[float, float, float, float]:
-    """Hedges' g of ``treatment`` minus ``reference`` with the Hedges & Olkin interval.
+    r"""Hedges' g of ``treatment`` minus ``reference`` with the Hedges & Olkin interval.
 
-    Returns ``(g, ci_lower, ci_upper, pooled_sd)``; NaNs when an arm has fewer than two values
-    or the pooled SD is zero. Missing values are dropped. Matches
-    ``pingouin.compute_effsize(treatment, reference, eftype="hedges")`` and
+    Parameters
+    ----------
+    treatment, reference : array_like
+        The two samples; missing values are dropped.
+    alpha : float, default 0.05
+        The interval is 100(1 - alpha)%.
+
+    Returns
+    -------
+    tuple of float
+        ``(g, ci_lower, ci_upper, pooled_sd)``; NaNs when an arm has fewer than two values
+        or the pooled SD is zero.
+
+    Notes
+    -----
+    With means :math:`\bar x_t, \bar x_r`, pooled SD :math:`S` (:func:`pooled_sd`) and
+    :math:`J` of :func:`hedges_correction`,
+
+    .. math::
+
+        g = J\,\frac{\bar x_t - \bar x_r}{S}, \qquad
+        \mathrm{SE}(g) = \sqrt{\frac{n_t+n_r}{n_t n_r} + \frac{g^2}{2(n_t+n_r)}}, \qquad
+        g \pm t_{1-\alpha/2,\,n_t+n_r-2}\,\mathrm{SE}(g).
+
+    Matches ``pingouin.compute_effsize(treatment, reference, eftype="hedges")`` and
     ``pingouin.compute_esci(g, n_t, n_r, eftype="hedges")`` (see :func:`effect_sizes`, Notes).
+
+    References
+    ----------
+    Hedges LV, Olkin I. *Statistical Methods for Meta-Analysis*. Academic Press, 1985, p. 86.
 
     Examples
     --------
@@ -58,7 +136,7 @@ def hedges_g(treatment, reference, alpha: float = 0.05) -> tuple[float, float, f
     reference = np.asarray(reference, dtype=float)
     treatment, reference = treatment[~np.isnan(treatment)], reference[~np.isnan(reference)]
     n_t, n_r = len(treatment), len(reference)
-    sd = _pooled_sd(reference, treatment)
+    sd = pooled_sd(reference, treatment)
     if not np.isfinite(sd) or sd == 0:
         return np.nan, np.nan, np.nan, sd
     g = (treatment.mean() - reference.mean()) / sd * hedges_correction(n_r, n_t)
@@ -67,18 +145,18 @@ def hedges_g(treatment, reference, alpha: float = 0.05) -> tuple[float, float, f
     return float(g), float(g - crit * se), float(g + crit * se), sd
 
 
-def effect_sizes(analysis: pd.DataFrame, contrasts: pd.DataFrame, config: dict) -> pd.DataFrame:
+def effect_sizes(analysis: pd.DataFrame, contrasts: pd.DataFrame, config) -> pd.DataFrame:
     """Hedges' g of treatment minus reference for every efficacy outcome x post-baseline visit.
 
     Parameters
     ----------
     analysis : pandas.DataFrame
-        The analysis table of :func:`pilottrial.data.ingest.load_trial` (``participant, arm, visit,
+        The analysis table of :func:`pilottrial.data.load_trial` (``participant, arm, visit,
         outcome, baseline, score, change``).
     contrasts : pandas.DataFrame
         Treatment contrasts of :func:`pilottrial.models.primary.primary_contrasts`; the ``mmrm`` rows
         are used.
-    config : dict
+    config : dict or Trial
         Validated trial config (arms, visits, ``outcomes[].role``, ``analysis.alpha``).
 
     Returns
@@ -140,27 +218,23 @@ def effect_sizes(analysis: pd.DataFrame, contrasts: pd.DataFrame, config: dict) 
     the same metric as for classical analysis. *Psychol Methods* 2009;14:43-53 (the model-based
     difference over the baseline SD).
     """
-    reference_arm, treatment_arm = config["arms"]["reference"], config["arms"]["treatment"]
-    alpha = config.get("analysis", {}).get("alpha", 0.05)
-    baseline_visit = config["visits"].get("baseline")
-    post_baseline = [v for v in config["visits"]["order"] if v != baseline_visit]
+    trial = as_trial(config)
+    reference_arm, treatment_arm, alpha = trial.reference, trial.treatment, trial.alpha
     mmrm = contrasts[contrasts["model"] == "mmrm"]
     rows = []
-    for outcome in config["outcomes"]:
-        if outcome.get("role", "efficacy") != "efficacy":
-            continue
-        name = outcome["name"]
+    for outcome in trial.efficacy_outcomes:
+        name = outcome.name
         rows_outcome = analysis[analysis["outcome"] == name]
-        in_model = model_frame(analysis, name, config).drop_duplicates("participant")
+        in_model = model_frame(analysis, name, trial.config).drop_duplicates("participant")
         in_model = in_model[in_model["baseline"].notna()]
         base_reference = in_model.loc[in_model["arm"] == reference_arm, "baseline"].to_numpy(dtype=float)
         base_treatment = in_model.loc[in_model["arm"] == treatment_arm, "baseline"].to_numpy(dtype=float)
         n_ref_model, n_trt_model = len(base_reference), len(base_treatment)
-        baseline_sd = _pooled_sd(base_reference, base_treatment)
+        baseline_sd = pooled_sd(base_reference, base_treatment)
         j_model = hedges_correction(n_ref_model, n_trt_model)
         usable_sd = np.isfinite(baseline_sd) and baseline_sd > 0
         measured = set(rows_outcome.loc[rows_outcome["score"].notna(), "visit"])
-        for visit in [v for v in post_baseline if v in measured]:
+        for visit in [v for v in trial.post_baseline if v in measured]:
             found = mmrm[(mmrm["outcome"] == name) & (mmrm["visit"] == visit)]
             if usable_sd and not found.empty:
                 contrast = found.iloc[0]

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pilottrial.analyses.common import as_trial
+
 __all__ = ["ESTIMAND_COLUMNS", "DEFAULT_POPULATION", "DEFAULT_INTERCURRENT_EVENT", "DEFAULT_STRATEGY",
            "estimand_table"]
 
@@ -39,12 +41,12 @@ def _join(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def estimand_table(config: dict, analysis: pd.DataFrame | None = None) -> pd.DataFrame:
+def estimand_table(config, analysis: pd.DataFrame | None = None) -> pd.DataFrame:
     r"""One row per outcome x intercurrent event describing the estimand.
 
     Parameters
     ----------
-    config : dict
+    config : dict or Trial
         Validated config: arms, visits (``key``), outcomes with optional ``estimand``
         (``population``, ``variable``, ``intercurrent_events`` = list of ``event`` and
         ``strategy``, ``summary``).
@@ -82,25 +84,35 @@ def estimand_table(config: dict, analysis: pd.DataFrame | None = None) -> pd.Dat
 
     Declared values are used verbatim.
 
+    Examples
+    --------
+    >>> config = {"arms": {"reference": "placebo", "treatment": "drug"},
+    ...           "visits": {"baseline": "week0", "order": ["week0", "week4", "week8"], "key": ["week8"]},
+    ...           "outcomes": [{"name": "HAM-D"}]}
+    >>> row = estimand_table(config).iloc[0]
+    >>> print(row["variable"]); print(row["strategy"])
+    change from baseline in HAM-D at week8
+    hypothetical (MAR)
+
     References
     ----------
     ICH E9(R1), 2019, sections A.3.1-A.3.3. Mallinckrodt CH, Bell J, Liu G, et al. Aligning
     estimators with estimands in clinical trials: putting the ICH E9(R1) guidelines into
     practice. Ther Innov Regul Sci 2020;54:353-364.
     """
-    reference, treatment = config["arms"]["reference"], config["arms"]["treatment"]
-    visits = config["visits"]
-    key = list(visits.get("key") or visits["order"][1:])
-    has_baseline = bool(visits.get("baseline"))
-    post = [v for v in visits["order"] if v != visits.get("baseline")]
+    trial = as_trial(config)
+    reference, treatment = trial.reference, trial.treatment
+    key = list(trial.key_visits or trial.visit_order[1:])
+    has_baseline = bool(trial.baseline)
+    post = list(trial.post_baseline)
     measured = {}
     if analysis is not None:
         scored = analysis[analysis["score"].notna() & analysis["visit"].isin(post)]
         measured = scored.groupby("outcome")["visit"].agg(lambda s: set(s)).to_dict()
     rows = []
-    for outcome in config["outcomes"]:
-        name = outcome["name"]
-        declared = outcome.get("estimand") or {}
+    for outcome in trial.outcomes:
+        name = outcome.name
+        declared = outcome.spec.get("estimand") or {}
         visits_of = key
         model = "MMRM"
         if analysis is not None and name in measured:

@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
+from pilottrial.analyses.common import as_trial
 from pilottrial.errors import InputError
 
 __all__ = [
@@ -91,6 +92,11 @@ def wilson_interval(count, nobs, alpha: float = 0.05) -> tuple[float, float]:
     Wilson EB. Probable inference, the law of succession, and statistical inference. J Am
     Stat Assoc 1927;22:209-212. Newcombe RG. Two-sided confidence intervals for the single
     proportion: comparison of seven methods. Stat Med 1998;17:857-872.
+
+    Examples
+    --------
+    >>> [round(limit, 4) for limit in wilson_interval(81, 263)]
+    [0.2553, 0.3662]
     """
     if nobs is None or not np.isfinite(nobs) or nobs <= 0 or count is None or not np.isfinite(count):
         return (np.nan, np.nan)
@@ -104,6 +110,20 @@ def wilson_interval(count, nobs, alpha: float = 0.05) -> tuple[float, float]:
 def poisson_rate_interval(count, exposure, alpha: float = 0.05) -> tuple[float, float]:
     r"""Exact (Garwood) interval of a Poisson rate ``count / exposure``.
 
+    Parameters
+    ----------
+    count : int
+        Events :math:`x`.
+    exposure : float
+        Exposure :math:`T` (e.g. months of recruitment).
+    alpha : float, default 0.05
+        Two-sided level.
+
+    Returns
+    -------
+    tuple of float
+        ``(lower, upper)`` of the rate; NaN when the exposure is 0 or missing.
+
     Notes
     -----
     .. math::
@@ -115,6 +135,11 @@ def poisson_rate_interval(count, exposure, alpha: float = 0.05) -> tuple[float, 
     References
     ----------
     Garwood F. Fiducial limits for the Poisson distribution. Biometrika 1936;28:437-442.
+
+    Examples
+    --------
+    >>> [round(limit, 3) for limit in poisson_rate_interval(27, 12)]
+    [1.483, 3.274]
     """
     if exposure is None or not np.isfinite(exposure) or exposure <= 0 or not np.isfinite(count):
         return (np.nan, np.nan)
@@ -139,12 +164,12 @@ def _yes_no(frame, column, path):
     return text.isin(_YES)
 
 
-def read_screening_log(config: dict) -> pd.DataFrame | None:
+def read_screening_log(config) -> pd.DataFrame | None:
     """Read and check ``feasibility.screening_log``; ``None`` when it is not configured.
 
     Parameters
     ----------
-    config : dict
+    config : dict or Trial
         Validated config.
 
     Returns
@@ -161,7 +186,7 @@ def read_screening_log(config: dict) -> pd.DataFrame | None:
         month not written ``YYYY-MM`` (full dates are refused: they identify people); a
         yes/no column with another value; someone randomized but not eligible.
     """
-    spec = (config.get("feasibility") or {}).get("screening_log")
+    spec = as_trial(config).section("feasibility").get("screening_log")
     if not spec:
         return None
     path = Path(spec["path"])
@@ -232,14 +257,14 @@ def _row(measure, arm=OVERALL, visit=None, numerator=np.nan, denominator=np.nan,
             "value": proportion if value is None else value, "note": note}
 
 
-def feasibility_table(analysis: pd.DataFrame, config: dict, screening: pd.DataFrame | None = None) -> pd.DataFrame:
+def feasibility_table(analysis: pd.DataFrame, config, screening: pd.DataFrame | None = None) -> pd.DataFrame:
     r"""Feasibility measures as one long table.
 
     Parameters
     ----------
     analysis : pandas.DataFrame
         The analysis table (``participant, arm, visit, outcome, baseline, score, change``).
-    config : dict
+    config : dict or Trial
         Validated config: arms, visits, outcomes, ``analysis.alpha`` and ``feasibility``.
     screening : pandas.DataFrame, optional
         The screening log (``month``, ``eligible``, ``randomized``; yes/no text or bool).
@@ -293,20 +318,20 @@ def feasibility_table(analysis: pd.DataFrame, config: dict, screening: pd.DataFr
     different number as randomized, the log's count is used for the consent rate and the
     recruitment rate (same source as their denominators) and the rows say so in ``note``.
     """
-    alpha = float((config.get("analysis") or {}).get("alpha", 0.05))
-    reference, treatment = config["arms"]["reference"], config["arms"]["treatment"]
-    arms = [reference, treatment]
-    order = list(config["visits"]["order"])
-    baseline = config["visits"].get("baseline", order[0])
+    trial = as_trial(config)
+    alpha = trial.alpha
+    arms = list(trial.arms)
+    order = list(trial.visit_order)
+    baseline = order[0] if trial.baseline is None else trial.baseline
     post = [v for v in order if v != baseline]
-    feas = config.get("feasibility") or {}
+    feas = trial.section("feasibility")
 
     people = analysis[["participant", "arm"]].drop_duplicates("participant")
     n_rand = {a: int((people["arm"] == a).sum()) for a in arms}
     n_rand[OVERALL] = int(len(people))
 
     if screening is None and feas.get("screening_log"):
-        screening = read_screening_log(config)
+        screening = read_screening_log(trial)
     rows = []
 
     # Screening, eligibility, consent.
@@ -400,14 +425,14 @@ def feasibility_table(analysis: pd.DataFrame, config: dict, screening: pd.DataFr
 # --------------------------------------------------------------------------- progression
 
 
-def progression_table(feasibility: pd.DataFrame, config: dict) -> pd.DataFrame:
+def progression_table(feasibility: pd.DataFrame, config) -> pd.DataFrame:
     r"""The pre-specified progression criteria read against the feasibility table.
 
     Parameters
     ----------
     feasibility : pandas.DataFrame
         Output of :func:`feasibility_table`.
-    config : dict
+    config : dict or Trial
         Validated config; ``feasibility.progression_criteria`` is a list of ``name``,
         ``metric`` (``retention``, ``completeness``, ``eligibility_rate``, ``consent_rate``,
         ``recruitment_per_month``), ``threshold`` and, for retention and completeness, an
@@ -436,9 +461,10 @@ def progression_table(feasibility: pd.DataFrame, config: dict) -> pd.DataFrame:
     pilot is usually too small for ``met_with_confidence``; it is reported so that a
     criterion met by a point estimate alone is read as such.
     """
-    criteria = (config.get("feasibility") or {}).get("progression_criteria") or []
-    order = list(config["visits"]["order"])
-    key = list(config["visits"].get("key") or order[1:])
+    trial = as_trial(config)
+    criteria = trial.section("feasibility").get("progression_criteria") or []
+    order = list(trial.visit_order)
+    key = list(trial.key_visits or order[1:])
     rows = []
     for i, c in enumerate(criteria):
         metric, threshold = c["metric"], float(c["threshold"])

@@ -16,6 +16,7 @@ Two optional inputs, named under ``harms:`` in the config:
 The denominators are the participants randomized to each arm (``participants``: one row per
 participant with ``participant, arm``, e.g. from :func:`participants_table` of the analysis
 table): a participant who is not in the adverse-event file had no adverse event.
+:func:`harms_tables` makes both tables with the config's arms, alpha and scale.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from pilottrial.errors import InputError
+from pilottrial.analyses.common import as_trial
 from pilottrial.analyses.nonparametric import hodges_lehmann
+from pilottrial.errors import InputError
 
 __all__ = [
     "ADVERSE_EVENT_COLUMNS",
@@ -41,7 +43,7 @@ __all__ = [
     "read_harms",
     "adverse_event_table",
     "dissociation_table",
-    "hodges_lehmann",
+    "harms_tables",
 ]
 
 #: Columns of :func:`adverse_event_table`.
@@ -72,8 +74,15 @@ def participants_table(analysis: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     analysis : pandas.DataFrame
-        The analysis table of :func:`pilottrial.data.ingest.load_trial` (any table with
+        The analysis table of :func:`pilottrial.data.load_trial` (any table with
         ``participant`` and ``arm`` columns).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> analysis = pd.DataFrame({"participant": ["b", "a", "a"], "arm": ["drug", "placebo", "placebo"]})
+    >>> participants_table(analysis).values.tolist()
+    [['a', 'placebo'], ['b', 'drug']]
     """
     table = analysis[["participant", "arm"]].drop_duplicates().sort_values("participant")
     return table.reset_index(drop=True).astype({"participant": str, "arm": str})
@@ -145,12 +154,12 @@ def _check_known(frame, column, participants, path):
                          fix="correct the code(s) to match the trial data, or add the participant to the trial data")
 
 
-def read_adverse_events(config: dict, participants: pd.DataFrame | None = None) -> pd.DataFrame | None:
+def read_adverse_events(config, participants: pd.DataFrame | None = None) -> pd.DataFrame | None:
     """Read and check ``harms.adverse_events``; ``None`` when it is not configured.
 
     Parameters
     ----------
-    config : dict
+    config : dict or Trial
         Validated config.
     participants : pandas.DataFrame, optional
         ``participant, arm`` of the trial; when given, codes not in it are errors.
@@ -168,7 +177,7 @@ def read_adverse_events(config: dict, participants: pd.DataFrame | None = None) 
         File missing, empty or not CSV; configured columns absent; empty participant or
         term; participant codes not in the trial.
     """
-    spec = (config.get("harms") or {}).get("adverse_events")
+    spec = as_trial(config).section("harms").get("adverse_events")
     if not spec:
         return None
     path = spec["path"]
@@ -183,8 +192,15 @@ def read_adverse_events(config: dict, participants: pd.DataFrame | None = None) 
     return out.reset_index(drop=True)
 
 
-def read_dissociation(config: dict, participants: pd.DataFrame | None = None) -> pd.DataFrame | None:
+def read_dissociation(config, participants: pd.DataFrame | None = None) -> pd.DataFrame | None:
     """Read and check ``harms.dissociation``; ``None`` when it is not configured.
+
+    Parameters
+    ----------
+    config : dict or Trial
+        Validated config.
+    participants : pandas.DataFrame, optional
+        ``participant, arm`` of the trial; when given, codes not in it are errors.
 
     Returns
     -------
@@ -198,7 +214,7 @@ def read_dissociation(config: dict, participants: pd.DataFrame | None = None) ->
         participant code; a score that is not a number, is negative, or (for the CADSS)
         is above 92; participant codes not in the trial.
     """
-    spec = (config.get("harms") or {}).get("dissociation")
+    spec = as_trial(config).section("harms").get("dissociation")
     if not spec:
         return None
     path = spec["path"]
@@ -233,16 +249,16 @@ def read_dissociation(config: dict, participants: pd.DataFrame | None = None) ->
     return pd.DataFrame({"participant": frame[pid].astype(str), "score": score.astype(float)})
 
 
-def read_harms(config: dict, participants: pd.DataFrame | None = None) -> dict:
+def read_harms(config, participants: pd.DataFrame | None = None) -> dict:
     """Read and check the harms files named in the config.
 
     Parameters
     ----------
-    config : dict
+    config : dict or Trial
         Validated config (:func:`pilottrial.config.load.load_config`).
     participants : pandas.DataFrame, optional
         ``participant, arm`` of the trial. When omitted, the trial data are read with
-        :func:`pilottrial.data.ingest.load_trial` to learn them.
+        :func:`pilottrial.data.load_trial` to learn them.
 
     Returns
     -------
@@ -251,30 +267,23 @@ def read_harms(config: dict, participants: pd.DataFrame | None = None) -> dict:
         returned by :func:`read_adverse_events` and :func:`read_dissociation`; ``None`` for a
         file that is not configured.
     """
-    harms = config.get("harms") or {}
+    trial = as_trial(config)
+    harms = trial.section("harms")
     if participants is None and (harms.get("adverse_events") or harms.get("dissociation")):
-        from pilottrial.data.ingest import load_trial
+        from pilottrial.data import load_trial
 
-        participants = participants_table(load_trial(config))
+        participants = participants_table(load_trial(trial.config))
     return {
-        "adverse_events": read_adverse_events(config, participants),
-        "dissociation": read_dissociation(config, participants),
+        "adverse_events": read_adverse_events(trial, participants),
+        "dissociation": read_dissociation(trial, participants),
     }
 
 
 # --------------------------------------------------------------------------- adverse events
 
 
-def _arms(config):
-    return config["arms"]["reference"], config["arms"]["treatment"]
-
-
-def _alpha(config):
-    return float((config.get("analysis") or {}).get("alpha", 0.05))
-
-
-def adverse_event_table(adverse_events: pd.DataFrame | None, participants: pd.DataFrame,
-                        config: dict) -> pd.DataFrame:
+def adverse_event_table(adverse_events: pd.DataFrame | None, participants: pd.DataFrame, reference: str,
+                        treatment: str, alpha: float = 0.05) -> pd.DataFrame:
     r"""Participants with each adverse event by arm, risk difference and Fisher's exact test.
 
     Parameters
@@ -285,8 +294,10 @@ def adverse_event_table(adverse_events: pd.DataFrame | None, participants: pd.Da
     participants : pandas.DataFrame
         One row per randomized participant with ``participant, arm``; gives the
         denominators :math:`N_a`.
-    config : dict
-        Validated config (arms, ``analysis.alpha``).
+    reference, treatment : str
+        Arm labels.
+    alpha : float, default 0.05
+        Intervals are 100(1 - alpha)%.
 
     Returns
     -------
@@ -317,9 +328,21 @@ def adverse_event_table(adverse_events: pd.DataFrame | None, participants: pd.Da
     Newcombe RG. Interval estimation for the difference between independent proportions:
     comparison of eleven methods. Stat Med 1998;17:873-890.
     Fisher RA. The Design of Experiments. Edinburgh: Oliver and Boyd; 1935.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> participants = pd.DataFrame({"participant": [f"P{i}" for i in range(8)],
+    ...                              "arm": ["placebo"] * 4 + ["drug"] * 4})
+    >>> events = pd.DataFrame({"participant": ["P4", "P5", "P5", "P0"],
+    ...                        "term": ["nausea", "nausea", "headache", "headache"]})
+    >>> table = adverse_event_table(events, participants, "placebo", "drug")
+    >>> table[["term", "n_treatment", "n_reference", "risk_difference"]]
+                    term  n_treatment  n_reference  risk_difference
+    0  any adverse event            2            1             0.25
+    1           headache            1            1             0.00
+    2             nausea            2            0             0.50
     """
-    reference, treatment = _arms(config)
-    alpha = _alpha(config)
     arm_of = participants.drop_duplicates("participant").set_index("participant")["arm"].astype(str)
     n_arm = {a: int((arm_of == a).sum()) for a in (treatment, reference)}
     events = (pd.DataFrame(columns=["participant", "term"]) if adverse_events is None
@@ -371,20 +394,26 @@ def _describe(values: np.ndarray) -> dict:
             "q1": s.quantile(0.25), "q3": s.quantile(0.75), "minimum": s.min(), "maximum": s.max()}
 
 
-def dissociation_table(dissociation: pd.DataFrame, participants: pd.DataFrame, config: dict) -> pd.DataFrame:
+def dissociation_table(dissociation: pd.DataFrame | None, participants: pd.DataFrame, reference: str,
+                       treatment: str, alpha: float = 0.05, *, score: str = "score", scale: str = "CADSS",
+                       timepoint: str = "40 min") -> pd.DataFrame:
     r"""Dissociation scores by arm and the treatment - reference comparison.
 
     Parameters
     ----------
-    dissociation : pandas.DataFrame
-        One row per participant with ``participant`` and the score, in a column ``score``
-        (as from :func:`read_dissociation`) or the configured one
-        (``harms.dissociation.columns.score``, default ``cadss``).
+    dissociation : pandas.DataFrame or None
+        One row per participant with ``participant`` and the score (as from
+        :func:`read_dissociation`); ``None`` = no scores.
     participants : pandas.DataFrame
         ``participant, arm`` of the randomized participants.
-    config : dict
-        Validated config (arms, ``analysis.alpha``, ``harms.dissociation.name`` and
-        ``.timepoint``).
+    reference, treatment : str
+        Arm labels.
+    alpha : float, default 0.05
+        Intervals are 100(1 - alpha)%.
+    score : str, default "score"
+        Column of the scores (e.g. ``cadss`` in the raw file).
+    scale, timepoint : str
+        Name of the scale and of the assessment, written in the table.
 
     Returns
     -------
@@ -416,18 +445,28 @@ def dissociation_table(dissociation: pd.DataFrame, participants: pd.DataFrame, c
     whether one of two random variables is stochastically larger than the other. Ann Math
     Stat 1947;18:50-60. Bremner JD et al. Measurement of dissociative states with the
     Clinician-Administered Dissociative States Scale (CADSS). J Trauma Stress 1998;11:125-136.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> participants = pd.DataFrame({"participant": [f"P{i}" for i in range(8)],
+    ...                              "arm": ["placebo"] * 4 + ["drug"] * 4})
+    >>> scores = pd.DataFrame({"participant": participants["participant"],
+    ...                        "score": [2.0, 0.0, 4.0, 1.0, 15.0, 22.0, 9.0, 30.0]})
+    >>> table = dissociation_table(scores, participants, "placebo", "drug")
+    >>> table[["arm", "statistic", "estimate", "p_value"]].round(4)
+                  arm                            statistic  estimate  p_value
+    0         placebo                              summary       NaN      NaN
+    1            drug                              summary       NaN      NaN
+    2  drug - placebo          difference in means (Welch)     17.25   0.0295
+    3  drug - placebo  Hodges-Lehmann shift (Mann-Whitney)     16.50   0.0286
     """
-    reference, treatment = _arms(config)
-    alpha = _alpha(config)
-    spec = (config.get("harms") or {}).get("dissociation") or {}
-    scale = spec.get("name", "CADSS")
-    timepoint = spec.get("timepoint", "40 min")
-    score_col = "score" if "score" in dissociation.columns else \
-        (spec.get("columns") or {}).get("score", "cadss")
+    if dissociation is None:
+        dissociation = pd.DataFrame({"participant": pd.Series(dtype=str), score: pd.Series(dtype=float)})
     arm_of = participants.drop_duplicates("participant").set_index("participant")["arm"].astype(str)
     frame = dissociation.assign(participant=dissociation["participant"].astype(str))
     frame = frame.assign(arm=frame["participant"].map(arm_of),
-                         score=pd.to_numeric(frame[score_col], errors="coerce").astype(float))
+                         score=pd.to_numeric(frame[score], errors="coerce").astype(float))
     unknown = sorted(set(frame.loc[frame["arm"].isna(), "participant"]))
     if unknown:
         raise ValueError(f"dissociation scores of participants not in `participants`: {unknown[:5]}")
@@ -457,3 +496,36 @@ def dissociation_table(dissociation: pd.DataFrame, participants: pd.DataFrame, c
                         "p_value": p_mw})
     table = pd.DataFrame(rows, columns=DISSOCIATION_COLUMNS)
     return table.astype({"n": "int64"})
+
+
+def harms_tables(harms: dict, participants: pd.DataFrame, config) -> dict:
+    """The adverse-event and dissociation tables of a trial (``adverse_events.csv``, ``dissociation.csv``).
+
+    Parameters
+    ----------
+    harms : dict
+        ``{"adverse_events": DataFrame or None, "dissociation": DataFrame or None}`` of
+        :func:`read_harms`.
+    participants : pandas.DataFrame
+        ``participant, arm`` of the randomized participants (:func:`participants_table`).
+    config : dict or Trial
+        Validated config: arms, ``analysis.alpha``, ``harms.dissociation.name``,
+        ``.timepoint`` and ``.columns.score``.
+
+    Returns
+    -------
+    dict
+        ``{"adverse_events": adverse_event_table(...), "dissociation": dissociation_table(...)}``.
+    """
+    trial = as_trial(config)
+    spec = trial.section("harms").get("dissociation") or {}
+    dissociation = harms.get("dissociation")
+    score = "score" if dissociation is None or "score" in dissociation.columns else \
+        (spec.get("columns") or {}).get("score", "cadss")
+    return {
+        "adverse_events": adverse_event_table(harms.get("adverse_events"), participants, trial.reference,
+                                              trial.treatment, trial.alpha),
+        "dissociation": dissociation_table(dissociation, participants, trial.reference, trial.treatment,
+                                           trial.alpha, score=score, scale=spec.get("name", "CADSS"),
+                                           timepoint=spec.get("timepoint", "40 min")),
+    }

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pilottrial.config.load import primary_outcome
+from pilottrial.analyses.common import as_trial
 
 __all__ = ["MECHANISM_COLUMNS", "OVERALL", "correlation_interval", "correlation_row", "mechanism_table"]
 
@@ -65,6 +65,11 @@ def correlation_interval(r: float, n: int, alpha: float = 0.05, method: str = "p
     Fisher RA. On the "probable error" of a coefficient of correlation deduced from a small
     sample. Metron 1921;1:3-32. Bonett DG, Wright TA. Sample size requirements for
     estimating Pearson, Kendall and Spearman correlations. Psychometrika 2000;65:23-28.
+
+    Examples
+    --------
+    >>> [round(limit, 4) for limit in correlation_interval(0.5, 20)]
+    [0.0738, 0.7718]
     """
     if n < 4 or not np.isfinite(r):
         return (np.nan, np.nan)
@@ -103,7 +108,19 @@ def correlation_row(x, y, alpha: float = 0.05) -> dict:
     -----
     p-values test a zero correlation: Pearson's by the exact t test with n - 2 df
     (``scipy.stats.pearsonr``), Spearman's by the t approximation
-    :math:`t = \rho \sqrt{(n-2)/(1-\rho^2)}` (``scipy.stats.spearmanr``).
+    :math:`t = \rho \sqrt{(n-2)/(1-\rho^2)}` (``scipy.stats.spearmanr``); intervals from
+    :func:`correlation_interval`.
+
+    References
+    ----------
+    Bonett DG, Wright TA. Sample size requirements for estimating Pearson, Kendall and
+    Spearman correlations. Psychometrika 2000;65:23-28.
+
+    Examples
+    --------
+    >>> row = correlation_row([1, 2, 3, 4, 5, 6], [2, 1, 4, 3, 6, 5])
+    >>> row["n"], round(row["pearson_r"], 4), round(row["spearman_rho"], 4), round(row["pearson_p"], 4)
+    (6, 0.8286, 0.8286, 0.0416)
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -126,14 +143,14 @@ def correlation_row(x, y, alpha: float = 0.05) -> dict:
     }
 
 
-def mechanism_table(analysis: pd.DataFrame, config: dict) -> pd.DataFrame:
+def mechanism_table(analysis: pd.DataFrame, config) -> pd.DataFrame:
     r"""Correlation of each mechanism outcome's change with the primary outcome's change.
 
     Parameters
     ----------
     analysis : pandas.DataFrame
         The analysis table (``participant, arm, visit, outcome, baseline, score, change``).
-    config : dict
+    config : dict or Trial
         Validated config; outcomes with ``role: mechanism`` are the mechanism outcomes.
 
     Returns
@@ -158,12 +175,12 @@ def mechanism_table(analysis: pd.DataFrame, config: dict) -> pd.DataFrame:
     Bonett DG, Wright TA. Sample size requirements for estimating Pearson, Kendall and
     Spearman correlations. Psychometrika 2000;65:23-28.
     """
-    alpha = float((config.get("analysis") or {}).get("alpha", 0.05))
-    reference, treatment = config["arms"]["reference"], config["arms"]["treatment"]
-    order = list(config["visits"]["order"])
-    baseline = config["visits"].get("baseline", order[0])
-    primary = primary_outcome(config)["name"]
-    mechanisms = [o["name"] for o in config["outcomes"] if o.get("role") == "mechanism"]
+    trial = as_trial(config)
+    alpha, reference, treatment = trial.alpha, trial.reference, trial.treatment
+    order = list(trial.visit_order)
+    baseline = order[0] if trial.baseline is None else trial.baseline
+    primary = trial.primary.name
+    mechanisms = [o.name for o in trial.mechanism_outcomes]
     rows = []
     changes = analysis[analysis["visit"] != baseline]
     primary_change = changes[changes["outcome"] == primary].set_index(["participant", "visit"])["change"]

@@ -12,14 +12,58 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
+from pilottrial.analyses.common import as_trial
 from pilottrial.models.primary import CONTRAST_COLUMNS
 
-__all__ = ["adjust_contrasts", "ADJUSTED_COLUMNS"]
+__all__ = ["adjust_contrasts", "holm", "ADJUSTED_COLUMNS"]
 
 ADJUSTED_COLUMNS = CONTRAST_COLUMNS + ["p_adjusted", "adjustment"]
 
 
-def adjust_contrasts(contrasts: pd.DataFrame, config: dict) -> pd.DataFrame:
+def holm(p_values) -> np.ndarray:
+    r"""Holm's step-down adjustment of a family of p-values.
+
+    Parameters
+    ----------
+    p_values : array_like
+        The p-values of one family; NaN (a test that could not be done) is left out of the
+        family and stays NaN.
+
+    Returns
+    -------
+    numpy.ndarray
+        Adjusted p-values, in the order given, at most 1.
+
+    Notes
+    -----
+    With the :math:`m` p-values ordered :math:`p_{(1)} \le \dots \le p_{(m)}`,
+
+    .. math::
+
+        \tilde p_{(i)} = \min\Bigl\{1, \max_{j \le i} (m - j + 1)\, p_{(j)}\Bigr\},
+
+    computed by ``statsmodels.stats.multitest.multipletests(method="holm")``; it controls the
+    family-wise error rate in the strong sense whatever the dependence between the tests.
+
+    References
+    ----------
+    Holm S. A simple sequentially rejective multiple test procedure. *Scand J Stat*
+    1979;6:65-70.
+
+    Examples
+    --------
+    >>> holm([0.01, 0.04, 0.03, float("nan")]).round(2).tolist()
+    [0.03, 0.06, 0.06, nan]
+    """
+    p_values = np.asarray(p_values, dtype=float)
+    adjusted = p_values.copy()
+    tested = ~np.isnan(p_values)
+    if tested.any():
+        adjusted[tested] = multipletests(p_values[tested], method="holm")[1]
+    return np.minimum(adjusted, 1.0)
+
+
+def adjust_contrasts(contrasts: pd.DataFrame, config) -> pd.DataFrame:
     """MMRM contrasts at the key visits with multiplicity-adjusted p-values.
 
     Parameters
@@ -28,7 +72,7 @@ def adjust_contrasts(contrasts: pd.DataFrame, config: dict) -> pd.DataFrame:
         Treatment contrasts with :data:`pilottrial.models.primary.CONTRAST_COLUMNS`, as returned by
         :func:`pilottrial.models.primary.primary_contrasts`. Rows of other models (``lmm``) and of
         visits not in ``visits.key`` are dropped.
-    config : dict
+    config : dict or Trial
         Validated trial config; uses ``outcomes[].primary``, ``outcomes[].role``,
         ``visits.key`` and ``analysis.multiplicity`` (``holm`` or ``none``).
 
@@ -48,17 +92,10 @@ def adjust_contrasts(contrasts: pd.DataFrame, config: dict) -> pd.DataFrame:
 
     Notes
     -----
-    Holm (1979): with the :math:`m` p-values of a family ordered
-    :math:`p_{(1)} \\le \\dots \\le p_{(m)}`,
-
-    .. math::
-
-        \\tilde p_{(i)} = \\min\\Bigl\\{1, \\max_{j \\le i} (m - j + 1)\\, p_{(j)}\\Bigr\\},
-
-    which controls the family-wise error rate in the strong sense without assumptions on the
-    dependence between outcomes. Computed by
-    ``statsmodels.stats.multitest.multipletests(method="holm")``. A missing p-value (a
-    contrast that could not be estimated) is left out of the family and stays missing.
+    Holm (1979) within each family (:func:`holm`), which controls the family-wise error rate
+    in the strong sense without assumptions on the dependence between outcomes. A missing
+    p-value (a contrast that could not be estimated) is left out of the family and stays
+    missing.
 
     References
     ----------
@@ -84,10 +121,11 @@ def adjust_contrasts(contrasts: pd.DataFrame, config: dict) -> pd.DataFrame:
     missing = [c for c in CONTRAST_COLUMNS if c not in contrasts.columns]
     if missing:
         raise ValueError(f"contrasts lack the columns {missing}; pass the table of primary_contrasts()")
-    key_visits = list(config["visits"]["key"])
-    outcomes = {o["name"]: o for o in config["outcomes"]}
+    trial = as_trial(config)
+    key_visits = list(trial.key_visits)
+    outcomes = {o.name: o for o in trial.outcomes}
     order = list(outcomes)
-    method = config.get("analysis", {}).get("multiplicity", "holm")
+    method = trial.section("analysis").get("multiplicity", "holm")
 
     table = contrasts[(contrasts["model"] == "mmrm") & contrasts["visit"].isin(key_visits)
                       & contrasts["outcome"].isin(order)].copy()
@@ -98,8 +136,8 @@ def adjust_contrasts(contrasts: pd.DataFrame, config: dict) -> pd.DataFrame:
 
     table["p_adjusted"] = table["p_value"].astype(float)
     table["adjustment"] = ""
-    is_primary = table["outcome"].map(lambda o: bool(outcomes[o].get("primary")))
-    is_mechanism = table["outcome"].map(lambda o: outcomes[o].get("role", "efficacy") == "mechanism")
+    is_primary = table["outcome"].map(lambda o: outcomes[o].primary)
+    is_mechanism = table["outcome"].map(lambda o: outcomes[o].is_mechanism)
     secondary = ~is_primary & ~is_mechanism
     table.loc[is_primary, "adjustment"] = "none (primary)"
     table.loc[is_mechanism & ~is_primary, "adjustment"] = "none (mechanism outcome, exploratory)"
@@ -109,10 +147,8 @@ def adjust_contrasts(contrasts: pd.DataFrame, config: dict) -> pd.DataFrame:
     for visit in key_visits:
         family = secondary & (table["visit"] == visit)
         table.loc[family, "adjustment"] = f"Holm across secondary outcomes at {visit}"
-        tested = family & table["p_value"].notna()
-        if tested.any():
-            p_values = table.loc[tested, "p_value"].to_numpy(dtype=float)
-            table.loc[tested, "p_adjusted"] = multipletests(p_values, method="holm")[1]
+        if family.any():
+            table.loc[family, "p_adjusted"] = holm(table.loc[family, "p_value"])
     table["p_adjusted"] = table["p_adjusted"].astype(float).clip(upper=1.0)
     table.loc[table["p_value"].isna(), "p_adjusted"] = np.nan
     return table[ADJUSTED_COLUMNS]

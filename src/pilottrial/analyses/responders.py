@@ -20,6 +20,8 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep
 
+from pilottrial.analyses.common import as_trial
+
 __all__ = ["responder_table", "compare_proportions", "number_needed_to_treat", "is_responder",
            "RESPONDER_COLUMNS"]
 
@@ -37,6 +39,21 @@ _TOLERANCE = 1e-9
 def is_responder(baseline, score, improvement: float, better: str = "lower") -> np.ndarray:
     """Response indicator: improvement from baseline of at least ``improvement`` x baseline.
 
+    Parameters
+    ----------
+    baseline, score : array_like
+        Baseline and post-baseline scores of the same participants.
+    improvement : float
+        The fraction of the baseline score :math:`r` (0.3 = 30%).
+    better : {"lower", "higher"}, default "lower"
+        Direction of improvement.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+
+    Notes
+    -----
     .. math::
 
         \\text{improvement} = \\begin{cases} \\text{baseline} - \\text{score} & \\text{better = lower}\\\\
@@ -47,6 +64,16 @@ def is_responder(baseline, score, improvement: float, better: str = "lower") -> 
     A participant with baseline 0 (or below) is not a responder: a relative improvement is
     not defined. The comparison allows a relative floating-point tolerance of 1e-9.
     Missing scores give ``False``; filter them out first.
+
+    References
+    ----------
+    Zimmerman M et al. (2004). Defining remission on the Montgomery-Asberg depression rating
+    scale. J Clin Psychiatry 65:163-168 (relative-improvement definitions of response).
+
+    Examples
+    --------
+    >>> is_responder([40, 40, 10], [28, 29, 7], 0.3).tolist()
+    [True, False, True]
     """
     baseline = np.asarray(baseline, dtype=float)
     score = np.asarray(score, dtype=float)
@@ -62,6 +89,18 @@ def _fmt(value: float) -> str:
 def number_needed_to_treat(risk_difference: float, rd_ci_lower: float, rd_ci_upper: float) -> dict:
     """Number needed to treat from a risk difference and its confidence interval (Altman 1998).
 
+    Parameters
+    ----------
+    risk_difference, rd_ci_lower, rd_ci_upper : float
+        Treatment minus reference difference in proportions and its interval.
+
+    Returns
+    -------
+    dict
+        ``nnt, nnt_ci_lower, nnt_ci_upper, nnt_note``.
+
+    Notes
+    -----
     Signed convention: ``nnt = 1 / RD``, positive = NNTB (number needed to treat for one more
     responder with treatment than with reference), negative = NNTH (number needed to treat for
     one fewer responder, i.e. harm). Always ``nnt_ci_lower = 1 / rd_ci_upper`` and
@@ -74,7 +113,11 @@ def number_needed_to_treat(risk_difference: float, rd_ci_lower: float, rd_ci_upp
       ``nnt_ci_lower > 0 > nnt_ci_upper`` and ``nnt_note`` spells it out.
 
     A quantity that would be infinite (RD or a bound exactly 0) is NaN and the note says
-    "infinity". Returns a dict with ``nnt, nnt_ci_lower, nnt_ci_upper, nnt_note``.
+    "infinity".
+
+    References
+    ----------
+    Altman DG. Confidence intervals for the number needed to treat. *BMJ* 1998;317:1309-1312.
 
     Examples
     --------
@@ -107,13 +150,44 @@ def number_needed_to_treat(risk_difference: float, rd_ci_lower: float, rd_ci_upp
 
 def compare_proportions(n_treatment: int, N_treatment: int, n_reference: int, N_reference: int,
                         alpha: float = 0.05) -> dict:
-    """Risk difference (Newcombe), odds ratio (Gart adjusted logit), Fisher's exact p and NNT
+    r"""Risk difference (Newcombe), odds ratio (Gart adjusted logit), Fisher's exact p and NNT
     of ``n_treatment / N_treatment`` versus ``n_reference / N_reference``.
 
-    Returns a dict with ``pct_treatment, pct_reference, risk_difference, rd_ci_lower,
-    rd_ci_upper, odds_ratio, or_ci_lower, or_ci_upper, or_note, fisher_p`` and the keys of
-    :func:`number_needed_to_treat`. Everything is NaN (with a note) when an arm has no
-    participant observed. See :func:`responder_table` for the formulas.
+    Parameters
+    ----------
+    n_treatment, N_treatment, n_reference, N_reference : int
+        Events and participants in each arm.
+    alpha : float, default 0.05
+        Intervals are 100(1 - alpha)%.
+
+    Returns
+    -------
+    dict
+        ``pct_treatment, pct_reference, risk_difference, rd_ci_lower, rd_ci_upper,
+        odds_ratio, or_ci_lower, or_ci_upper, or_note, fisher_p`` and the keys of
+        :func:`number_needed_to_treat`. Everything is NaN (with a note) when an arm has no
+        participant observed.
+
+    Notes
+    -----
+    Risk difference :math:`\hat p_t - \hat p_r` with Newcombe's hybrid score interval,
+    odds ratio :math:`ad/(bc)` with Gart's adjusted-logit interval (0.5 added to every cell;
+    the Haldane-Anscombe estimate with a zero cell), two-sided Fisher exact p: see
+    :func:`responder_table`, Notes, for the formulas.
+
+    References
+    ----------
+    Newcombe RG. Interval estimation for the difference between independent proportions:
+    comparison of eleven methods. *Stat Med* 1998;17:873-890.
+    Gart JJ. Alternative analyses of contingency tables. *J R Stat Soc B* 1966;28:164-179.
+
+    Examples
+    --------
+    >>> result = compare_proportions(9, 12, 4, 12)
+    >>> round(result["risk_difference"], 4), round(result["rd_ci_lower"], 4), round(result["fisher_p"], 4)
+    (0.4167, 0.0218, 0.0995)
+    >>> result["nnt_note"]
+    'NNTB 2.4; CI: NNTB 1.5 to 45.8'
     """
     out = {key: np.nan for key in ("pct_treatment", "pct_reference", "risk_difference", "rd_ci_lower",
                                    "rd_ci_upper", "odds_ratio", "or_ci_lower", "or_ci_upper", "fisher_p")}
@@ -147,15 +221,15 @@ def compare_proportions(n_treatment: int, N_treatment: int, n_reference: int, N_
     return out
 
 
-def responder_table(analysis: pd.DataFrame, config: dict) -> pd.DataFrame:
+def responder_table(analysis: pd.DataFrame, config) -> pd.DataFrame:
     """Responders and remitters by arm, with risk difference, odds ratio, Fisher's p and NNT.
 
     Parameters
     ----------
     analysis : pandas.DataFrame
-        The analysis table of :func:`pilottrial.data.ingest.load_trial` (``participant, arm, visit,
+        The analysis table of :func:`pilottrial.data.load_trial` (``participant, arm, visit,
         outcome, baseline, score, change``).
-    config : dict
+    config : dict or Trial
         Validated trial config; uses arms, ``visits.key``, ``outcomes[].role``,
         ``outcomes[].better``, ``outcomes[].remission_below``, ``analysis.responder_improvement``
         and ``analysis.alpha``.
@@ -232,19 +306,16 @@ def responder_table(analysis: pd.DataFrame, config: dict) -> pd.DataFrame:
 
     Fisher RA. *The Design of Experiments*. Oliver & Boyd, 1935.
     """
-    reference_arm, treatment_arm = config["arms"]["reference"], config["arms"]["treatment"]
-    analysis_options = config.get("analysis", {})
-    alpha = analysis_options.get("alpha", 0.05)
-    improvement = analysis_options.get("responder_improvement", 0.3)
+    trial = as_trial(config)
+    reference_arm, treatment_arm, alpha = trial.reference, trial.treatment, trial.alpha
+    improvement = trial.section("analysis").get("responder_improvement", 0.3)
     rows = []
-    for outcome in config["outcomes"]:
-        if outcome.get("role", "efficacy") != "efficacy":
-            continue
-        name, better = outcome["name"], outcome.get("better", "lower")
-        definitions = [("response", improvement)] if config["visits"].get("baseline") else []
-        if outcome.get("remission_below") is not None:
-            definitions.append(("remission", float(outcome["remission_below"])))
-        for visit in config["visits"]["key"]:
+    for outcome in trial.efficacy_outcomes:
+        name, better = outcome.name, outcome.better
+        definitions = [("response", improvement)] if trial.baseline else []
+        if outcome.remission_below is not None:
+            definitions.append(("remission", float(outcome.remission_below)))
+        for visit in trial.key_visits:
             at_visit = analysis[(analysis["outcome"] == name) & (analysis["visit"] == visit)]
             for definition, threshold in definitions:
                 counts = {}

@@ -57,6 +57,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from pilottrial.demo.participants import participant_codes
+
 __all__ = [
     "DEFAULT_SEED",
     "ARMS",
@@ -119,8 +121,6 @@ N_MISSING_PERIOD2: int = 3
 #: Columns of the simulated table, in file order.
 COLUMNS: tuple[str, ...] = ("participant", "sequence", "period", "treatment", "ies_r_pre", "ies_r_24h")
 
-_CODE_ALPHABET = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
-_CODE_LENGTH = 4
 _CODE_PREFIX = "XO-"
 
 
@@ -149,15 +149,6 @@ def crossover_true_values() -> pd.DataFrame:
         ("pre_corr", PRE_CORR, "correlation of a participant's two period baselines"),
     ]
     return pd.DataFrame(rows, columns=["parameter", "value", "meaning"])
-
-
-def _participant_codes(rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` unique opaque codes ``XO-XXXX`` (uppercase letters and digits)."""
-    base = len(_CODE_ALPHABET)
-    index = rng.choice(base**_CODE_LENGTH, size=n, replace=False)
-    powers = base ** np.arange(_CODE_LENGTH - 1, -1, -1)
-    chars = _CODE_ALPHABET[(index[:, None] // powers) % base]
-    return np.array([_CODE_PREFIX + "".join(row) for row in chars], dtype=object)
 
 
 def simulate_crossover_demo(seed: int = DEFAULT_SEED,
@@ -198,7 +189,7 @@ def simulate_crossover_demo(seed: int = DEFAULT_SEED,
     ss = np.random.SeedSequence(seed)
     rng_code, rng_sequence, rng_pre, rng_change, rng_missing = (np.random.default_rng(c) for c in ss.spawn(5))
 
-    codes = _participant_codes(rng_code, n)
+    codes = participant_codes(rng_code, n, prefix=_CODE_PREFIX)
     first_ketamine = rng_sequence.permutation(np.r_[np.ones(n_km, bool), np.zeros(n_mk, bool)])
     ketamine = np.column_stack([first_ketamine, ~first_ketamine])  # n x period
 

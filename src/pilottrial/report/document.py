@@ -19,17 +19,12 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from pilottrial.report.format import MINUS, MISSING, as_float, fmt_ci, fmt_int, fmt_num, fmt_p, text_or_missing
-from pilottrial.report.sections import (
-    TABLE_NAMES,
-    _arms,
-    _ci_level,
-    _df_label,
-    _outcomes,
-    build_document,
-    figure_items,
-    key_result_sentence,
-)
+from pilottrial.config.trial import Trial
+from pilottrial.registry import TABLE_NAMES
+from pilottrial.report.format import MINUS, MISSING, fmt_ci, fmt_int, fmt_num, fmt_p, text_or_missing
+from pilottrial.report.sections import build_document, figure_items, key_result_sentence
+from pilottrial.report.sections.context import ci_level, df_label, outcomes_primary_first
+from pilottrial.report.sections.sentences import contrast_sentence
 
 __all__ = [
     "render_report",
@@ -45,8 +40,6 @@ __all__ = [
 ]
 
 _TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
-_as_float = as_float  # kept for callers of the former private helper
-_text_or_missing = text_or_missing
 
 
 def _figure_items(figures: dict) -> list[dict]:
@@ -105,7 +98,7 @@ def render_report(config: dict, tables: dict[str, pd.DataFrame], figures: dict, 
         The validated trial config.
     tables : dict
         ``{name: DataFrame}`` of the result tables (``results/<trial>/tables/<name>.csv``), names
-        from :data:`pilottrial.report.sections.TABLE_NAMES`: ``contrasts, descriptives, models,
+        from :data:`pilottrial.registry.TABLE_NAMES`: ``contrasts, descriptives, models,
         multiplicity, effect_sizes, responders, posterior, sensitivity, missing_data,
         multiple_imputation, tipping_point, adverse_events, dissociation, feasibility,
         progression, mechanism, estimands``. A missing table gives a short "not produced" note
@@ -132,14 +125,13 @@ def render_report(config: dict, tables: dict[str, pd.DataFrame], figures: dict, 
     ValueError
         If a figure file is not a PNG.
     """
-    trial = config.get("trial", {}) or {}
-    reference, treatment = _arms(config)
+    trial = Trial.from_config(config)
     document = build_document(config, tables, figures, provenance, warnings)
     context = {
-        "title": str(trial.get("title") or trial.get("name") or "Randomized pilot trial"),
-        "trial_name": text_or_missing(trial.get("name")),
-        "reference": reference,
-        "treatment": treatment,
+        "title": trial.title or trial.name or "Randomized pilot trial",
+        "trial_name": text_or_missing(trial.name),
+        "reference": trial.reference,
+        "treatment": trial.treatment,
         "parts": document["parts"],
     }
     html = _environment().get_template("report.html").render(**context)
@@ -173,10 +165,11 @@ def render_crossover_report(config: dict, contrasts: pd.DataFrame, carryover: pd
     contract), the carry-over/period table, descriptives (``by == "treatment x period"`` rows
     are shown) and the model table (participants per sequence, covariance parameters).
     """
-    reference, treatment = _arms(config)
-    crossover = config.get("crossover", {}) or {}
-    trial = config.get("trial", {}) or {}
-    df_label = _df_label(config)
+    trial = Trial.from_config(config)
+    reference, treatment = trial.arms
+    crossover = trial.section("crossover")
+    level = ci_level(trial)
+    df_name = df_label(trial)
     model = models.iloc[0] if len(models) else {}
     terms = ["treatment", "period"]
     if crossover.get("adjust_sequence", True):
@@ -188,8 +181,8 @@ def render_crossover_report(config: dict, contrasts: pd.DataFrame, carryover: pd
         f"The change from the period baseline was analysed with a linear mixed model: change ~ "
         f"{' + '.join(terms)}, with a random intercept per participant, fitted by restricted maximum "
         f"likelihood (REML). The treatment effect is the difference {treatment} minus {reference}; "
-        f"{_ci_level(config)} confidence intervals use the t distribution with {df_label} degrees of "
-        f"freedom" + (f" ({information} information)" if df_label == "Kenward-Roger" and information else "")
+        f"{level} confidence intervals use the t distribution with {df_name} degrees of "
+        f"freedom" + (f" ({information} information)" if df_name == "Kenward-Roger" and information else "")
         + ". Participants with only one period contribute to the model through the random intercept.",
         "Carry-over was checked by comparing the participant totals between sequences (Grizzle 1965; "
         "Hills & Armitage 1979); this test has low power and, following Senn (2002), did not decide the "
@@ -198,10 +191,10 @@ def render_crossover_report(config: dict, contrasts: pd.DataFrame, carryover: pd
         "confidence intervals first, and p-values are given last, for completeness only.",
     ]
     sentences = []
-    for outcome in _outcomes(config):
-        rows = contrasts[contrasts["outcome"] == outcome["name"]]
+    for outcome in outcomes_primary_first(trial):
+        rows = contrasts[contrasts["outcome"] == outcome.name]
         for _, row in rows.iterrows():
-            sentences.append(key_result_sentence(config, outcome, str(row["visit"]), row))
+            sentences.append(contrast_sentence(trial, outcome, str(row["visit"]), row))
     contrast_rows = [{
         "outcome": r.outcome, "model": "LMM (crossover)", "visit": r.visit, "estimate": fmt_num(r.estimate),
         "se": fmt_num(r.std_error), "ci": fmt_ci(r.ci_lower, r.ci_upper), "df": fmt_num(r.df, 1),
@@ -212,7 +205,7 @@ def render_crossover_report(config: dict, contrasts: pd.DataFrame, carryover: pd
         "p": fmt_p(r.p_value, prefix=False)} for r in carryover.itertuples()]
     shown = descriptives[descriptives["by"] == "treatment x period"] if "by" in descriptives else descriptives
     descriptive_rows = [{
-        "outcome": r.outcome, "treatment": _text_or_missing(r.treatment), "period": _text_or_missing(r.period),
+        "outcome": r.outcome, "treatment": text_or_missing(r.treatment), "period": text_or_missing(r.period),
         "variable": r.variable.replace("_", " "), "n": fmt_int(r.n), "mean": fmt_num(r.mean, 1),
         "sd": fmt_num(r.sd, 1)} for r in shown.itertuples()]
     sequences = []
@@ -224,11 +217,11 @@ def render_crossover_report(config: dict, contrasts: pd.DataFrame, carryover: pd
         sequences.append({"name": name, "first": arms[0], "second": arms[1], "n": fmt_int(len(members)),
                           "complete": fmt_int(complete)})
     context = {
-        "title": str(trial.get("title") or trial.get("name")), "trial_name": str(trial.get("name")),
+        "title": trial.title or trial.name, "trial_name": trial.name,
         "reference": reference, "treatment": treatment, "washout": crossover.get("washout"),
         "timepoint": crossover.get("timepoint", "the post-treatment rating"), "sequences": sequences,
         "methods": methods, "sentences": sentences, "contrast_rows": contrast_rows,
         "carryover_rows": carryover_rows, "descriptive_rows": descriptive_rows,
-        "ci_level": _ci_level(config), "figures": _figure_items(figures), "provenance": _provenance(provenance),
+        "ci_level": level, "figures": _figure_items(figures), "provenance": _provenance(provenance),
     }
     return _environment().get_template("crossover_report.html").render(**context)

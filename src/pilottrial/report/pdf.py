@@ -5,17 +5,59 @@ CSS (A4, page numbers, a page break before each part) and writes a PDF whose byt
 the HTML, the fonts installed and the WeasyPrint version: no creation or modification date and a
 document identifier derived from the content. When ``SOURCE_DATE_EPOCH`` is set (the
 reproducible-builds convention), that time is written as both ``CreationDate`` and ``ModDate``.
+
+Fonts are subset by fontTools (a pinned Python package) whether or not the system has
+HarfBuzz-Subset: WeasyPrint prefers ``libharfbuzz-subset`` when it can load it, and the two
+subsetters write different bytes, so a system library appearing would change the PDF.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
+import logging
 import os
 from os import PathLike
 from pathlib import Path
 
-__all__ = ["write_pdf", "render_pdf", "pdf_metadata_time"]
+__all__ = ["write_pdf", "render_pdf", "pdf_metadata_time", "pinned_font_subsetter"]
+
+
+@contextlib.contextmanager
+def pinned_font_subsetter():
+    """Make WeasyPrint subset fonts with fontTools (pinned) instead of the system's HarfBuzz-Subset,
+    and keep the subset fonts' ``head.modified`` time fixed (fontTools would write the current
+    time into every embedded font)."""
+    import fontTools.ttLib.tables._h_e_a_d as head
+    import weasyprint.pdf.fonts as fonts
+
+    saved = fonts.harfbuzz_subset, head.timestampNow
+    logger = logging.getLogger("weasyprint")
+    quiet = _DropFontToolsNotice()
+    fonts.harfbuzz_subset = None
+    head.timestampNow = _font_timestamp
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        fonts.harfbuzz_subset, head.timestampNow = saved
+        logger.removeFilter(quiet)
+
+
+def _font_timestamp() -> int:
+    """``head.modified`` of the embedded fonts: ``SOURCE_DATE_EPOCH`` when set, else the font epoch (1904)."""
+    from fontTools.misc.timeTools import epoch_diff
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    return int(epoch) - epoch_diff if epoch.isdigit() else 0
+
+
+class _DropFontToolsNotice(logging.Filter):
+    """WeasyPrint logs a notice per font when it uses fontTools: expected here, so not logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Using fontTools instead of HarfBuzz-Subset" not in record.getMessage()
 
 
 def pdf_metadata_time() -> str | None:
@@ -27,7 +69,7 @@ def pdf_metadata_time() -> str | None:
         seconds = int(epoch)
     except ValueError as error:
         raise ValueError(f"SOURCE_DATE_EPOCH must be an integer number of seconds, got {epoch!r}") from error
-    return _dt.datetime.fromtimestamp(seconds, tz=_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _dt.datetime.fromtimestamp(seconds, tz=_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def render_pdf(html: str, base_url: str | PathLike | None = None) -> bytes:
@@ -61,7 +103,8 @@ def render_pdf(html: str, base_url: str | PathLike | None = None) -> bytes:
     metadata.modified = when
     metadata.generator = "pilottrial"
     identifier = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode("ascii")
-    return document.write_pdf(pdf_identifier=identifier, uncompressed_pdf=False)
+    with pinned_font_subsetter():
+        return document.write_pdf(pdf_identifier=identifier, uncompressed_pdf=False)
 
 
 def write_pdf(html_path: str | PathLike, pdf_path: str | PathLike) -> Path:

@@ -1,35 +1,23 @@
-r"""Missing data: how much is missing, multiple imputation under MAR and reference-based
-assumptions, Rubin's rules, and the delta-adjusted tipping point.
+r"""Multiple imputation of one outcome's missing post-baseline changes, under MAR and reference-based assumptions.
 
-Summaries
-    :func:`missingness_table` (by outcome x arm x visit) and :func:`dropout_table` (last
-    visit observed, monotone or intermittent, by outcome x arm); :func:`missing_data` stacks
-    both in one long table with a ``table`` column (``missing_data.csv``).
+:func:`impute` (tidy, long) and :func:`impute_arrays` (arrays) draw ``M`` completed data sets
+of the post-baseline change of one outcome from an MMRM (the primary model with one baseline
+slope per visit, :func:`fit_imputation_model`; unstructured covariance), under
 
-Imputation
-    :func:`impute` (tidy, long) and :func:`impute_arrays` (arrays) draw ``M`` completed data
-    sets of the post-baseline change of one outcome from an MMRM (the primary model with one
-    baseline slope per visit, :func:`fit_imputation_model`; unstructured covariance), under
+* ``"mar"`` -- missing at random: each participant's missing visits from the conditional
+  normal given their observed visits, with their own arm's means;
+* ``"j2r"`` -- jump to reference, ``"cir"`` -- copy increments in reference, ``"cr"`` --
+  copy reference (Carpenter, Roger & Kenward 2013) for treatment-arm participants after their
+  last observed visit; the reference arm is imputed under MAR by every method.
 
-    * ``"mar"`` -- missing at random: each participant's missing visits from the conditional
-      normal given their observed visits, with their own arm's means;
-    * ``"j2r"`` -- jump to reference, ``"cir"`` -- copy increments in reference, ``"cr"`` --
-      copy reference (Carpenter, Roger & Kenward 2013) for treatment-arm participants after
-      their last observed visit; the reference arm is imputed under MAR by every method.
-
-    A ``delta`` (points) can be added to the treatment arm's imputed values, in the
-    unfavourable direction, for the tipping-point analysis.
-
-Analysis
-    :func:`mi_contrasts` analyses each completed data set by ANCOVA at each key visit and
-    pools with Rubin's rules (:func:`rubin_rules`, Barnard-Rubin df); :func:`tipping_point`
-    repeats the MAR analysis at the last key visit over a grid of deltas.
+A ``delta`` (points) can be added to the treatment arm's imputed values, in the unfavourable
+direction, for the tipping-point analysis (:mod:`pilottrial.analyses.missing.pooling`).
 
 Random numbers
-    Every draw comes from ``numpy.random.SeedSequence(config["analysis"]["seed"])`` with the
-    fixed spawn key ``(0x4D49, crc32(outcome), method code, m)`` for imputation ``m``: the
-    results do not depend on the order in which outcomes or methods are run, and the first
-    ``M'`` imputations are the same whatever ``M >= M'`` is.
+    Every draw comes from ``numpy.random.SeedSequence(seed)`` with the fixed spawn key
+    ``(0x4D49, crc32(outcome), method code, m)`` for imputation ``m``: the results do not
+    depend on the order in which outcomes or methods are run, and the first ``M'``
+    imputations are the same whatever ``M >= M'`` is.
 """
 
 from __future__ import annotations
@@ -39,32 +27,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from pilottrial.models.primary import CONTRAST_COLUMNS, model_frame
+from pilottrial.analyses.common import outcome_frame, outcome_label
 from pilottrial.models.mmrm import fit_mmrm
 
-__all__ = [
-    "METHODS",
-    "MISSINGNESS_COLUMNS",
-    "DROPOUT_COLUMNS",
-    "MISSING_DATA_COLUMNS",
-    "MI_CONTRAST_COLUMNS",
-    "RUBIN_COLUMNS",
-    "TIPPING_COLUMNS",
-    "missingness_table",
-    "dropout_table",
-    "missing_data",
-    "IMPUTATION_FORMULA",
-    "fit_imputation_model",
-    "CompletedData",
-    "impute_arrays",
-    "impute",
-    "rubin_rules",
-    "ancova_arrays",
-    "mi_contrasts",
-    "tipping_point",
-]
+__all__ = ["METHODS", "IMPUTATION_FORMULA", "CompletedData", "fit_imputation_model", "impute_arrays", "impute"]
 
 #: Mean model of the imputation MMRM (one baseline slope per visit: congenial with the
 #: per-visit ANCOVA that analyses the completed data).
@@ -74,136 +41,7 @@ METHODS = ("mar", "j2r", "cir", "cr")
 _METHOD_CODE = {"mar": 1, "j2r": 2, "cir": 3, "cr": 4}
 _STREAM = 0x4D49  # "MI": this module's namespace in the config seed's spawn tree
 
-MISSINGNESS_COLUMNS = ["outcome", "arm", "visit", "n_randomized", "n_observed", "n_missing", "pct_missing"]
-DROPOUT_COLUMNS = ["outcome", "arm", "visit", "n_randomized", "n_last_observed", "n_monotone",
-                   "n_intermittent", "pct_last_observed"]
-MISSING_DATA_COLUMNS = ["table", "outcome", "arm", "visit", "n_randomized", "n_observed", "n_missing",
-                        "pct_missing", "n_last_observed", "n_monotone", "n_intermittent", "pct_last_observed"]
-MI_CONTRAST_COLUMNS = CONTRAST_COLUMNS + ["analysis", "imputations", "fraction_missing_info"]
-RUBIN_COLUMNS = ["estimate", "std_error", "df", "ci_lower", "ci_upper", "p_value", "within_variance",
-                 "between_variance", "total_variance", "fraction_missing_info", "imputations"]
-TIPPING_COLUMNS = ["outcome", "visit", "delta", "estimate", "std_error", "df", "ci_lower", "ci_upper",
-                   "p_value", "significant", "favours_treatment", "conclusion", "tipping_delta", "note"]
 
-
-# ---- summaries ---------------------------------------------------------------------------
-def _order(table: pd.DataFrame, config: dict, columns=("outcome", "arm", "visit")) -> pd.DataFrame:
-    orders = {"outcome": [o["name"] for o in config["outcomes"]],
-              "arm": [config["arms"]["reference"], config["arms"]["treatment"]],
-              "visit": list(config["visits"]["order"])}
-    keys = [pd.Categorical(table[c], categories=orders[c]).codes for c in columns]
-    return table.iloc[np.lexsort(keys[::-1])].reset_index(drop=True)
-
-
-def _measured_visits(analysis: pd.DataFrame, config: dict) -> pd.DataFrame:
-    """(outcome, visit) pairs at which the outcome has at least one score: the visits it is
-    scheduled at (an imaging outcome may be measured at baseline and 30d only)."""
-    scored = analysis[analysis["score"].notna()][["outcome", "visit"]].drop_duplicates()
-    return scored.reset_index(drop=True)
-
-
-def missingness_table(analysis: pd.DataFrame, config: dict) -> pd.DataFrame:
-    r"""Observed and missing scores by outcome x arm x visit.
-
-    Parameters
-    ----------
-    analysis : the tidy analysis table of :func:`pilottrial.data.ingest.load_trial`.
-    config : the validated config.
-
-    Returns
-    -------
-    DataFrame with :data:`MISSINGNESS_COLUMNS`: ``outcome, arm, visit, n_randomized,
-    n_observed, n_missing, pct_missing``, one row per outcome x arm x visit of
-    ``visits.order`` (baseline included), sorted in config order.
-    ``pct_missing = 100 n_missing / n_randomized``; every randomized participant counts
-    (the analysis table has a row for every participant x visit). Visits at which an outcome
-    has no score in either arm are taken as not scheduled for it and left out.
-    """
-    grouped = analysis.groupby(["outcome", "arm", "visit"], observed=True)["score"]
-    table = pd.DataFrame({"n_randomized": grouped.size(), "n_observed": grouped.count()}).reset_index()
-    table = table.merge(_measured_visits(analysis, config), on=["outcome", "visit"])
-    table["n_missing"] = table["n_randomized"] - table["n_observed"]
-    table["pct_missing"] = 100.0 * table["n_missing"] / table["n_randomized"]
-    for col in ("n_randomized", "n_observed", "n_missing"):
-        table[col] = table[col].astype(int)
-    return _order(table, config)[MISSINGNESS_COLUMNS]
-
-
-def _wide_observed(analysis: pd.DataFrame, outcome: str, visits: list) -> pd.DataFrame:
-    """participant x visit boolean table of observed changes (columns in ``visits`` order)."""
-    rows = analysis[analysis["outcome"] == outcome]
-    wide = rows.pivot(index="participant", columns="visit", values="change")
-    return wide.reindex(columns=visits).notna()
-
-
-def dropout_table(analysis: pd.DataFrame, config: dict) -> pd.DataFrame:
-    r"""Dropout time (last visit observed) and monotone / intermittent missingness by arm.
-
-    For each participant and outcome the *last observed visit* is the last post-baseline
-    visit with a score (``visits.baseline`` if there is none). The pattern is *monotone* if
-    the participant was observed at every post-baseline visit up to the last observed one,
-    *intermittent* (non-monotone) if at least one earlier visit is missing. Completers are
-    the monotone participants whose last observed visit is the final visit. Only the visits
-    an outcome is scheduled at count (those with a score for someone): an outcome measured at
-    baseline and 30d only has rows for those two.
-
-    Parameters
-    ----------
-    analysis : the tidy analysis table of :func:`pilottrial.data.ingest.load_trial`.
-    config : the validated config.
-
-    Returns
-    -------
-    DataFrame with :data:`DROPOUT_COLUMNS`: one row per outcome x arm x scheduled visit (the
-    last observed visit, baseline included): ``n_randomized`` (arm size), ``n_last_observed``
-    (participants whose last observed visit it is), of whom ``n_monotone`` and
-    ``n_intermittent``, and ``pct_last_observed = 100 n_last_observed / n_randomized``.
-    """
-    measured = _measured_visits(analysis, config)
-    rows = []
-    for outcome in [o["name"] for o in config["outcomes"]]:
-        scheduled = set(measured.loc[measured["outcome"] == outcome, "visit"])
-        visits = [v for v in config["visits"]["order"] if v in scheduled or v == config["visits"]["baseline"]]
-        post = visits[1:]
-        wide = _wide_observed(analysis, outcome, post)
-        observed = wide.to_numpy()
-        arm_of = analysis[analysis["outcome"] == outcome].drop_duplicates("participant").set_index(
-            "participant")["arm"]
-        arms = arm_of.reindex(wide.index).to_numpy()
-        position = np.arange(1, len(post) + 1)
-        last = np.max(np.where(observed, position, 0), axis=1)  # 0 = baseline only
-        gaps = ((~observed) & (position[None, :] < last[:, None])).any(axis=1)
-        for arm in (config["arms"]["reference"], config["arms"]["treatment"]):
-            in_arm = arms == arm
-            for k, visit in enumerate(visits):
-                here = in_arm & (last == k)
-                rows.append({"outcome": outcome, "arm": arm, "visit": visit,
-                             "n_randomized": int(in_arm.sum()), "n_last_observed": int(here.sum()),
-                             "n_monotone": int((here & ~gaps).sum()),
-                             "n_intermittent": int((here & gaps).sum())})
-    table = pd.DataFrame(rows, columns=DROPOUT_COLUMNS[:-1])
-    table["pct_last_observed"] = 100.0 * table["n_last_observed"] / table["n_randomized"]
-    return table[DROPOUT_COLUMNS]
-
-
-def missing_data(analysis: pd.DataFrame, config: dict) -> pd.DataFrame:
-    """:func:`missingness_table` and :func:`dropout_table` stacked for ``missing_data.csv``.
-
-    Returns
-    -------
-    DataFrame with :data:`MISSING_DATA_COLUMNS`; ``table`` is ``"missingness"`` or
-    ``"dropout"``, columns that do not apply to a table are empty (counts are nullable
-    integers). In the dropout rows ``visit`` is the last observed visit.
-    """
-    parts = [missingness_table(analysis, config).assign(table="missingness"),
-             dropout_table(analysis, config).assign(table="dropout")]
-    table = pd.concat(parts, ignore_index=True).reindex(columns=MISSING_DATA_COLUMNS)
-    for col in ("n_randomized", "n_observed", "n_missing", "n_last_observed", "n_monotone", "n_intermittent"):
-        table[col] = table[col].astype("Int64")
-    return table
-
-
-# ---- imputation ----------------------------------------------------------------------------
 @dataclass
 class CompletedData:
     """``M`` completed data sets of one outcome's post-baseline change (:func:`impute_arrays`).
@@ -229,6 +67,12 @@ class CompletedData:
     seed: int
     parameter_draws: bool
     fit: object = field(default=None, repr=False)
+    better: str = "lower"
+
+    @property
+    def unfavourable_sign(self) -> float:
+        """+1 when lower is better (a higher change is worse), -1 when higher is better."""
+        return _unfavourable(self.better)
 
     @property
     def n_imputations(self) -> int:
@@ -254,13 +98,26 @@ class CompletedData:
         })
 
 
-def fit_imputation_model(analysis: pd.DataFrame, outcome: str, config: dict):
+
+def fit_imputation_model(frame: pd.DataFrame, covariance: str = "us", fallback=None):
     r"""The MMRM from which missing changes are imputed.
 
-    ``change ~ baseline * visit + arm * visit`` (``change ~ baseline + arm`` for an outcome
-    measured at one post-baseline visit) over the post-baseline visits, residual covariance
-    ``analysis.covariance`` (unstructured by default, with the config's fallback chain),
-    REML, on the observed changes (:func:`pilottrial.models.primary.model_frame`).
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One outcome's model frame (observed post-baseline changes; ``arm`` and ``visit``
+        Categoricals, reference arm first: :func:`pilottrial.models.primary.model_frame` or
+        :func:`pilottrial.analyses.common.outcome_frame`).
+    covariance : str, default "us"
+        Residual covariance structure.
+    fallback : list of str, optional
+        Structures tried in order when ``covariance`` does not converge.
+
+    Returns
+    -------
+    :class:`~pilottrial.models.mmrm.MMRMFit`
+        ``change ~ baseline * visit + arm * visit`` (``change ~ baseline + arm`` for an
+        outcome measured at one post-baseline visit), REML.
 
     Notes
     -----
@@ -270,15 +127,28 @@ def fit_imputation_model(analysis: pd.DataFrame, outcome: str, config: dict):
     visit observed for everyone, MI returns that visit's complete-data ANCOVA, and MI under
     MAR reproduces this model's treatment contrasts up to Monte Carlo error.
 
-    Returns
-    -------
-    :class:`~pilottrial.models.mmrm.MMRMFit`.
+    References
+    ----------
+    Carpenter JR, Roger JH, Kenward MG (2013). Analysis of longitudinal trials with protocol
+    deviation: a framework for relevant, accessible assumptions, and inference via multiple
+    imputation. J Biopharm Stat 23(6):1352-1371.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from pilottrial.analyses.common import outcome_frame
+    >>> data = pd.DataFrame({
+    ...     "participant": [f"P{i}" for i in range(10) for _ in range(2)], "visit": ["week4", "week8"] * 10,
+    ...     "arm": ["placebo"] * 10 + ["drug"] * 10,
+    ...     "baseline": [25, 25, 27, 27, 27, 27, 31, 31, 23, 23, 31, 31, 28, 28, 36, 36, 36, 36, 38, 38],
+    ...     "change": [2, 0, -4, -3, 1, -1, 2, None, -5, -2, -5, -11, -5, -7, -3, -4, -7, None, -12, -13]})
+    >>> fit = fit_imputation_model(outcome_frame(data, "placebo", "drug"))
+    >>> fit.structure, fit.n_subjects, fit.n_obs
+    ('us', 10, 18)
     """
-    a = config["analysis"]
-    frame = model_frame(analysis, outcome, config)
     formula = IMPUTATION_FORMULA if len(frame["visit"].cat.categories) > 1 else "change ~ baseline + arm"
-    return fit_mmrm(frame, formula, subject="participant", visit="visit", covariance=a["covariance"],
-                    fallback=a.get("fallback"), method="reml", df_method="residual")
+    return fit_mmrm(frame, formula, subject="participant", visit="visit", covariance=covariance,
+                    fallback=fallback, method="reml", df_method="residual")
 
 
 @dataclass
@@ -301,20 +171,12 @@ class _Prepared:
     better: str
 
 
-def _outcome_spec(config: dict, outcome: str) -> dict:
-    for o in config["outcomes"]:
-        if o["name"] == outcome:
-            return o
-    raise ValueError(f"outcome {outcome!r} is not in the config; outcomes: {[o['name'] for o in config['outcomes']]}")
 
-
-def _prepare(analysis: pd.DataFrame, outcome: str, config: dict, fit=None) -> _Prepared:
-    fit = fit if fit is not None else fit_imputation_model(analysis, outcome, config)
+def _prepare(data: pd.DataFrame, fit, reference: str, treatment: str, outcome: str, better: str) -> _Prepared:
     if len(fit.groups) != 1:
         raise ValueError("imputation needs one visit covariance (an MMRM without group-specific covariances)")
     visits = [str(v) for v in fit.visits]
-    rows = analysis[(analysis["outcome"] == outcome) & (analysis["visit"].isin(visits))
-                    & analysis["baseline"].notna()]
+    rows = data[data["visit"].isin(visits) & data["baseline"].notna()]
     wide = rows.pivot(index="participant", columns="visit", values="change").reindex(columns=visits)
     people = rows.drop_duplicates("participant").set_index("participant").reindex(wide.index)
     participants = wide.index.to_numpy()
@@ -327,15 +189,14 @@ def _prepare(analysis: pd.DataFrame, outcome: str, config: dict, fit=None) -> _P
                          "baseline": np.repeat(baseline, T), "arm": np.repeat(arm, T)})
     p = len(fit.beta)
     x_own = fit.design(grid).reshape(N, T, p)
-    x_ref = fit.design(grid.assign(arm=config["arms"]["reference"])).reshape(N, T, p)
+    x_ref = fit.design(grid.assign(arm=reference)).reshape(N, T, p)
     last = np.where(observed.any(axis=1), T - 1 - np.argmax(observed[:, ::-1], axis=1), -1)
     masks, inverse = np.unique(observed, axis=0, return_inverse=True)
     inverse = np.asarray(inverse).reshape(-1)
     patterns = [(masks[k], np.flatnonzero(inverse == k)) for k in range(len(masks))]
     return _Prepared(outcome=outcome, fit=fit, visits=visits, participants=participants, arm=arm,
-                     treated=arm == config["arms"]["treatment"], baseline=baseline, y=y, observed=observed,
-                     x_own=x_own, x_ref=x_ref, last=last, patterns=patterns,
-                     better=_outcome_spec(config, outcome).get("better", "lower"))
+                     treated=arm == treatment, baseline=baseline, y=y, observed=observed,
+                     x_own=x_own, x_ref=x_ref, last=last, patterns=patterns, better=better)
 
 
 def _standard_draws(seed: int, outcome: str, method: str, M: int, T: int, p: int, N: int, nu: float):
@@ -493,37 +354,57 @@ def _draw(prep: _Prepared, method: str, M: int, seed: int, delta: float, paramet
                          participants=prep.participants, arm=prep.arm, treated=prep.treated,
                          baseline=prep.baseline, observed=prep.observed, values=values, conditional_mean=cmean,
                          beta=beta, sigma=sigma, wishart_df=nu, seed=int(seed), parameter_draws=parameter_draws,
-                         fit=fit)
+                         fit=fit, better=prep.better)
 
 
-def impute_arrays(analysis: pd.DataFrame, outcome: str, config: dict, method: str = "mar",
-                  n_imputations: int | None = None, seed: int | None = None, delta: float = 0.0,
-                  parameter_draws: bool = True, fit=None) -> CompletedData:
+def impute_arrays(data: pd.DataFrame, reference: str, treatment: str, visits, *, method: str = "mar",
+                  n_imputations: int = 100, seed: int = 0, delta: float = 0.0, better: str = "lower",
+                  covariance: str = "us", fallback=None, parameter_draws: bool = True, fit=None,
+                  outcome: str | None = None) -> CompletedData:
     r"""Multiple imputation of one outcome's missing post-baseline changes (array form).
 
     Parameters
     ----------
-    analysis : the tidy analysis table of :func:`pilottrial.data.ingest.load_trial`.
-    outcome : outcome name.
-    config : the validated config.
-    method : ``"mar"``, ``"j2r"``, ``"cir"`` or ``"cr"``.
-    n_imputations : ``M``; default ``config["analysis"]["imputations"]``.
-    seed : root seed; default ``config["analysis"]["seed"]``.
-    delta : points added to every imputed value of the treatment arm, in the unfavourable
+    data : pandas.DataFrame
+        The analysis rows of one outcome: ``participant, arm, visit, baseline, change``, one
+        row per randomized participant x visit (a missing change is NaN). Every participant
+        with a baseline is imputed, including those with no post-baseline score.
+    reference, treatment : str
+        Arm labels.
+    visits : list of str
+        The post-baseline visits in time order (rows at other visits are ignored).
+    method : {"mar", "j2r", "cir", "cr"}, default "mar"
+        Imputation method (Notes).
+    n_imputations : int, default 100
+        ``M``.
+    seed : int, default 0
+        Root of the random stream (the pipeline passes ``analysis.seed``).
+    delta : float, default 0
+        Points added to every imputed value of the treatment arm, in the unfavourable
         direction (``+delta`` if lower is better, ``-delta`` if higher is better).
-    parameter_draws : False imputes at the REML estimates :math:`(\hat\beta, \hat\Sigma)`
-        (improper imputation; for checking the imputation means).
-    fit : an already fitted :func:`fit_imputation_model` of this outcome.
+    better : {"lower", "higher"}, default "lower"
+        Direction of improvement of the outcome.
+    covariance, fallback
+        Residual covariance structure of the imputation model and the structures tried when it
+        does not converge (ignored when ``fit`` is given).
+    parameter_draws : bool, default True
+        False imputes at the REML estimates :math:`(\hat\beta, \hat\Sigma)` (improper
+        imputation; for checking the imputation means).
+    fit : MMRMFit, optional
+        An already fitted :func:`fit_imputation_model` of this outcome (its visits are the
+        ones imputed).
+    outcome : str, optional
+        Outcome label (default the ``outcome`` column of ``data``); it names the random stream.
 
     Returns
     -------
-    :class:`CompletedData`; its ``to_frame()`` is :func:`impute`'s table.
+    CompletedData
+        Its ``to_frame()`` is :func:`impute`'s table.
 
     Notes
     -----
     **Model.** :func:`fit_imputation_model`, :math:`y_i \sim N(X_i\beta, \Sigma)` over the
-    post-baseline visits, fitted by REML to the observed data (MAR). Every randomized participant with a
-    baseline is imputed, including those with no post-baseline score.
+    post-baseline visits, fitted by REML to the observed data (MAR).
 
     **Parameter draws** (approximately proper imputation; Schafer 1997, ch. 5; Carpenter &
     Kenward 2013): for each imputation
@@ -572,261 +453,50 @@ def impute_arrays(analysis: pd.DataFrame, outcome: str, config: dict, method: st
     Carpenter JR, Kenward MG (2013). Multiple Imputation and its Application. Wiley.
     Schafer JL (1997). Analysis of Incomplete Multivariate Data. Chapman & Hall.
     Smith WB, Hocking RR (1972). Algorithm AS 53: Wishart variate generator. Appl Stat 21:341-345.
-    """
-    prep = _prepare(analysis, outcome, config, fit=fit)
-    M = int(config["analysis"]["imputations"] if n_imputations is None else n_imputations)
-    seed = int(config["analysis"]["seed"] if seed is None else seed)
-    return _draw(prep, method, M, seed, delta, parameter_draws)
-
-
-def impute(analysis: pd.DataFrame, outcome: str, config: dict, method: str = "mar",
-           n_imputations: int | None = None, seed: int | None = None, delta: float = 0.0,
-           parameter_draws: bool = True) -> pd.DataFrame:
-    """Multiple imputation of one outcome's missing post-baseline changes (tidy, long).
-
-    Same arguments and model as :func:`impute_arrays`.
-
-    Returns
-    -------
-    DataFrame ``imputation, participant, arm, visit, baseline, change, imputed``: the ``M``
-    completed data sets stacked (``imputation`` = 1..M), one row per participant x
-    post-baseline visit of the model; ``imputed`` marks drawn values.
 
     Examples
     --------
-    >>> from pilottrial.config.load import load_config
-    >>> from pilottrial.data.ingest import load_trial
-    >>> config = load_config("config/config.yaml")  # doctest: +SKIP
-    >>> completed = impute(load_trial(config), "CAPS-5", config, "j2r", n_imputations=5)  # doctest: +SKIP
+    >>> import pandas as pd
+    >>> data = pd.DataFrame({
+    ...     "participant": [f"P{i}" for i in range(10) for _ in range(2)], "visit": ["week4", "week8"] * 10,
+    ...     "arm": ["placebo"] * 10 + ["drug"] * 10,
+    ...     "baseline": [25, 25, 27, 27, 27, 27, 31, 31, 23, 23, 31, 31, 28, 28, 36, 36, 36, 36, 38, 38],
+    ...     "change": [2, 0, -4, -3, 1, -1, 2, None, -5, -2, -5, -11, -5, -7, -3, -4, -7, None, -12, -13]})
+    >>> completed = impute_arrays(data, "placebo", "drug", ["week4", "week8"], method="j2r",
+    ...                           n_imputations=5, seed=1, outcome="HAM-D")
+    >>> completed.values.shape, int(completed.imputed.sum())
+    ((5, 10, 2), 2)
+    >>> completed.values[:, 8, 1].round(2)
+    array([ 4.82, -4.91,  2.72, -7.23, -6.37])
     """
-    return impute_arrays(analysis, outcome, config, method, n_imputations, seed, delta,
-                         parameter_draws).to_frame()
+    fit = fit if fit is not None else fit_imputation_model(outcome_frame(data, reference, treatment, list(visits)),
+                                                           covariance, fallback)
+    prep = _prepare(data, fit, reference, treatment, outcome_label(data, outcome), better)
+    return _draw(prep, method, int(n_imputations), int(seed), delta, parameter_draws)
 
 
-# ---- analysis and pooling ------------------------------------------------------------------
-def ancova_arrays(change: np.ndarray, baseline: np.ndarray, treated: np.ndarray):
-    r"""OLS ANCOVA ``change ~ baseline + arm`` of many completed data sets at once.
+def impute(data: pd.DataFrame, reference: str, treatment: str, visits, **options) -> pd.DataFrame:
+    """Multiple imputation of one outcome's missing post-baseline changes (tidy, long).
 
-    Parameters
-    ----------
-    change : (..., N) completed changes at one visit.
-    baseline, treated : (N,) baseline scores and treatment indicator.
+    Same arguments and model as :func:`impute_arrays` (``options`` are its keyword arguments).
 
     Returns
     -------
-    ``(estimate, variance, df)``: treatment coefficient and its variance
-    :math:`s^2 [(X'X)^{-1}]_{aa}`, each of shape (...), and the residual df :math:`N - 3`.
+    pandas.DataFrame
+        ``imputation, participant, arm, visit, baseline, change, imputed``: the ``M``
+        completed data sets stacked (``imputation`` = 1..M), one row per participant x
+        post-baseline visit of the model; ``imputed`` marks drawn values.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> data = pd.DataFrame({
+    ...     "participant": [f"P{i}" for i in range(10) for _ in range(2)], "visit": ["week4", "week8"] * 10,
+    ...     "arm": ["placebo"] * 10 + ["drug"] * 10,
+    ...     "baseline": [25, 25, 27, 27, 27, 27, 31, 31, 23, 23, 31, 31, 28, 28, 36, 36, 36, 36, 38, 38],
+    ...     "change": [2, 0, -4, -3, 1, -1, 2, None, -5, -2, -5, -11, -5, -7, -3, -4, -7, None, -12, -13]})
+    >>> completed = impute(data, "placebo", "drug", ["week4", "week8"], n_imputations=3, seed=1)
+    >>> len(completed), int(completed["imputed"].sum())
+    (60, 6)
     """
-    X = np.column_stack([np.ones_like(baseline), baseline, treated.astype(float)])
-    xtx_inv = np.linalg.inv(X.T @ X)
-    hat = xtx_inv @ X.T  # (3, N)
-    coef = change @ hat.T  # (..., 3)
-    resid = change - coef @ X.T
-    df = X.shape[0] - X.shape[1]
-    s2 = np.sum(resid ** 2, axis=-1) / df
-    return coef[..., 2], s2 * xtx_inv[2, 2], df
-
-
-def rubin_rules(estimates, variances, df_complete: float, alpha: float = 0.05) -> pd.DataFrame:
-    r"""Pool ``M`` completed-data estimates with Rubin's rules and Barnard-Rubin df.
-
-    Parameters
-    ----------
-    estimates, variances : (M,) or (K, M) arrays: point estimates :math:`\hat Q_m` and their
-        variances :math:`U_m`, imputations along the last axis (K independent quantities).
-    df_complete : :math:`\nu_{com}`, the complete-data residual df.
-    alpha : 1 - confidence level.
-
-    Returns
-    -------
-    DataFrame with :data:`RUBIN_COLUMNS`, one row per quantity.
-
-    Notes
-    -----
-    .. math::
-
-        \bar Q = \frac1M\sum_m \hat Q_m,\quad \bar U = \frac1M\sum_m U_m,\quad
-        B = \frac{1}{M-1}\sum_m (\hat Q_m - \bar Q)^2,\quad T = \bar U + (1 + M^{-1})B,
-
-    :math:`\lambda = (1 + M^{-1})B/T` (reported as ``fraction_missing_info``, Rubin's
-    large-sample fraction of missing information), and (Barnard & Rubin 1999)
-
-    .. math::
-
-        \nu_{old} = \frac{M-1}{\lambda^2},\quad
-        \nu_{obs} = \frac{\nu_{com}+1}{\nu_{com}+3}\,\nu_{com}(1-\lambda),\quad
-        \nu = \left(\nu_{old}^{-1} + \nu_{obs}^{-1}\right)^{-1}.
-
-    The interval is :math:`\bar Q \pm t_{\nu,1-\alpha/2}\sqrt T`. When :math:`B = 0` (nothing
-    imputed, every completed data set the same) the result is the complete-data analysis and
-    :math:`\nu = \nu_{com}` (the formula would give :math:`\nu_{com}(\nu_{com}+1)/(\nu_{com}+3)`).
-
-    References
-    ----------
-    Rubin DB (1987). Multiple Imputation for Nonresponse in Surveys. Wiley.
-    Barnard J, Rubin DB (1999). Small-sample degrees of freedom with multiple imputation.
-    Biometrika 86(4):948-955.
-    """
-    q = np.atleast_2d(np.asarray(estimates, dtype=float))
-    u = np.atleast_2d(np.asarray(variances, dtype=float))
-    M = q.shape[-1]
-    q_bar = q.mean(axis=-1)
-    u_bar = u.mean(axis=-1)
-    spread = q - q_bar[:, None]
-    # exactly equal estimates give B = 0 (the mean of identical floats may differ in the last bit)
-    same = np.all(q == q[:, :1], axis=-1)
-    B = np.where(same, 0.0, np.sum(spread ** 2, axis=-1) / max(M - 1, 1)) if M > 1 else np.zeros_like(q_bar)
-    total = u_bar + (1.0 + 1.0 / M) * B
-    lam = np.divide((1.0 + 1.0 / M) * B, total, out=np.zeros_like(total), where=total > 0)
-    nu_com = float(df_complete)
-    nu_obs = (nu_com + 1.0) / (nu_com + 3.0) * nu_com * (1.0 - lam)
-    with np.errstate(divide="ignore"):
-        inv_old = np.where(lam > 0, lam ** 2 / max(M - 1, 1), 0.0)
-    df = np.where(lam > 0, 1.0 / (inv_old + 1.0 / np.where(lam < 1, nu_obs, np.inf)), nu_com)
-    se = np.sqrt(total)
-    half = stats.t.ppf(1.0 - alpha / 2.0, df) * se
-    t_value = np.divide(q_bar, se, out=np.zeros_like(se), where=se > 0)
-    return pd.DataFrame({
-        "estimate": q_bar, "std_error": se, "df": df, "ci_lower": q_bar - half, "ci_upper": q_bar + half,
-        "p_value": 2.0 * stats.t.sf(np.abs(t_value), df), "within_variance": u_bar, "between_variance": B,
-        "total_variance": total, "fraction_missing_info": lam, "imputations": M,
-    })[RUBIN_COLUMNS]
-
-
-def _efficacy_outcomes(config: dict) -> list:
-    return [o["name"] for o in config["outcomes"] if o.get("role", "efficacy") == "efficacy"]
-
-
-def _pooled_at(completed: CompletedData, visit: str, alpha: float) -> pd.DataFrame:
-    j = completed.visits.index(visit)
-    q, u, df = ancova_arrays(completed.values[:, :, j], completed.baseline, completed.treated)
-    return rubin_rules(q, u, df, alpha)
-
-
-def mi_contrasts(analysis: pd.DataFrame, config: dict, methods=METHODS, n_imputations: int | None = None,
-                 seed: int | None = None) -> pd.DataFrame:
-    r"""Treatment contrasts at the key visits by multiple imputation, one row per method.
-
-    For each efficacy outcome (``role: efficacy``) and method, ``M`` completed data sets are
-    drawn by :func:`impute_arrays`; at each key visit (``visits.key``, those at which the
-    outcome was measured) each is analysed by the OLS ANCOVA ``change ~ baseline + arm`` of
-    all randomized participants, and the treatment coefficients are pooled by
-    :func:`rubin_rules` (Barnard-Rubin df, ``analysis.alpha``).
-
-    Parameters
-    ----------
-    analysis : the tidy analysis table.
-    config : the validated config.
-    methods : imputation methods, from :data:`METHODS`.
-    n_imputations, seed : default ``analysis.imputations`` and ``analysis.seed``.
-
-    Returns
-    -------
-    DataFrame with :data:`MI_CONTRAST_COLUMNS`: :data:`~pilottrial.models.primary.CONTRAST_COLUMNS`
-    (``model`` = ``"ancova"``) plus ``analysis`` (``"mi_" + method``), ``imputations`` and
-    ``fraction_missing_info``; sorted by outcome (config order), key visit, method.
-    """
-    alpha = config["analysis"]["alpha"]
-    M = int(config["analysis"]["imputations"] if n_imputations is None else n_imputations)
-    seed = int(config["analysis"]["seed"] if seed is None else seed)
-    unknown = [m for m in methods if m not in _METHOD_CODE]
-    if unknown:
-        raise ValueError(f"unknown imputation method(s) {unknown}; use {list(METHODS)}")
-    rows = []
-    for outcome in _efficacy_outcomes(config):
-        prep = _prepare(analysis, outcome, config)
-        key_visits = [v for v in config["visits"]["key"] if v in prep.visits]
-        for method in methods:
-            completed = _draw(prep, method, M, seed, 0.0, True)
-            for visit in key_visits:
-                pooled = _pooled_at(completed, visit, alpha)
-                rows.append(pooled.assign(outcome=outcome, model="ancova", visit=visit, analysis=f"mi_{method}"))
-    if not rows:
-        return pd.DataFrame(columns=MI_CONTRAST_COLUMNS)
-    table = pd.concat(rows, ignore_index=True)
-    outcome_rank = {o: k for k, o in enumerate(o["name"] for o in config["outcomes"])}
-    visit_rank = {v: k for k, v in enumerate(config["visits"]["key"])}
-    method_rank = {f"mi_{m}": k for k, m in enumerate(methods)}
-    order = np.lexsort([table["analysis"].map(method_rank), table["visit"].map(visit_rank),
-                        table["outcome"].map(outcome_rank)])
-    return table.iloc[order].reset_index(drop=True)[MI_CONTRAST_COLUMNS]
-
-
-def _conclusion(significant: np.ndarray, favours: np.ndarray) -> np.ndarray:
-    return np.where(significant, np.where(favours, "significant benefit", "significant harm"), "not significant")
-
-
-def tipping_point(analysis: pd.DataFrame, config: dict, n_imputations: int | None = None,
-                  seed: int | None = None) -> pd.DataFrame:
-    r"""Delta-adjusted MAR imputation over a grid of deltas at the last key visit.
-
-    For each efficacy outcome, the MAR imputations of :func:`impute_arrays` (the same draws
-    as ``mi_mar`` in :func:`mi_contrasts`) are shifted by :math:`\delta` in the unfavourable
-    direction at every imputed value of the treatment arm, for
-    :math:`\delta = 0, s, 2s, \dots \le \delta_{max}` (``analysis.tipping_delta_step``,
-    ``analysis.tipping_delta_max``), analysed by ANCOVA at the last key visit the outcome was
-    measured at, and pooled by Rubin's rules.
-
-    Parameters
-    ----------
-    analysis : the tidy analysis table.
-    config : the validated config.
-    n_imputations, seed : default ``analysis.imputations`` and ``analysis.seed``.
-
-    Returns
-    -------
-    DataFrame with :data:`TIPPING_COLUMNS`, one row per outcome x delta:
-    ``estimate, std_error, df, ci_lower, ci_upper, p_value`` (Rubin's rules),
-    ``significant`` (the CI excludes 0), ``favours_treatment`` (the estimate is in the
-    direction of benefit), ``conclusion`` (``"significant benefit"``, ``"not significant"``
-    or ``"significant harm"``), and, repeated on the outcome's rows, ``tipping_delta``: the
-    smallest delta whose conclusion differs from that at :math:`\delta = 0` (NaN if none in
-    the grid, with the reason in ``note``).
-
-    Notes
-    -----
-    The shift is applied after imputation, so the same draws serve every delta: the estimate
-    is linear in :math:`\delta` and the between-imputation variance does not change with it.
-
-    References
-    ----------
-    Ratitch B, O'Kelly M, Tosiello R (2013). Missing data in clinical trials: from clinical
-    assumptions to statistical analysis using pattern mixture models. Pharm Stat 12:337-347.
-    """
-    a = config["analysis"]
-    alpha = a["alpha"]
-    M = int(a["imputations"] if n_imputations is None else n_imputations)
-    seed = int(a["seed"] if seed is None else seed)
-    step, top = float(a["tipping_delta_step"]), float(a["tipping_delta_max"])
-    deltas = np.round(step * np.arange(int(np.floor(top / step + 1e-9)) + 1), 10)
-    tables = []
-    for outcome in _efficacy_outcomes(config):
-        prep = _prepare(analysis, outcome, config)
-        measured = [v for v in config["visits"]["key"] if v in prep.visits]
-        if not measured:
-            continue
-        visit = measured[-1]
-        j = prep.visits.index(visit)
-        completed = _draw(prep, "mar", M, seed, 0.0, True)
-        direction = _unfavourable(prep.better)
-        shift = direction * (prep.treated & ~prep.observed[:, j]).astype(float)  # (N,)
-        change = completed.values[None, :, :, j] + deltas[:, None, None] * shift[None, None, :]
-        q, u, df = ancova_arrays(change, completed.baseline, completed.treated)
-        pooled = rubin_rules(q, u, df, alpha)
-        significant = (pooled["ci_lower"] > 0) | (pooled["ci_upper"] < 0)
-        favours = pooled["estimate"] * direction < 0
-        conclusion = _conclusion(significant.to_numpy(), favours.to_numpy()).astype(object)
-        changed = np.flatnonzero(conclusion != conclusion[0])
-        if not shift.any():
-            tipping, note = np.nan, f"no imputed value in the treatment arm at {visit}: delta has no effect"
-        elif changed.size:
-            tipping = float(deltas[changed[0]])
-            note = f"conclusion changes from '{conclusion[0]}' to '{conclusion[changed[0]]}' at delta = {tipping:g}"
-        else:
-            tipping, note = np.nan, f"conclusion '{conclusion[0]}' unchanged up to delta = {deltas[-1]:g}"
-        tables.append(pooled.assign(outcome=outcome, visit=visit, delta=deltas, significant=significant,
-                                    favours_treatment=favours, conclusion=conclusion, tipping_delta=tipping,
-                                    note=note))
-    if not tables:
-        return pd.DataFrame(columns=TIPPING_COLUMNS)
-    return pd.concat(tables, ignore_index=True)[TIPPING_COLUMNS]
+    return impute_arrays(data, reference, treatment, visits, **options).to_frame()

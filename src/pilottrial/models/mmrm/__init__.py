@@ -4,9 +4,18 @@
 returns an :class:`MMRMFit` with coefficients, LS-means and treatment contrasts, with
 Satterthwaite or Kenward-Roger degrees of freedom. Validated against SAS PROC MIXED
 (tests/test_mmrm_sas.py) and R nlme/emmeans (tests/test_r_parity.py).
+
+Modules: :mod:`~pilottrial.models.mmrm.fit` (formula to design, fitting with a fallback chain),
+:mod:`~pilottrial.models.mmrm.results` (the results object), :mod:`~pilottrial.models.mmrm.structures`
+(covariance structures and their parameters), :mod:`~pilottrial.models.mmrm.likelihood` (the
+(restricted) likelihood by missingness pattern), :mod:`~pilottrial.models.mmrm.optimise` (starting
+values and optimisers), :mod:`~pilottrial.models.mmrm.inference` (Satterthwaite and Kenward-Roger),
+:mod:`~pilottrial.models.mmrm.residuals`, :mod:`~pilottrial.models.mmrm.monotone` (the batched fit
+of simulated trials), :mod:`~pilottrial.models.mmrm.simulate` (a simulated trial).
 """
 
-from .fit import DF_METHODS, MMRMError, MMRMFit, fit_mmrm, mmrm_at
-from .structures import STRUCTURES, get_structure
+from pilottrial.models.mmrm.fit import DF_METHODS, fit_mmrm, mmrm_at
+from pilottrial.models.mmrm.results import MMRMError, MMRMFit
+from pilottrial.models.mmrm.structures import STRUCTURES, get_structure
 
 __all__ = ["fit_mmrm", "mmrm_at", "MMRMFit", "MMRMError", "DF_METHODS", "STRUCTURES", "get_structure"]

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .structures import sigma_jacobian
-
 __all__ = ["numerical_hessian", "satterthwaite_df", "kenward_roger_setup", "kenward_roger"]
 
 

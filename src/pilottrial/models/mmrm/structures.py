@@ -18,13 +18,14 @@ derivatives are taken exactly by the complex step, :math:`\\partial f/\\partial 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
 
 import numpy as np
 
-__all__ = ["Structure", "STRUCTURES", "get_structure", "sigma_jacobian"]
+__all__ = ["Structure", "STRUCTURES", "get_structure", "sigma_jacobian", "CovarianceModel",
+           "parameter_gradient"]
 
 
 def _sigmoid(x):
@@ -485,3 +486,45 @@ def sigma_jacobian(sigma_fn: Callable, params: np.ndarray, m: int, step: float =
         shifted[k] += 1j * step
         out[k] = np.imag(sigma_fn(shifted, m)) / step
     return out
+
+
+@dataclass
+class CovarianceModel:
+    """A covariance structure over ``n_visits`` visits with one block of parameters per group
+    (:math:`k` parameters each): maps the stacked optimiser parameters ``theta`` or SAS's
+    natural parameters ``phi`` to the visit covariance matrices of the groups and their
+    Jacobians."""
+
+    structure: object
+    n_visits: int
+    n_groups: int
+
+    @property
+    def k(self):
+        return self.structure.n_params(self.n_visits)
+
+    def split(self, params):
+        return [params[g * self.k:(g + 1) * self.k] for g in range(self.n_groups)]
+
+    def sigmas_theta(self, theta):
+        return [self.structure.sigma_theta(t, self.n_visits) for t in self.split(theta)]
+
+    def sigmas_phi(self, phi):
+        return [self.structure.sigma_phi(t, self.n_visits) for t in self.split(phi)]
+
+    def jac_theta(self, theta):
+        return [self.structure.jacobian_theta(t, self.n_visits) for t in self.split(theta)]
+
+    def jac_phi(self, phi):
+        return [self.structure.jacobian_phi(t, self.n_visits) for t in self.split(phi)]
+
+    def theta_to_phi(self, theta):
+        return np.concatenate([np.real(self.structure.theta_to_phi(t, self.n_visits))
+                               for t in self.split(theta)])
+
+
+def parameter_gradient(jacobians, G):
+    r"""Chain rule from the gradient :math:`G_g` of -2 log-likelihood in each group's visit
+    covariance to the parameters: :math:`\sum_{ab} \partial\Sigma_{g,ab}/\partial p_k\, G_{g,ab}`,
+    stacked over groups."""
+    return np.concatenate([np.einsum("kab,ab->k", J, G[g]) for g, J in enumerate(jacobians)])

@@ -1,122 +1,35 @@
-"""Deterministic figures for a randomized pilot trial.
+r"""Figures of one outcome over the visits: mean change, mean score, individual trajectories.
 
-Both public functions take the tidy long ``analysis`` table (columns
-``participant, arm, visit, outcome, baseline, score, change``; one row per
-participant x visit x outcome) and the trial config as a plain dict, and
-write one PNG file.
+Each function takes the tidy long ``analysis`` table (``participant, arm, visit, outcome,
+baseline, score, change``; one row per participant x visit x outcome) and the trial config.
 
-The PNG bytes are reproducible: the Agg backend is forced, figure size and
-dpi are fixed, the ``Software`` metadata entry (which would embed the
-matplotlib version) is dropped, nothing is random, and styling is applied
-only through context managers so no global matplotlib state leaks between
-calls.
+* :func:`plot_mean_change` -- mean change from baseline (mean score in raw-score trials) with its
+  t interval, by arm (PNG);
+* :func:`plot_mean_score` -- mean score with its t interval by arm at every visit, baseline
+  included, with the numbers observed under the axis (PNG and SVG);
+* :func:`plot_trajectories` -- each participant's scores, one panel per arm, arm means on top (PNG).
+
+The interval of a mean is :func:`mean_ci`:
+:math:`\bar y \pm t_{1-\alpha/2,\,n-1}\, s/\sqrt n`.
 """
 
 from __future__ import annotations
 
 import math
 from os import PathLike
-from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from scipy import stats
 
-matplotlib.use("Agg")
+from pilottrial.config.trial import Trial
+from pilottrial.report.figures.common import arm_order, outcome_rows, outcome_spec, visit_order
+from pilottrial.report.figures.labels import better_suffix, level_pct
+from pilottrial.report.figures.save import save_figure
+from pilottrial.report.figures.style import DPI, GREY, arm_colours, theme
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from scipy import stats  # noqa: E402
-
-__all__ = ["plot_mean_change", "plot_trajectories", "plot_crossover", "arm_colours", "mean_ci", "OKABE_ITO"]
-
-#: Okabe-Ito colour-blind-safe palette (black omitted).
-OKABE_ITO: tuple[str, ...] = (
-    "#0072B2",  # blue
-    "#D55E00",  # vermillion
-    "#009E73",  # bluish green
-    "#E69F00",  # orange
-    "#CC79A7",  # reddish purple
-    "#56B4E9",  # sky blue
-    "#F0E442",  # yellow
-)
-
-_FIGSIZE_MEAN = (7.0, 4.5)
-_FIGSIZE_TRAJ = (9.0, 4.5)
-_DPI = 150
-_STYLE = "whitegrid"
-_RC = {
-    "font.family": "DejaVu Sans",
-    "font.size": 10,
-    "axes.titlesize": 11,
-    "axes.labelsize": 10,
-    "legend.fontsize": 9,
-}
-
-
-# --------------------------------------------------------------------------
-# helpers
-# --------------------------------------------------------------------------
-def _arm_order(analysis: pd.DataFrame, config: dict) -> list[str]:
-    """Reference arm, treatment arm, then any other arms in sorted order."""
-    arms_cfg = config.get("arms", {}) or {}
-    ordered = [arms_cfg[k] for k in ("reference", "treatment") if arms_cfg.get(k) is not None]
-    ordered = [str(a) for a in ordered]
-    present = sorted({str(a) for a in analysis["arm"].dropna().unique()})
-    return ordered + [a for a in present if a not in ordered]
-
-
-def arm_colours(arms: list[str]) -> dict[str, str]:
-    """Map arm names to Okabe-Ito colours in the given order.
-
-    Parameters
-    ----------
-    arms : list of str
-        Arms in display order; the first (reference) arm gets ``#0072B2`` and
-        the second (treatment) arm ``#D55E00``.
-
-    Returns
-    -------
-    dict
-        Arm name to hex colour.
-    """
-    return {arm: OKABE_ITO[i % len(OKABE_ITO)] for i, arm in enumerate(arms)}
-
-
-def _outcome_config(config: dict, outcome: str) -> dict:
-    for oc in config.get("outcomes", []) or []:
-        if str(oc.get("name")) == str(outcome):
-            return oc
-    return {}
-
-
-def _visit_order(analysis: pd.DataFrame, config: dict) -> list[str]:
-    order = [str(v) for v in (config.get("visits", {}) or {}).get("order", []) or []]
-    if order:
-        return order
-    return sorted({str(v) for v in analysis["visit"].dropna().unique()})
-
-
-def _baseline_label(config: dict, order: list[str]) -> str | None:
-    visits = config.get("visits", {}) or {}
-    if visits.get("baseline") is not None:
-        return str(visits["baseline"])
-    return order[0] if order else None
-
-
-def _subset(analysis: pd.DataFrame, outcome: str, visits: list[str]) -> pd.DataFrame:
-    """Rows of one outcome with a non-missing score at a known visit."""
-    df = analysis.loc[analysis["outcome"].astype(str) == str(outcome)].copy()
-    if df.empty:
-        raise ValueError(f"outcome {outcome!r} not found in the analysis table")
-    df["arm"] = df["arm"].astype(str)
-    df["visit"] = df["visit"].astype(str)
-    df["participant"] = df["participant"].astype(str)
-    df["score"] = pd.to_numeric(df["score"], errors="coerce")
-    df["change"] = pd.to_numeric(df["change"], errors="coerce")
-    df = df.loc[df["score"].notna() & np.isfinite(df["score"].to_numpy(dtype=float))]
-    df = df.loc[df["visit"].isin(visits)]
-    return df
+__all__ = ["plot_mean_change", "plot_mean_score", "plot_trajectories", "mean_ci"]
 
 
 def mean_ci(values: np.ndarray, level: float) -> tuple[float, float, float, int]:
@@ -139,24 +52,19 @@ def mean_ci(values: np.ndarray, level: float) -> tuple[float, float, float, int]
     return mean, mean - half, mean + half, n
 
 
-def _better_suffix(better: str | None) -> str:
-    if better in ("lower", "higher"):
-        return f" ({better} is better)"
-    return ""
+def _better(trial: Trial, outcome: str) -> str | None:
+    spec = outcome_spec(trial, outcome)
+    return spec.better if spec is not None else None
 
 
-def _save(fig: plt.Figure, path: str | PathLike) -> None:
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png", dpi=_DPI, metadata={"Software": None})
+def _observed(analysis: pd.DataFrame, outcome: str, visits: list[str]) -> pd.DataFrame:
+    """Rows of one outcome with a finite score at one of ``visits``."""
+    df = outcome_rows(analysis, outcome)
+    df = df.loc[df["score"].notna() & np.isfinite(df["score"].to_numpy(dtype=float))]
+    return df.loc[df["visit"].isin(visits)]
 
 
-# --------------------------------------------------------------------------
-# public plots
-# --------------------------------------------------------------------------
-def plot_mean_change(
-    analysis: pd.DataFrame, outcome: str, config: dict, path: str | PathLike
-) -> None:
+def plot_mean_change(analysis: pd.DataFrame, outcome: str, config: dict, path: str | PathLike) -> None:
     """Plot mean change from baseline with t-based confidence intervals by arm.
 
     For each arm and post-baseline visit the mean of ``change`` is drawn
@@ -164,7 +72,8 @@ def plot_mean_change(
     ``config["analysis"]["alpha"]``, 0.05 by default, i.e. a 95% interval).
     Baseline is drawn at 0. Visits follow ``config["visits"]["order"]``; the
     arms are dodged slightly along the x axis. Rows with a missing ``score``
-    are dropped.
+    are dropped. In a raw-score trial (``analysis.response: raw``) the mean
+    score is drawn instead.
 
     Parameters
     ----------
@@ -183,28 +92,29 @@ def plot_mean_change(
     ValueError
         If ``outcome`` has no rows in ``analysis``.
     """
-    order = _visit_order(analysis, config)
-    raw = (config.get("analysis", {}) or {}).get("response") == "raw"
+    trial = Trial.from_config(config)
+    order = visit_order(trial, analysis)
+    raw = trial.response == "raw"
     value = "score" if raw else "change"  # raw-score analyses show mean scores
-    baseline = None if raw else _baseline_label(config, order)
-    df = _subset(analysis, outcome, order)
-    df[value] = pd.to_numeric(df[value], errors="coerce")
-    arms = _arm_order(analysis, config)
+    if raw:
+        baseline = None
+    else:
+        baseline = trial.baseline if trial.baseline is not None else (order[0] if order else None)
+    df = _observed(analysis, outcome, order)
+    arms = arm_order(trial, analysis)
     colours = arm_colours(arms)
-    oc = _outcome_config(config, outcome)
-    alpha = float((config.get("analysis", {}) or {}).get("alpha", 0.05))
-    level = 1.0 - alpha
-    level_pct = f"{100 * level:g}%"
+    better = _better(trial, outcome)
+    level = 1.0 - trial.alpha
 
     xpos = {v: i for i, v in enumerate(order)}
     n_arms = max(len(arms), 1)
     width = 0.08
     offsets = {arm: (i - (n_arms - 1) / 2.0) * width for i, arm in enumerate(arms)}
 
-    with sns.axes_style(_STYLE), plt.rc_context(_RC):
-        fig, ax = plt.subplots(figsize=_FIGSIZE_MEAN, dpi=_DPI)
+    with theme("whitegrid", "panel"):
+        fig, ax = plt.subplots(figsize=(7.0, 4.5), dpi=DPI)
         if not raw:
-            ax.axhline(0.0, color="0.35", linestyle="--", linewidth=1.0, zorder=1)
+            ax.axhline(0.0, color=GREY, linestyle="--", linewidth=1.0, zorder=1)
         for arm in arms:
             arm_df = df.loc[df["arm"] == arm]
             n_arm = int(arm_df["participant"].nunique())
@@ -232,37 +142,108 @@ def plot_mean_change(
             hi = np.asarray(highs, dtype=float)
             has_ci = np.isfinite(lo) & np.isfinite(hi)
             colour = colours[arm]
-            ax.plot(
-                x, mean, color=colour, marker="o", markersize=6, linewidth=2.0,
-                label=f"{arm} (n = {n_arm})", zorder=3,
-            )
+            ax.plot(x, mean, color=colour, marker="o", markersize=6, linewidth=2.0,
+                    label=f"{arm} (n = {n_arm})", zorder=3)
             if has_ci.any():
-                ax.errorbar(
-                    x[has_ci], mean[has_ci],
-                    yerr=np.vstack([mean[has_ci] - lo[has_ci], hi[has_ci] - mean[has_ci]]),
-                    fmt="none", ecolor=colour, elinewidth=1.5, capsize=4, zorder=2,
-                )
+                ax.errorbar(x[has_ci], mean[has_ci],
+                            yerr=np.vstack([mean[has_ci] - lo[has_ci], hi[has_ci] - mean[has_ci]]),
+                            fmt="none", ecolor=colour, elinewidth=1.5, capsize=4, zorder=2)
         ax.set_xticks(range(len(order)))
         ax.set_xticklabels(order)
         ax.set_xlim(-0.4, len(order) - 0.6)
         ax.set_xlabel("Visit")
         if raw:
-            ax.set_ylabel(f"{outcome}{_better_suffix(oc.get('better'))}")
-            ax.set_title(f"{outcome}: mean by arm ({level_pct} CI)")
+            ax.set_ylabel(f"{outcome}{better_suffix(better)}")
+            ax.set_title(f"{outcome}: mean by arm ({level_pct(trial.alpha)} CI)")
         else:
-            ax.set_ylabel(f"Change from baseline in {outcome}{_better_suffix(oc.get('better'))}")
-            ax.set_title(f"{outcome}: mean change from baseline ({level_pct} CI)")
+            ax.set_ylabel(f"Change from baseline in {outcome}{better_suffix(better)}")
+            ax.set_title(f"{outcome}: mean change from baseline ({level_pct(trial.alpha)} CI)")
         ax.legend(title="Arm", loc="best", frameon=True)
-        try:
-            fig.tight_layout()
-            _save(fig, path)
-        finally:
-            plt.close(fig)
+        save_figure(fig, path, svg=False)
 
 
-def plot_trajectories(
-    analysis: pd.DataFrame, outcome: str, config: dict, path: str | PathLike
-) -> None:
+def plot_mean_score(analysis: pd.DataFrame, outcome: str, config: dict, path: str | PathLike) -> pd.DataFrame:
+    """Plot the mean score with its t interval by arm at every visit, baseline included.
+
+    Arms are dodged slightly along the x axis; the number of participants with a score at
+    each visit is printed under the axis in the arm's colour.
+
+    Parameters
+    ----------
+    analysis : pandas.DataFrame
+        Tidy analysis table.
+    outcome : str
+        Outcome name.
+    config : dict
+        Trial config (arms, visits, outcomes, ``analysis.alpha``).
+    path : str or path-like
+        PNG path; the SVG is written beside it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``arm, visit, n, mean, ci_lower, ci_upper`` as drawn.
+
+    Notes
+    -----
+    The interval is :math:`\\bar y \\pm t_{1-\\alpha/2,\\,n-1}\\, s/\\sqrt n` over the
+    participants observed at the visit (no interval when n < 2). The change from baseline is
+    in :func:`plot_mean_change`.
+    """
+    trial = Trial.from_config(config)
+    rows = outcome_rows(analysis, outcome)
+    rows = rows.loc[rows["score"].notna()]
+    order = [v for v in visit_order(trial, analysis) if v in set(rows["visit"])]  # visits with data
+    rows = rows.loc[rows["visit"].isin(order)]
+    arms = arm_order(trial, analysis)
+    colours = arm_colours(arms)
+    alpha = trial.alpha
+    xpos = {v: i for i, v in enumerate(order)}
+    width = 0.09
+    offsets = {a: (i - (len(arms) - 1) / 2.0) * width for i, a in enumerate(arms)}
+    drawn = []
+    for arm in arms:
+        for visit in order:
+            vals = rows.loc[(rows["arm"] == arm) & (rows["visit"] == visit), "score"].to_numpy(dtype=float)
+            m, lo, hi, n = mean_ci(vals, 1.0 - alpha)
+            drawn.append({"arm": arm, "visit": visit, "n": n, "mean": m, "ci_lower": lo, "ci_upper": hi})
+    table = pd.DataFrame(drawn, columns=["arm", "visit", "n", "mean", "ci_lower", "ci_upper"])
+
+    with theme("whitegrid", "report"):
+        fig, ax = plt.subplots(figsize=(7.0, 4.6), dpi=DPI)
+        for arm in arms:
+            part = table.loc[(table["arm"] == arm) & (table["n"] > 0)]
+            if part.empty:
+                continue
+            x = part["visit"].map(xpos).to_numpy(dtype=float) + offsets[arm]
+            mean = part["mean"].to_numpy(dtype=float)
+            lo, hi = part["ci_lower"].to_numpy(dtype=float), part["ci_upper"].to_numpy(dtype=float)
+            ok = np.isfinite(lo) & np.isfinite(hi)
+            n_arm = int(rows.loc[rows["arm"] == arm, "participant"].nunique())
+            ax.plot(x, mean, color=colours[arm], marker="o", markersize=6, linewidth=2.0, zorder=3,
+                    label=f"{arm} (n = {n_arm})")
+            if ok.any():
+                ax.errorbar(x[ok], mean[ok], yerr=np.vstack([mean[ok] - lo[ok], hi[ok] - mean[ok]]), fmt="none",
+                            ecolor=colours[arm], elinewidth=1.5, capsize=4, zorder=2)
+        ax.set_xticks(range(len(order)))
+        ax.set_xticklabels(order)
+        ax.set_xlim(-0.45, len(order) - 0.55)
+        ax.set_ylabel(f"{outcome} score{better_suffix(_better(trial, outcome))}")
+        ax.set_title(f"{outcome}: mean score by arm ({level_pct(alpha)} CI)")
+        for i, arm in enumerate(arms):
+            ax.annotate(f"n {arm}", xy=(0, 0), xycoords="axes fraction", xytext=(-6, -20 - 11 * i),
+                        textcoords="offset points", ha="right", va="top", fontsize=7.5, color=colours[arm])
+            for visit in order:
+                n = int(table.loc[(table["arm"] == arm) & (table["visit"] == visit), "n"].iloc[0])
+                ax.annotate(str(n), xy=(xpos[visit], 0), xycoords=("data", "axes fraction"),
+                            xytext=(0, -20 - 11 * i), textcoords="offset points", ha="center", va="top",
+                            fontsize=7.5, color=colours[arm])
+        ax.legend(title="Arm", loc="best", frameon=True)
+        save_figure(fig, path)
+    return table
+
+
+def plot_trajectories(analysis: pd.DataFrame, outcome: str, config: dict, path: str | PathLike) -> None:
     """Plot individual participant score trajectories, one panel per arm.
 
     Each participant's observed scores are joined across the visits in
@@ -288,30 +269,26 @@ def plot_trajectories(
     ValueError
         If ``outcome`` has no rows in ``analysis``.
     """
-    order = _visit_order(analysis, config)
-    df = _subset(analysis, outcome, order)
-    arms = _arm_order(analysis, config)
+    trial = Trial.from_config(config)
+    order = visit_order(trial, analysis)
+    df = _observed(analysis, outcome, order)
+    arms = arm_order(trial, analysis)
     colours = arm_colours(arms)
-    oc = _outcome_config(config, outcome)
+    spec = outcome_spec(trial, outcome)
     xpos = {v: i for i, v in enumerate(order)}
 
-    with sns.axes_style(_STYLE), plt.rc_context(_RC):
-        fig, axes = plt.subplots(
-            1, len(arms), figsize=_FIGSIZE_TRAJ, dpi=_DPI, sharey=True, squeeze=False
-        )
+    with theme("whitegrid", "panel"):
+        fig, axes = plt.subplots(1, len(arms), figsize=(9.0, 4.5), dpi=DPI, sharey=True, squeeze=False)
         for ax, arm in zip(axes[0], arms):
             colour = colours[arm]
             arm_df = df.loc[df["arm"] == arm].copy()
             arm_df["_x"] = arm_df["visit"].map(xpos)
             arm_df = arm_df.sort_values(["participant", "_x"], kind="mergesort")
-            participants = sorted(arm_df["participant"].unique())
-            for pid in participants:
+            people = sorted(arm_df["participant"].unique())
+            for pid in people:
                 p = arm_df.loc[arm_df["participant"] == pid]
-                ax.plot(
-                    p["_x"].to_numpy(dtype=float), p["score"].to_numpy(dtype=float),
-                    color=colour, alpha=0.35, linewidth=0.8, marker="o", markersize=2,
-                    zorder=2,
-                )
+                ax.plot(p["_x"].to_numpy(dtype=float), p["score"].to_numpy(dtype=float),
+                        color=colour, alpha=0.35, linewidth=0.8, marker="o", markersize=2, zorder=2)
             mx, my = [], []
             for visit in order:
                 vals = arm_df.loc[arm_df["visit"] == visit, "score"].to_numpy(dtype=float)
@@ -319,69 +296,19 @@ def plot_trajectories(
                     mx.append(xpos[visit])
                     my.append(float(vals.sum() / vals.size))
             if mx:
-                ax.plot(
-                    mx, my, color=colour, linewidth=3.0, marker="o", markersize=7,
-                    markeredgecolor="white", label="Arm mean", zorder=4,
-                )
+                ax.plot(mx, my, color=colour, linewidth=3.0, marker="o", markersize=7,
+                        markeredgecolor="white", label="Arm mean", zorder=4)
                 ax.legend(loc="best", frameon=True)
-            ax.set_title(f"{arm} (n = {len(participants)})", color=colour, fontweight="bold")
+            ax.set_title(f"{arm} (n = {len(people)})", color=colour, fontweight="bold")
             ax.set_xticks(range(len(order)))
             ax.set_xticklabels(order)
             ax.set_xlim(-0.3, len(order) - 0.7)
             ax.set_xlabel("Visit")
-        rng = oc.get("range")
+        rng = spec.range if spec is not None else None
         if rng is not None and len(rng) == 2 and all(r is not None for r in rng):
             lo, hi = float(rng[0]), float(rng[1])
             pad = 0.02 * (hi - lo)
             axes[0][0].set_ylim(lo - pad, hi + pad)
-        axes[0][0].set_ylabel(f"{outcome} score{_better_suffix(oc.get('better'))}")
+        axes[0][0].set_ylabel(f"{outcome} score{better_suffix(spec.better if spec is not None else None)}")
         fig.suptitle(f"{outcome}: individual trajectories by arm")
-        try:
-            fig.tight_layout()
-            _save(fig, path)
-        finally:
-            plt.close(fig)
-
-
-def plot_crossover(table: pd.DataFrame, outcome: str, config: dict, path: str | PathLike) -> None:
-    """Crossover trial: each participant's change from the period baseline under each
-    treatment, one panel per sequence, periods in order, arm means overlaid.
-
-    ``table`` is :func:`pilottrial.models.crossover.crossover_table` (``participant, sequence, period,
-    treatment, change``, one row per participant x period).
-    """
-    df = table[table["outcome"] == outcome].dropna(subset=["change"]) if "outcome" in table else \
-        table.dropna(subset=["change"])
-    reference, treatment = config["arms"]["reference"], config["arms"]["treatment"]
-    colours = arm_colours([reference, treatment])
-    sequences = list((config.get("crossover") or {}).get("sequences", {}))
-    sequences = sequences or sorted(df["sequence"].unique())
-    oc = _outcome_config(config, outcome)
-    with sns.axes_style(_STYLE), plt.rc_context(_RC):
-        fig, axes = plt.subplots(1, len(sequences), figsize=(9.0, 4.5), dpi=_DPI, sharey=True, squeeze=False)
-        for ax, sequence in zip(axes[0], sequences):
-            seq = df[df["sequence"] == sequence]
-            periods = sorted(seq["period"].unique())
-            for _, rows in seq.sort_values("period").groupby("participant", sort=True):
-                ax.plot(rows["period"], rows["change"], color="0.6", linewidth=0.8, alpha=0.7, zorder=1)
-            for period in periods:
-                rows = seq[seq["period"] == period]
-                if rows.empty:
-                    continue
-                arm = rows["treatment"].iloc[0]
-                ax.scatter([period] * len(rows), rows["change"], color=colours.get(arm, "0.3"), s=14, zorder=2)
-                ax.plot([period - 0.15, period + 0.15], [rows["change"].mean()] * 2, color=colours.get(arm, "0.3"),
-                        linewidth=3, zorder=3)
-            arms_in_order = [seq[seq["period"] == p]["treatment"].iloc[0] for p in periods if (seq["period"] == p).any()]
-            ax.set_xticks(periods)
-            ax.set_xticklabels([f"period {p}\n{a}" for p, a in zip(periods, arms_in_order)])
-            ax.set_xlim(min(periods) - 0.5, max(periods) + 0.5)
-            ax.axhline(0.0, color="0.35", linestyle="--", linewidth=1.0, zorder=0)
-            ax.set_title(f"sequence {sequence} (n = {seq['participant'].nunique()})")
-        axes[0][0].set_ylabel(f"Change from period baseline in {outcome}{_better_suffix(oc.get('better'))}")
-        fig.suptitle(f"{outcome}: change within each period by sequence (bars: means)")
-        try:
-            fig.tight_layout()
-            _save(fig, path)
-        finally:
-            plt.close(fig)
+        save_figure(fig, path, svg=False)

@@ -1,7 +1,6 @@
-"""The power-curve figure of the definitive-trial plan (deterministic PNG).
+"""The power-curve figure of the definitive-trial plan (PNG).
 
-Agg backend, fixed size and dpi, no ``Software`` metadata, styling through context managers
-only: the same tables give the same bytes.
+Written by :func:`pilottrial.report.figures.save.save_figure`: the same tables give the same bytes.
 """
 
 from __future__ import annotations
@@ -9,23 +8,18 @@ from __future__ import annotations
 from os import PathLike
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from pilottrial.planning.power import METHODS, PowerPlan, analytic_power  # noqa: E402
+from pilottrial.planning import METHODS, PowerPlan, analytic_power
+from pilottrial.report.figures.save import save_figure
+from pilottrial.report.figures.style import DPI, OKABE_ITO, theme
 
 __all__ = ["plot_power_curve"]
 
-_COLOURS = {"simulation": "#0072B2", "analytic_mmrm": "#D55E00", "analytic_t": "#009E73"}
+_COLOURS = {"simulation": OKABE_ITO[0], "analytic_mmrm": OKABE_ITO[1], "analytic_t": OKABE_ITO[2]}
 _STYLES = {"simulation": "-", "analytic_mmrm": "--", "analytic_t": ":"}
-_DPI = 150
-_RC = {"font.family": "DejaVu Sans", "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10,
-       "legend.fontsize": 8}
 
 
 def plot_power_curve(curve: pd.DataFrame, sample_size: pd.DataFrame, path: str | PathLike,
@@ -38,8 +32,8 @@ def plot_power_curve(curve: pd.DataFrame, sample_size: pd.DataFrame, path: str |
 
     Parameters
     ----------
-    curve : ``power_curve.csv`` (:data:`pilottrial.planning.power.CURVE_COLUMNS`).
-    sample_size : ``sample_size.csv`` (:data:`pilottrial.planning.power.SAMPLE_SIZE_COLUMNS`).
+    curve : ``power_curve.csv`` (:data:`pilottrial.planning.CURVE_COLUMNS`).
+    sample_size : ``sample_size.csv`` (:data:`pilottrial.planning.SAMPLE_SIZE_COLUMNS`).
     path : PNG to write.
     plan : when given, the analytic curves are drawn at every whole n of the grid's range
         rather than at the grid points only.
@@ -51,8 +45,8 @@ def plot_power_curve(curve: pd.DataFrame, sample_size: pd.DataFrame, path: str |
     sources = list(dict.fromkeys(curve["effect_source"]))
     targets = sorted(set(sample_size["target_power"])) if len(sample_size) else []
     width = 4.2 * len(sources) + 0.8
-    with plt.rc_context(_RC):
-        fig, axes = plt.subplots(1, len(sources), figsize=(max(width, 9.0), 4.6), dpi=_DPI, sharey=True,
+    with theme("plain", "panel", rc={"legend.fontsize": 8}):
+        fig, axes = plt.subplots(1, len(sources), figsize=(max(width, 9.0), 4.6), dpi=DPI, sharey=True,
                                  squeeze=False)
         for ax, source in zip(axes[0], sources):
             sub = curve[curve["effect_source"] == source]
@@ -93,9 +87,4 @@ def plot_power_curve(curve: pd.DataFrame, sample_size: pd.DataFrame, path: str |
         fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
         if title:
             fig.suptitle(title)
-        fig.tight_layout(rect=(0, 0.07, 1, 1))
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png", dpi=_DPI, metadata={"Software": None})
-        plt.close(fig)
-    return path
+        return save_figure(fig, path, svg=False, tight_layout={"rect": (0, 0.07, 1, 1)})

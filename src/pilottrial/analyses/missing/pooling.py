@@ -1,0 +1,390 @@
+r"""Analysis of multiply imputed data: ANCOVA of each completed data set, Rubin's rules, tipping point.
+
+:func:`mi_ancova` analyses each completed data set by ANCOVA at one visit and pools with
+Rubin's rules (:func:`rubin_rules`, Barnard-Rubin df); :func:`delta_adjusted_ancova` repeats
+it over a grid of deltas added to the treatment arm's imputed values. The table builders
+:func:`mi_contrasts` (every efficacy outcome x key visit x imputation method) and
+:func:`tipping_point` (the MAR analysis at the last key visit over the config's delta grid)
+read their settings from the config.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from pilottrial.analyses.common import as_trial
+from pilottrial.analyses.missing.imputation import METHODS, CompletedData, fit_imputation_model, impute_arrays
+from pilottrial.models.frame import model_frame
+from pilottrial.models.primary import CONTRAST_COLUMNS
+
+__all__ = ["MI_CONTRAST_COLUMNS", "RUBIN_COLUMNS", "TIPPING_COLUMNS", "ancova_arrays", "rubin_rules", "mi_ancova",
+           "delta_adjusted_ancova", "mi_contrasts", "tipping_point"]
+
+MI_CONTRAST_COLUMNS = CONTRAST_COLUMNS + ["analysis", "imputations", "fraction_missing_info"]
+RUBIN_COLUMNS = ["estimate", "std_error", "df", "ci_lower", "ci_upper", "p_value", "within_variance",
+                 "between_variance", "total_variance", "fraction_missing_info", "imputations"]
+TIPPING_COLUMNS = ["outcome", "visit", "delta", "estimate", "std_error", "df", "ci_lower", "ci_upper",
+                   "p_value", "significant", "favours_treatment", "conclusion", "tipping_delta", "note"]
+
+
+def ancova_arrays(change: np.ndarray, baseline: np.ndarray, treated: np.ndarray):
+    r"""OLS ANCOVA ``change ~ baseline + arm`` of many completed data sets at once.
+
+    Parameters
+    ----------
+    change : (..., N) completed changes at one visit.
+    baseline, treated : (N,) baseline scores and treatment indicator.
+
+    Returns
+    -------
+    ``(estimate, variance, df)``: treatment coefficient and its variance
+    :math:`s^2 [(X'X)^{-1}]_{aa}`, each of shape (...), and the residual df :math:`N - 3`.
+
+    Notes
+    -----
+    With :math:`X = [1, \mathrm{baseline}, \mathrm{treated}]` the same for every data set,
+    :math:`\hat\beta = (X'X)^{-1}X'y` and :math:`s^2 = \lVert y - X\hat\beta\rVert^2/(N - 3)`,
+    computed for all data sets at once (one hat matrix).
+
+    References
+    ----------
+    Vickers AJ, Altman DG (2001). Analysing controlled trials with baseline and follow up
+    measurements. BMJ 323:1123-1124.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> change = np.array([[-4, -6, -2, -7, -10, -12, -8, -14], [-4, -6, -2, -7, -10, -12, -8, -15]], float)
+    >>> baseline = np.array([30, 34, 28, 40, 32, 36, 29, 38], float)
+    >>> estimate, variance, df = ancova_arrays(change, baseline, np.repeat([False, True], 4))
+    >>> estimate.round(3), variance.round(3), df
+    (array([-5.888, -6.114]), array([0.393, 0.647]), 5)
+    """
+    X = np.column_stack([np.ones_like(baseline), baseline, treated.astype(float)])
+    xtx_inv = np.linalg.inv(X.T @ X)
+    hat = xtx_inv @ X.T  # (3, N)
+    coef = change @ hat.T  # (..., 3)
+    resid = change - coef @ X.T
+    df = X.shape[0] - X.shape[1]
+    s2 = np.sum(resid ** 2, axis=-1) / df
+    return coef[..., 2], s2 * xtx_inv[2, 2], df
+
+
+def rubin_rules(estimates, variances, df_complete: float, alpha: float = 0.05) -> pd.DataFrame:
+    r"""Pool ``M`` completed-data estimates with Rubin's rules and Barnard-Rubin df.
+
+    Parameters
+    ----------
+    estimates, variances : (M,) or (K, M) arrays: point estimates :math:`\hat Q_m` and their
+        variances :math:`U_m`, imputations along the last axis (K independent quantities).
+    df_complete : :math:`\nu_{com}`, the complete-data residual df.
+    alpha : 1 - confidence level.
+
+    Returns
+    -------
+    DataFrame with :data:`RUBIN_COLUMNS`, one row per quantity.
+
+    Notes
+    -----
+    .. math::
+
+        \bar Q = \frac1M\sum_m \hat Q_m,\quad \bar U = \frac1M\sum_m U_m,\quad
+        B = \frac{1}{M-1}\sum_m (\hat Q_m - \bar Q)^2,\quad T = \bar U + (1 + M^{-1})B,
+
+    :math:`\lambda = (1 + M^{-1})B/T` (reported as ``fraction_missing_info``, Rubin's
+    large-sample fraction of missing information), and (Barnard & Rubin 1999)
+
+    .. math::
+
+        \nu_{old} = \frac{M-1}{\lambda^2},\quad
+        \nu_{obs} = \frac{\nu_{com}+1}{\nu_{com}+3}\,\nu_{com}(1-\lambda),\quad
+        \nu = \left(\nu_{old}^{-1} + \nu_{obs}^{-1}\right)^{-1}.
+
+    The interval is :math:`\bar Q \pm t_{\nu,1-\alpha/2}\sqrt T`. When :math:`B = 0` (nothing
+    imputed, every completed data set the same) the result is the complete-data analysis and
+    :math:`\nu = \nu_{com}` (the formula would give :math:`\nu_{com}(\nu_{com}+1)/(\nu_{com}+3)`).
+
+    References
+    ----------
+    Rubin DB (1987). Multiple Imputation for Nonresponse in Surveys. Wiley.
+    Barnard J, Rubin DB (1999). Small-sample degrees of freedom with multiple imputation.
+    Biometrika 86(4):948-955.
+
+    Examples
+    --------
+    >>> pooled = rubin_rules([1.0, 1.5, 2.0], [0.5, 0.6, 0.7], df_complete=20)
+    >>> pooled[["estimate", "std_error", "df", "fraction_missing_info"]].round(4)
+       estimate  std_error      df  fraction_missing_info
+    0       1.5     0.9661  6.7132                 0.3571
+    """
+    q = np.atleast_2d(np.asarray(estimates, dtype=float))
+    u = np.atleast_2d(np.asarray(variances, dtype=float))
+    M = q.shape[-1]
+    q_bar = q.mean(axis=-1)
+    u_bar = u.mean(axis=-1)
+    spread = q - q_bar[:, None]
+    # exactly equal estimates give B = 0 (the mean of identical floats may differ in the last bit)
+    same = np.all(q == q[:, :1], axis=-1)
+    B = np.where(same, 0.0, np.sum(spread ** 2, axis=-1) / max(M - 1, 1)) if M > 1 else np.zeros_like(q_bar)
+    total = u_bar + (1.0 + 1.0 / M) * B
+    lam = np.divide((1.0 + 1.0 / M) * B, total, out=np.zeros_like(total), where=total > 0)
+    nu_com = float(df_complete)
+    nu_obs = (nu_com + 1.0) / (nu_com + 3.0) * nu_com * (1.0 - lam)
+    with np.errstate(divide="ignore"):
+        inv_old = np.where(lam > 0, lam ** 2 / max(M - 1, 1), 0.0)
+    df = np.where(lam > 0, 1.0 / (inv_old + 1.0 / np.where(lam < 1, nu_obs, np.inf)), nu_com)
+    se = np.sqrt(total)
+    half = stats.t.ppf(1.0 - alpha / 2.0, df) * se
+    t_value = np.divide(q_bar, se, out=np.zeros_like(se), where=se > 0)
+    return pd.DataFrame({
+        "estimate": q_bar, "std_error": se, "df": df, "ci_lower": q_bar - half, "ci_upper": q_bar + half,
+        "p_value": 2.0 * stats.t.sf(np.abs(t_value), df), "within_variance": u_bar, "between_variance": B,
+        "total_variance": total, "fraction_missing_info": lam, "imputations": M,
+    })[RUBIN_COLUMNS]
+
+
+
+def mi_ancova(completed: CompletedData, visit: str, alpha: float = 0.05) -> pd.DataFrame:
+    r"""ANCOVA of every completed data set at one visit, pooled by Rubin's rules.
+
+    Parameters
+    ----------
+    completed : CompletedData
+        The imputations of one outcome (:func:`pilottrial.analyses.missing.impute_arrays`).
+    visit : str
+        A visit of ``completed.visits``.
+    alpha : float, default 0.05
+        Intervals are 100(1 - alpha)%.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row with :data:`RUBIN_COLUMNS`: the treatment minus reference difference in mean
+        change adjusted for baseline.
+
+    Notes
+    -----
+    Each completed data set :math:`m` gives the OLS estimate :math:`\hat Q_m` and variance
+    :math:`U_m` of ``change ~ baseline + arm`` over all randomized participants
+    (:func:`ancova_arrays`, complete-data df :math:`N - 3`), pooled by :func:`rubin_rules`.
+
+    References
+    ----------
+    Rubin DB (1987). Multiple Imputation for Nonresponse in Surveys. Wiley.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from pilottrial.analyses.missing import impute_arrays
+    >>> data = pd.DataFrame({
+    ...     "participant": [f"P{i}" for i in range(10) for _ in range(2)], "visit": ["week4", "week8"] * 10,
+    ...     "arm": ["placebo"] * 10 + ["drug"] * 10,
+    ...     "baseline": [25, 25, 27, 27, 27, 27, 31, 31, 23, 23, 31, 31, 28, 28, 36, 36, 36, 36, 38, 38],
+    ...     "change": [2, 0, -4, -3, 1, -1, 2, None, -5, -2, -5, -11, -5, -7, -3, -4, -7, None, -12, -13]})
+    >>> completed = impute_arrays(data, "placebo", "drug", ["week4", "week8"], n_imputations=20, seed=1)
+    >>> mi_ancova(completed, "week8")[["estimate", "std_error", "df"]].round(2)
+       estimate  std_error    df
+    0     -7.44       4.22  3.36
+    """
+    j = completed.visits.index(visit)
+    q, u, df = ancova_arrays(completed.values[:, :, j], completed.baseline, completed.treated)
+    return rubin_rules(q, u, df, alpha)
+
+
+def _conclusion(significant: np.ndarray, favours: np.ndarray) -> np.ndarray:
+    return np.where(significant, np.where(favours, "significant benefit", "significant harm"), "not significant")
+
+
+def delta_adjusted_ancova(completed: CompletedData, visit: str, deltas, alpha: float = 0.05) -> pd.DataFrame:
+    r"""Delta-adjusted MI analysis at one visit over a grid of deltas: the tipping point.
+
+    Parameters
+    ----------
+    completed : CompletedData
+        The MAR imputations of one outcome (``delta`` 0;
+        :func:`pilottrial.analyses.missing.impute_arrays`).
+    visit : str
+        A visit of ``completed.visits``.
+    deltas : array_like
+        Shifts :math:`\delta \ge 0` (points), in increasing order, the first usually 0.
+    alpha : float, default 0.05
+        Intervals are 100(1 - alpha)%.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`TIPPING_COLUMNS`, one row per delta: ``estimate, std_error, df, ci_lower,
+        ci_upper, p_value`` (Rubin's rules), ``significant`` (the CI excludes 0),
+        ``favours_treatment`` (the estimate is in the direction of benefit), ``conclusion``
+        (``"significant benefit"``, ``"not significant"`` or ``"significant harm"``), and,
+        repeated on every row, ``tipping_delta``: the smallest delta whose conclusion differs
+        from that at the first delta (NaN if none in the grid, with the reason in ``note``).
+
+    Notes
+    -----
+    Every imputed value of the treatment arm at ``visit`` is shifted by :math:`\delta` in the
+    unfavourable direction (``+delta`` when lower is better), then analysed by
+    :func:`mi_ancova`. The shift is applied after imputation, so the same draws serve every
+    delta: the estimate is linear in :math:`\delta` and the between-imputation variance does
+    not change with it.
+
+    References
+    ----------
+    Ratitch B, O'Kelly M, Tosiello R (2013). Missing data in clinical trials: from clinical
+    assumptions to statistical analysis using pattern mixture models. Pharm Stat 12:337-347.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from pilottrial.analyses.missing import impute_arrays
+    >>> data = pd.DataFrame({
+    ...     "participant": [f"P{i}" for i in range(10) for _ in range(2)], "visit": ["week4", "week8"] * 10,
+    ...     "arm": ["placebo"] * 10 + ["drug"] * 10,
+    ...     "baseline": [25, 25, 27, 27, 27, 27, 31, 31, 23, 23, 31, 31, 28, 28, 36, 36, 36, 36, 38, 38],
+    ...     "change": [2, 0, -4, -3, 1, -1, 2, None, -5, -2, -5, -11, -5, -7, -3, -4, -7, None, -12, -13]})
+    >>> completed = impute_arrays(data, "placebo", "drug", ["week4", "week8"], n_imputations=20, seed=1)
+    >>> table = delta_adjusted_ancova(completed, "week8", [0.0, 5.0, 10.0])
+    >>> table[["delta", "estimate", "conclusion"]].round(2)
+       delta  estimate       conclusion
+    0    0.0     -7.44  not significant
+    1    5.0     -7.20  not significant
+    2   10.0     -6.96  not significant
+    """
+    deltas = np.asarray(deltas, dtype=float)
+    j = completed.visits.index(visit)
+    direction = completed.unfavourable_sign
+    shift = direction * (completed.treated & ~completed.observed[:, j]).astype(float)  # (N,)
+    change = completed.values[None, :, :, j] + deltas[:, None, None] * shift[None, None, :]
+    q, u, df = ancova_arrays(change, completed.baseline, completed.treated)
+    pooled = rubin_rules(q, u, df, alpha)
+    significant = (pooled["ci_lower"] > 0) | (pooled["ci_upper"] < 0)
+    favours = pooled["estimate"] * direction < 0
+    conclusion = _conclusion(significant.to_numpy(), favours.to_numpy()).astype(object)
+    changed = np.flatnonzero(conclusion != conclusion[0])
+    if not shift.any():
+        tipping, note = np.nan, f"no imputed value in the treatment arm at {visit}: delta has no effect"
+    elif changed.size:
+        tipping = float(deltas[changed[0]])
+        note = f"conclusion changes from '{conclusion[0]}' to '{conclusion[changed[0]]}' at delta = {tipping:g}"
+    else:
+        tipping, note = np.nan, f"conclusion '{conclusion[0]}' unchanged up to delta = {deltas[-1]:g}"
+    return pooled.assign(outcome=completed.outcome, visit=visit, delta=deltas, significant=significant,
+                         favours_treatment=favours, conclusion=conclusion, tipping_delta=tipping,
+                         note=note)[TIPPING_COLUMNS]
+
+
+# ---- table builders ---------------------------------------------------------------------------
+def _imputation_setup(analysis: pd.DataFrame, outcome, trial) -> tuple:
+    """(rows of the outcome, key visits it was measured at, keyword arguments of impute_arrays
+    with the imputation model fitted to its model frame)."""
+    settings = trial.section("analysis")
+    fit = fit_imputation_model(model_frame(analysis, outcome.name, trial.config), covariance=settings["covariance"],
+                               fallback=settings.get("fallback"))
+    modelled = [str(v) for v in fit.visits]
+    rows = analysis[analysis["outcome"] == outcome.name]
+    options = {"better": outcome.better, "fit": fit, "outcome": outcome.name}
+    return rows, [v for v in trial.key_visits if v in modelled], options
+
+
+def mi_contrasts(analysis: pd.DataFrame, config, methods=METHODS, n_imputations: int | None = None,
+                 seed: int | None = None) -> pd.DataFrame:
+    r"""Treatment contrasts at the key visits by multiple imputation, one row per method.
+
+    For each efficacy outcome (``role: efficacy``) and method, ``M`` completed data sets are
+    drawn by :func:`~pilottrial.analyses.missing.impute_arrays` from the imputation model of
+    its model frame (:func:`pilottrial.models.primary.model_frame`; ``analysis.covariance``
+    with ``analysis.fallback``); at each key visit (``visits.key``, those at which the outcome
+    was measured) they are analysed by :func:`mi_ancova` (``analysis.alpha``).
+
+    Parameters
+    ----------
+    analysis : pandas.DataFrame
+        The tidy analysis table.
+    config : dict or Trial
+        The validated config.
+    methods : sequence of str
+        Imputation methods, from :data:`~pilottrial.analyses.missing.METHODS`.
+    n_imputations, seed : int, optional
+        Default ``analysis.imputations`` and ``analysis.seed``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`MI_CONTRAST_COLUMNS`: :data:`~pilottrial.models.primary.CONTRAST_COLUMNS`
+        (``model`` = ``"ancova"``) plus ``analysis`` (``"mi_" + method``), ``imputations`` and
+        ``fraction_missing_info``; sorted by outcome (config order), key visit, method.
+    """
+    trial = as_trial(config)
+    settings = trial.section("analysis")
+    alpha = settings["alpha"]
+    M = int(settings["imputations"] if n_imputations is None else n_imputations)
+    seed = int(settings["seed"] if seed is None else seed)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown imputation method(s) {unknown}; use {list(METHODS)}")
+    rows = []
+    for outcome in trial.efficacy_outcomes:
+        data, key_visits, options = _imputation_setup(analysis, outcome, trial)
+        for method in methods:
+            completed = impute_arrays(data, trial.reference, trial.treatment, trial.post_baseline, method=method,
+                                      n_imputations=M, seed=seed, **options)
+            for visit in key_visits:
+                pooled = mi_ancova(completed, visit, alpha)
+                rows.append(pooled.assign(outcome=outcome.name, model="ancova", visit=visit,
+                                          analysis=f"mi_{method}"))
+    if not rows:
+        return pd.DataFrame(columns=MI_CONTRAST_COLUMNS)
+    table = pd.concat(rows, ignore_index=True)
+    outcome_rank = {o: k for k, o in enumerate(trial.outcome_names)}
+    visit_rank = {v: k for k, v in enumerate(trial.key_visits)}
+    method_rank = {f"mi_{m}": k for k, m in enumerate(methods)}
+    order = np.lexsort([table["analysis"].map(method_rank), table["visit"].map(visit_rank),
+                        table["outcome"].map(outcome_rank)])
+    return table.iloc[order].reset_index(drop=True)[MI_CONTRAST_COLUMNS]
+
+
+def tipping_point(analysis: pd.DataFrame, config, n_imputations: int | None = None,
+                  seed: int | None = None) -> pd.DataFrame:
+    r"""Delta-adjusted MAR imputation over a grid of deltas at the last key visit.
+
+    For each efficacy outcome, the MAR imputations of
+    :func:`~pilottrial.analyses.missing.impute_arrays` (the same draws as ``mi_mar`` in
+    :func:`mi_contrasts`) are analysed by :func:`delta_adjusted_ancova` at the last key
+    visit the outcome was measured at, for :math:`\delta = 0, s, 2s, \dots \le \delta_{max}`
+    (``analysis.tipping_delta_step``, ``analysis.tipping_delta_max``).
+
+    Parameters
+    ----------
+    analysis : pandas.DataFrame
+        The tidy analysis table.
+    config : dict or Trial
+        The validated config.
+    n_imputations, seed : int, optional
+        Default ``analysis.imputations`` and ``analysis.seed``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`TIPPING_COLUMNS`, one row per outcome x delta (see
+        :func:`delta_adjusted_ancova`).
+    """
+    trial = as_trial(config)
+    settings = trial.section("analysis")
+    alpha = settings["alpha"]
+    M = int(settings["imputations"] if n_imputations is None else n_imputations)
+    seed = int(settings["seed"] if seed is None else seed)
+    step, top = float(settings["tipping_delta_step"]), float(settings["tipping_delta_max"])
+    deltas = np.round(step * np.arange(int(np.floor(top / step + 1e-9)) + 1), 10)
+    tables = []
+    for outcome in trial.efficacy_outcomes:
+        data, measured, options = _imputation_setup(analysis, outcome, trial)
+        if not measured:
+            continue
+        completed = impute_arrays(data, trial.reference, trial.treatment, trial.post_baseline, method="mar",
+                                  n_imputations=M, seed=seed, **options)
+        tables.append(delta_adjusted_ancova(completed, measured[-1], deltas, alpha))
+    if not tables:
+        return pd.DataFrame(columns=TIPPING_COLUMNS)
+    return pd.concat(tables, ignore_index=True)[TIPPING_COLUMNS]

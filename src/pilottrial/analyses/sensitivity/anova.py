@@ -1,0 +1,133 @@
+"""Sensitivity analysis 2: mixed (split-plot) ANOVA of the participants complete at every visit."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from pilottrial.analyses.sensitivity.rows import (
+    FAILURES,
+    failed_rows,
+    per_visit,
+    prepare,
+    sensitivity_table,
+    t_interval,
+)
+
+__all__ = ["mixed_anova_complete_case", "complete_cases"]
+
+
+def complete_cases(frame: pd.DataFrame, visits: list) -> pd.DataFrame:
+    """Rows of participants observed at every one of ``visits``, with plain-string labels.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"participant": ["a", "a", "b"], "arm": ["x", "x", "y"],
+    ...                       "visit": ["v1", "v2", "v1"], "change": [1.0, 2.0, 3.0]})
+    >>> complete_cases(frame, ["v1", "v2"])["participant"].tolist()
+    ['a', 'a']
+    """
+    counts = frame.groupby("participant", observed=True)["change"].count()
+    keep = counts.index[counts == len(visits)]
+    complete = frame[frame["participant"].isin(keep)][["participant", "arm", "visit", "change"]].copy()
+    for col in ("participant", "arm", "visit"):
+        complete[col] = complete[col].astype(str).astype(object)
+    return complete.reset_index(drop=True)
+
+
+def mixed_anova_complete_case(frame: pd.DataFrame, reference: str, treatment: str, *, visits=None,
+                              alpha: float = 0.05, outcome: str | None = None) -> pd.DataFrame:
+    r"""Mixed (split-plot) ANOVA of change on participants complete at every post-baseline visit.
+
+    Parameters
+    ----------
+    frame, reference, treatment, visits, alpha, outcome
+        As :func:`~pilottrial.analyses.sensitivity.ancova_complete_case`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`~pilottrial.analyses.sensitivity.SENSITIVITY_COLUMNS`, one row per visit;
+        ``model`` is ``"mixed_anova"``, ``analysis`` ``"mixed_anova_complete_case"``.
+
+    Notes
+    -----
+    ``pingouin.mixed_anova(dv="change", within="visit", between="arm", subject="participant",
+    correction=True)``: the arm x visit interaction F with the Greenhouse-Geisser correction
+    of its degrees of freedom (:math:`\hat\varepsilon\,(k-1)`, :math:`\hat\varepsilon\,(k-1)(n-2)`)
+    goes in ``note``. The per-visit arm difference is the difference in mean change,
+    :math:`\bar d_T - \bar d_R`, with the Welch standard error
+    :math:`\sqrt{s_T^2/n_T + s_R^2/n_R}`, the Welch-Satterthwaite df and p of
+    ``pingouin.pairwise_tests(within="visit", between="arm", correction=True)`` (between arms
+    within visit, unadjusted), and the t interval on those df.
+
+    No baseline adjustment, and only participants with every visit of ``frame``: the
+    classical repeated-measures analysis the MMRM replaces; valid under MCAR. An outcome
+    measured at a single post-baseline visit has no within factor (rows of NaN).
+
+    References
+    ----------
+    Greenhouse SW, Geisser S (1959). On methods in the analysis of profile data.
+    Psychometrika 24:95-112.
+    Welch BL (1947). The generalization of "Student's" problem when several different
+    population variances are involved. Biometrika 34:28-35.
+    Vallat R (2018). Pingouin: statistics in Python. JOSS 3(31):1026.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({
+    ...     "participant": [f"P{i}" for i in range(10) for _ in range(2)], "visit": ["week4", "week8"] * 10,
+    ...     "arm": ["placebo"] * 10 + ["drug"] * 10,
+    ...     "baseline": [25, 25, 27, 27, 27, 27, 31, 31, 23, 23, 31, 31, 28, 28, 36, 36, 36, 36, 38, 38],
+    ...     "change": [2, 0, -4, -3, 1, -1, 2, 1, -5, -2, -5, -11, -5, -7, -3, -4, -7, -14, -12, -13]})
+    >>> table = mixed_anova_complete_case(frame, "placebo", "drug")
+    >>> [(row.visit, round(row.estimate, 2), round(row.df, 2), round(row.p_value, 4)) for row in table.itertuples()]
+    [('week4', -5.6, 8.0, 0.0325), ('week8', -8.8, 5.11, 0.0068)]
+    """
+    import pingouin as pg
+
+    frame, visits, outcome = prepare(frame, reference, treatment, visits, outcome)
+    measured = list(frame["visit"].cat.categories)
+    if len(measured) < 2:
+        return sensitivity_table(failed_rows(outcome, "mixed_anova_complete_case", "mixed_anova", visits,
+                                             f"{outcome} is measured at one post-baseline visit; "
+                                             f"no within-participant factor"))
+    complete = complete_cases(frame, measured)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", category=Warning, module="pingouin")
+            warnings.filterwarnings("ignore", message=".*(deprecated|inplace|observed).*")
+            aov = pg.mixed_anova(data=complete, dv="change", within="visit", between="arm",
+                                 subject="participant", correction=True)
+            pairs = pg.pairwise_tests(data=complete, dv="change", within="visit", between="arm",
+                                      subject="participant", correction=True, padjust="none")
+    except FAILURES as exc:
+        return sensitivity_table(failed_rows(outcome, "mixed_anova_complete_case", "mixed_anova", visits, exc))
+    inter = aov[aov["Source"] == "Interaction"].iloc[0]
+    p_gg = inter["p_GG_corr"] if "p_GG_corr" in aov.columns and np.isfinite(inter.get("p_GG_corr", np.nan)) \
+        else inter["p_unc"]
+    n_complete = complete["participant"].nunique()
+    note = (f"complete cases (n = {n_complete}); arm x visit interaction F({inter['DF1']:g}, "
+            f"{inter['DF2']:g}) = {inter['F']:.3f}, Greenhouse-Geisser p = {p_gg:.4g} "
+            f"(epsilon {inter['eps']:.3f}); per-visit difference: Welch t")
+    cells = pairs[pairs["Contrast"] == "visit * arm"].set_index("visit")
+
+    def estimate_at(visit):
+        at = complete[complete["visit"] == visit]
+        treated = at.loc[at["arm"] == treatment, "change"].to_numpy(float)
+        control = at.loc[at["arm"] == reference, "change"].to_numpy(float)
+        estimate = treated.mean() - control.mean()
+        std_error = np.sqrt(treated.var(ddof=1) / treated.size + control.var(ddof=1) / control.size)
+        cell = cells.loc[visit]
+        lower, upper = t_interval(estimate, std_error, cell["dof"], alpha)
+        return {"estimate": estimate, "std_error": std_error, "df": cell["dof"], "ci_lower": lower,
+                "ci_upper": upper, "p_value": cell["p_unc"], "note": note}
+
+    return sensitivity_table(per_visit(outcome, "mixed_anova_complete_case", "mixed_anova", frame, visits,
+                                       estimate_at))

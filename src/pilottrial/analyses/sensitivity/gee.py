@@ -1,0 +1,149 @@
+"""Sensitivity analysis 3: GEE with the Mancl-DeRouen bias-reduced sandwich covariance."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+import statsmodels.formula.api as smf
+from patsy import build_design_matrices
+from scipy import stats
+
+from pilottrial.analyses.sensitivity.rows import (
+    FAILURES,
+    failed_rows,
+    per_visit,
+    prepare,
+    sensitivity_table,
+    t_interval,
+)
+from pilottrial.models.frame import model_formula
+
+__all__ = ["gee_bias_reduced", "fit_gee"]
+
+
+def fit_gee(frame: pd.DataFrame, formula: str | None = None):
+    """statsmodels GEE of ``formula`` (default ``change ~ baseline + arm * visit``), exchangeable
+    working correlation within participant, ``cov_type="bias_reduced"`` (:func:`gee_bias_reduced`).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One outcome's model frame (``arm`` and ``visit`` Categoricals).
+    formula : str, optional
+        Mean model.
+
+    Returns
+    -------
+    statsmodels GEEResults
+        With ``cov_robust_bc``, the Mancl-DeRouen covariance.
+
+    Raises
+    ------
+    ValueError
+        When GEE does not converge or the bias-reduced covariance cannot be computed.
+    """
+    model = smf.gee(formula or model_formula(frame), groups="participant", data=frame,
+                    cov_struct=sm.cov_struct.Exchangeable(), family=sm.families.Gaussian())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", sm.tools.sm_exceptions.ConvergenceWarning)
+        try:
+            fit = model.fit(cov_type="bias_reduced")
+        except sm.tools.sm_exceptions.ConvergenceWarning as exc:
+            raise ValueError(f"GEE did not converge ({exc})") from None
+    if fit is None or fit.cov_robust_bc is None:
+        raise ValueError("GEE: the bias-reduced covariance could not be computed")
+    return fit
+
+
+def _gee_contrast(fit, frame, visit, reference, treatment, alpha) -> dict:
+    cells = pd.DataFrame({"baseline": [frame["baseline"].mean()] * 2,
+                          "arm": pd.Categorical([treatment, reference], categories=frame["arm"].cat.categories),
+                          "visit": pd.Categorical([visit, visit], categories=frame["visit"].cat.categories),
+                          "change": [0.0, 0.0]})
+    spec = fit.model.data.model_spec  # patsy DesignInfo or formulaic ModelSpec (statsmodels' engine)
+    X = np.asarray(spec.get_model_matrix(cells) if hasattr(spec, "get_model_matrix")
+                   else build_design_matrices([spec], cells)[0], dtype=float)
+    c = X[0] - X[1]
+    estimate = float(c @ fit.params.to_numpy())
+    std_error = float(np.sqrt(c @ fit.cov_robust_bc @ c))
+    n_participants = int(fit.model.num_group)
+    df = float(n_participants - len(fit.params))
+    if df < 1:
+        raise ValueError(f"N - p = {n_participants} - {len(fit.params)} < 1: too few participants for the GEE")
+    lower, upper = t_interval(estimate, std_error, df, alpha)
+    rho = float(np.atleast_1d(fit.model.cov_struct.dep_params)[0])
+    return {"estimate": estimate, "std_error": std_error, "df": df, "ci_lower": lower, "ci_upper": upper,
+            "p_value": 2 * stats.t.sf(abs(estimate / std_error), df),
+            "note": f"exchangeable working correlation {rho:.3f}; Mancl-DeRouen covariance; "
+                    f"t on N - p = {n_participants} - {len(fit.params)} df"}
+
+
+def gee_bias_reduced(frame: pd.DataFrame, reference: str, treatment: str, *, visits=None, alpha: float = 0.05,
+                     formula: str | None = None, outcome: str | None = None) -> pd.DataFrame:
+    r"""GEE with exchangeable working correlation and bias-reduced sandwich covariance.
+
+    Parameters
+    ----------
+    frame, reference, treatment, visits, alpha, outcome
+        As :func:`~pilottrial.analyses.sensitivity.ancova_complete_case`.
+    formula : str, optional
+        Mean model; default ``change ~ baseline + arm * visit`` (``change ~ baseline + arm``
+        for a single visit).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`~pilottrial.analyses.sensitivity.SENSITIVITY_COLUMNS`, one row per visit;
+        ``model`` is ``"gee"``, ``analysis`` ``"gee_bias_reduced"``; ``note`` gives the
+        estimated exchangeable correlation.
+
+    Notes
+    -----
+    Marginal model (Gaussian, identity link) fitted by statsmodels ``GEE`` with an
+    exchangeable working correlation within participant and ``cov_type="bias_reduced"``, the
+    Mancl-DeRouen covariance
+
+    .. math::
+        \widehat{\mathrm{Var}}(\hat\beta) = B^{-1}\Big[\sum_i D_i'V_i^{-1}(I - H_{ii})^{-1}
+        e_ie_i'(I - H_{ii})^{-T}V_i^{-1}D_i\Big]B^{-1},\quad
+        B = \sum_i D_i'V_i^{-1}D_i,\quad H_{ii} = D_iB^{-1}D_i'V_i^{-1}.
+
+    The treatment contrast at visit :math:`v` is :math:`c_v'\hat\beta` with :math:`c_v` the
+    difference of the design rows of (treatment, :math:`v`) and (reference, :math:`v`), SE
+    :math:`\sqrt{c_v'\widehat{\mathrm{Var}}(\hat\beta)c_v}`, and a t reference distribution with
+    **N - p degrees of freedom** (N participants in the fit, p mean parameters), as Mancl &
+    DeRouen (2001) use for their small-sample Wald tests.
+
+    Consistent whatever the true correlation (the sandwich), but GEE with a working correlation
+    needs MCAR for validity under dropout; with about 25 participants the usual sandwich is
+    biased downward, which the bias reduction and the N - p df address.
+
+    References
+    ----------
+    Liang KY, Zeger SL (1986). Longitudinal data analysis using generalized linear models.
+    Biometrika 73:13-22.
+    Mancl LA, DeRouen TA (2001). A covariance estimator for GEE with improved small-sample
+    properties. Biometrics 57:126-134.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({
+    ...     "participant": [f"P{i}" for i in range(10) for _ in range(2)], "visit": ["week4", "week8"] * 10,
+    ...     "arm": ["placebo"] * 10 + ["drug"] * 10,
+    ...     "baseline": [25, 25, 27, 27, 27, 27, 31, 31, 23, 23, 31, 31, 28, 28, 36, 36, 36, 36, 38, 38],
+    ...     "change": [2, 0, -4, -3, 1, -1, 2, 1, -5, -2, -5, -11, -5, -7, -3, -4, -7, -14, -12, -13]})
+    >>> table = gee_bias_reduced(frame, "placebo", "drug")
+    >>> [(row.visit, round(row.estimate, 2), round(row.std_error, 2), row.df) for row in table.itertuples()]
+    [('week4', -4.91, 3.24, 5.0), ('week8', -8.11, 3.44, 5.0)]
+    """
+    frame, visits, outcome = prepare(frame, reference, treatment, visits, outcome)
+    try:
+        fit = fit_gee(frame, formula)
+    except FAILURES as exc:
+        return sensitivity_table(failed_rows(outcome, "gee_bias_reduced", "gee", visits, exc))
+    return sensitivity_table(per_visit(outcome, "gee_bias_reduced", "gee", frame, visits,
+                                       lambda visit: _gee_contrast(fit, frame, visit, reference, treatment, alpha)))

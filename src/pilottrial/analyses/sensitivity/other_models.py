@@ -1,0 +1,140 @@
+"""Sensitivity analyses 6 and 7: the random-intercept LMM and the MMRM with other covariance structures."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pilottrial.analyses.sensitivity.rows import FAILURES, contrast_rows, failed_rows, prepare, sensitivity_table
+from pilottrial.models.frame import model_formula
+from pilottrial.models.lmm import fit_lmm
+from pilottrial.models.mmrm import fit_mmrm
+
+__all__ = ["lmm_random_intercept", "mmrm_structures", "SENSITIVITY_STRUCTURES"]
+
+#: Default structures of :func:`mmrm_structures` (the config's ``analysis.sensitivity_structures``).
+SENSITIVITY_STRUCTURES = ("cs", "ar1", "toeph")
+
+
+def lmm_random_intercept(frame: pd.DataFrame, reference: str, treatment: str, *, visits=None,
+                         alpha: float = 0.05, formula: str | None = None,
+                         outcome: str | None = None) -> pd.DataFrame:
+    r"""Linear mixed model with a random participant intercept (the primary analysis' LMM).
+
+    Parameters
+    ----------
+    frame, reference, treatment, visits, alpha, outcome
+        As :func:`~pilottrial.analyses.sensitivity.ancova_complete_case`.
+    formula : str, optional
+        Mean model; default ``change ~ baseline + arm * visit``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`~pilottrial.analyses.sensitivity.SENSITIVITY_COLUMNS`, one row per visit;
+        ``model`` is ``"lmm"``, ``analysis`` ``"lmm_random_intercept"``. An outcome measured
+        at a single post-baseline visit, or a zero random-intercept variance, gives rows of NaN.
+
+    Notes
+    -----
+    :func:`pilottrial.models.lmm.fit_lmm`: :math:`y_i = X_i\beta + 1u_i + \varepsilon_i`,
+    :math:`u_i \sim N(0, \sigma_u^2)`, :math:`\varepsilon_i \sim N(0, \sigma^2 I)`, REML
+    (statsmodels ``MixedLM``), fixed-effect covariance :math:`(X'V^{-1}X)^{-1}` and
+    Satterthwaite df.
+
+    References
+    ----------
+    Laird NM, Ware JH (1982). Random-effects models for longitudinal data. Biometrics 38:963-974.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({
+    ...     "participant": [f"P{i}" for i in range(10) for _ in range(2)], "visit": ["week4", "week8"] * 10,
+    ...     "arm": ["placebo"] * 10 + ["drug"] * 10,
+    ...     "baseline": [25, 25, 27, 27, 27, 27, 31, 31, 23, 23, 31, 31, 28, 28, 36, 36, 36, 36, 38, 38],
+    ...     "change": [2, 0, -4, -3, 1, -1, 2, 1, -5, -2, -5, -11, -5, -7, -3, -4, -7, -14, -12, -13]})
+    >>> table = lmm_random_intercept(frame, "placebo", "drug")
+    >>> [(row.visit, round(row.estimate, 2), round(row.std_error, 2)) for row in table.itertuples()]
+    [('week4', -4.91, 3.17), ('week8', -8.11, 3.17)]
+    """
+    frame, visits, outcome = prepare(frame, reference, treatment, visits, outcome)
+    if len(frame["visit"].cat.categories) < 2:
+        return sensitivity_table(failed_rows(outcome, "lmm_random_intercept", "lmm", visits,
+                                             f"{outcome} is measured at one post-baseline visit; "
+                                             f"a random intercept is not identified"))
+    try:
+        fit = fit_lmm(frame, formula or model_formula(frame), subject="participant", visit="visit",
+                      df_method="satterthwaite", label=outcome)
+        rows = contrast_rows(fit, outcome, "lmm_random_intercept", "lmm", reference, treatment, visits, alpha,
+                             f"random intercept (MixedLM, REML): sigma_u^2 = {fit.phi[0]:.4g}, "
+                             f"sigma^2 = {fit.phi[1]:.4g}; Satterthwaite df")
+    except FAILURES as exc:
+        rows = failed_rows(outcome, "lmm_random_intercept", "lmm", visits, exc)
+    return sensitivity_table(rows)
+
+
+def mmrm_structures(frame: pd.DataFrame, reference: str, treatment: str, *, structures=SENSITIVITY_STRUCTURES,
+                    df_method: str = "satterthwaite", visits=None, alpha: float = 0.05,
+                    formula: str | None = None, outcome: str | None = None) -> pd.DataFrame:
+    r"""The MMRM refitted with each of ``structures`` as its residual covariance.
+
+    Parameters
+    ----------
+    frame, reference, treatment, visits, alpha, outcome
+        As :func:`~pilottrial.analyses.sensitivity.ancova_complete_case`.
+    structures : sequence of str, default ("cs", "ar1", "toeph")
+        Covariance structures (:data:`pilottrial.models.mmrm.STRUCTURES`).
+    df_method : str, default "satterthwaite"
+        Degrees of freedom (:data:`pilottrial.models.mmrm.DF_METHODS`).
+    formula : str, optional
+        Mean model; default ``change ~ baseline + arm * visit``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`~pilottrial.analyses.sensitivity.SENSITIVITY_COLUMNS`, one row per structure x
+        visit; ``analysis`` is ``mmrm_<structure>``, ``model`` ``"mmrm"``; ``note`` gives -2
+        REML log-likelihood and AIC.
+
+    Notes
+    -----
+    ``change ~ baseline + arm * visit``, REML, as :func:`pilottrial.models.primary.fit_outcome_mmrm`
+    but with the structure fixed (**no fallback**): a structure that does not converge, or
+    whose Hessian is not positive definite, gives rows of NaN with the reason in ``note``.
+
+    References
+    ----------
+    Wolfinger RD (1993). Covariance structure selection in general mixed models. Commun Stat
+    Simul Comput 22:1079-1106.
+    Mallinckrodt CH et al. (2008). Recommendations for the primary analysis of continuous
+    endpoints in longitudinal clinical trials. Drug Inf J 42:303-319.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({
+    ...     "participant": [f"P{i}" for i in range(10) for _ in range(2)], "visit": ["week4", "week8"] * 10,
+    ...     "arm": ["placebo"] * 10 + ["drug"] * 10,
+    ...     "baseline": [25, 25, 27, 27, 27, 27, 31, 31, 23, 23, 31, 31, 28, 28, 36, 36, 36, 36, 38, 38],
+    ...     "change": [2, 0, -4, -3, 1, -1, 2, 1, -5, -2, -5, -11, -5, -7, -3, -4, -7, -14, -12, -13]})
+    >>> table = mmrm_structures(frame, "placebo", "drug", structures=["cs", "ar1"])
+    >>> table[["analysis", "visit", "estimate", "std_error"]].round(2)
+       analysis  visit  estimate  std_error
+    0   mmrm_cs  week4     -4.91       3.17
+    1   mmrm_cs  week8     -8.11       3.17
+    2  mmrm_ar1  week4     -4.91       3.17
+    3  mmrm_ar1  week8     -8.11       3.17
+    """
+    frame, visits, outcome = prepare(frame, reference, treatment, visits, outcome)
+    rows = []
+    for structure in structures:
+        name = f"mmrm_{structure}"
+        try:
+            fit = fit_mmrm(frame, formula or model_formula(frame), subject="participant", visit="visit",
+                           covariance=structure, fallback=None, method="reml", df_method=df_method)
+            rows += contrast_rows(fit, outcome, name, "mmrm", reference, treatment, visits, alpha,
+                                  f"{structure} covariance, REML, {fit.df_method} df; -2 REML log-likelihood "
+                                  f"{fit.neg2_loglik:.3f}, AIC {fit.aic:.3f}")
+        except FAILURES as exc:
+            rows += failed_rows(outcome, name, "mmrm", visits, exc)
+    return sensitivity_table(rows)

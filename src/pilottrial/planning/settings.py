@@ -1,0 +1,220 @@
+r"""The power settings of a config and the plan of the simulations, from the pilot's estimates.
+
+:func:`power_settings` reads the ``power:`` block with its defaults; :func:`pilot_plan` fits the
+pilot's primary MMRM and turns its estimates into a :class:`PowerPlan`: the covariance of the
+change across visits (optionally inflated to an upper confidence limit of the SD), the baseline
+slope, the reference arm's adjusted means, the differences between the arms, each arm's
+monotone dropout, and the effects to power the trial for.
+
+References
+----------
+Browne RH (1995). On the use of a pilot sample for sample size determination. Stat Med
+14:1933-1940.
+Sim J, Lewis M (2012). The size of a pilot study for a clinical trial should be calculated in
+relation to considerations of precision and efficiency. J Clin Epidemiol 65:301-308.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from pilottrial.config.trial import Trial
+from pilottrial.errors import InputError
+from pilottrial.models.primary import fit_outcome_mmrm, model_frame
+from pilottrial.planning.options import DEFAULT_GRID, EFFECT_SOURCES, INFLATIONS, MIN_N_PER_ARM, power_settings
+
+__all__ = ["PowerPlan", "power_settings", "pilot_plan", "example_plan", "DEFAULT_GRID", "EFFECT_SOURCES",
+           "INFLATIONS", "MIN_N_PER_ARM"]
+
+@dataclass
+class PowerPlan:
+    """Everything the simulations need, from the pilot and the config (JSON-serialisable).
+
+    ``sigma`` is the covariance of the change across ``visits`` used to simulate (the pilot's,
+    times ``inflation_factor``); ``hazard[a][j]`` the probability that a participant of arm
+    ``a`` (0 = reference) still in the trial misses visit ``j`` and every later one;
+    ``differences`` the treatment minus reference differences at each visit, the one at
+    ``visit`` being replaced by each effect of ``effects`` (``[{"source", "value"}]``).
+    """
+
+    outcome: str
+    arms: list
+    visits: list
+    visit: str
+    sigma: list
+    pilot_sigma: list
+    variance_inflation: str
+    inflation_factor: float
+    reference_means: list
+    differences: list
+    baseline_slope: float
+    baseline_mean: float
+    baseline_sd: float
+    hazard: list
+    effects: list
+    alpha: float
+    target_power: list
+    n_per_arm: list
+    n_sims: int
+    seed: int
+    fallback: list = field(default_factory=list)
+    pilot: dict = field(default_factory=dict)
+
+    @property
+    def visit_index(self) -> int:
+        return self.visits.index(self.visit)
+
+    @property
+    def retention(self) -> np.ndarray:
+        """(2, m): probability of being observed at each visit, per arm."""
+        return np.cumprod(1.0 - np.asarray(self.hazard, dtype=float), axis=1)
+
+    def to_json(self, path=None) -> str:
+        text = json.dumps(asdict(self), indent=2, sort_keys=True, allow_nan=False) + "\n"
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    @classmethod
+    def from_json(cls, path_or_text) -> PowerPlan:
+        text = str(path_or_text)
+        if not text.lstrip().startswith("{"):
+            text = Path(path_or_text).read_text(encoding="utf-8")
+        return cls(**json.loads(text))
+
+
+def _dropout_hazard(rows: pd.DataFrame, arms: list, visits: list) -> list:
+    """Per arm, the discrete hazard of dropping out before each visit, from each participant's
+    last visit with an observed change (intermittent gaps count as observed; a participant
+    without any post-baseline change drops out before the first visit)."""
+    index = {v: i for i, v in enumerate(visits)}
+    seen = rows.dropna(subset=["change"])
+    seen = seen[seen["visit"].astype(str).isin(index)]
+    last = seen["visit"].astype(str).map(index).groupby(seen["participant"].astype(str)).max()
+    hazard = []
+    for a in arms:
+        people = rows.loc[rows["arm"].astype(str) == a, "participant"].astype(str).unique()
+        observed = np.array([last.get(p, -1) for p in people]) + 1  # visits observed (monotone)
+        row = []
+        for j in range(len(visits)):
+            at_risk = np.sum(observed >= j)
+            row.append(float(np.sum(observed == j) / at_risk) if at_risk else 0.0)
+        hazard.append(row)
+    return hazard
+
+
+def pilot_plan(analysis: pd.DataFrame, config: dict, source="config") -> PowerPlan:
+    """Fit the pilot's primary MMRM and build the :class:`PowerPlan` (see the module docstring).
+
+    Parameters
+    ----------
+    analysis : the tidy analysis table (``participant, arm, visit, outcome, baseline, score,
+        change``).
+    config : the validated config; its ``power`` block is read by :func:`power_settings`.
+
+    Notes
+    -----
+    Variance inflation ``uclXX``: the covariance is multiplied by :math:`\\nu/\\chi^2_{1-\\gamma,\\nu}`
+    so that the SD at the tested visit is the upper one-sided :math:`\\gamma` confidence limit of the
+    pilot's (Browne 1995; Sim & Lewis 2012), :math:`\\nu` = participants with a change at that
+    visit minus 3 (the residual df of the ANCOVA there).
+    """
+    trial = Trial.from_config(config)
+    settings = power_settings(config, source)
+    if trial.response != "change":
+        raise InputError("power planning simulates the change from baseline", file=source,
+                         column="analysis.response", fix="use analysis.response: change, or power.enabled: false")
+    arms = list(trial.arms)
+    outcome = settings["outcome"]
+    fit = fit_outcome_mmrm(analysis, outcome, config)
+    visits = list(fit.visits)
+    if settings["visit"] not in visits:
+        raise InputError(f"outcome {outcome!r} has no data at power.visit {settings['visit']!r}", file=source,
+                         column="power.visit", fix=f"use one of {visits}")
+    alpha = settings["alpha"]
+    contrasts = fit.treatment_contrasts("arm", arms[0], arms[1], visit="visit", alpha=alpha)
+    differences = [float(x) for x in contrasts["estimate"]]
+    if len(visits) > 1:
+        means = fit.lsmeans(["arm", "visit"])
+        reference = [float(means.loc[(means["arm"] == arms[0]) & (means["visit"] == v), "estimate"].iloc[0])
+                     for v in visits]
+    else:
+        means = fit.lsmeans(["arm"])
+        reference = [float(means.loc[means["arm"] == arms[0], "estimate"].iloc[0])]
+    at = visits.index(settings["visit"])
+    row = contrasts.iloc[at]
+    est, se, df = float(row["estimate"]), float(row["std_error"]), float(row["df"])
+    half = stats.t.ppf(0.5 + settings["conservative_level"] / 2, df) * se
+    conservative = est - math.copysign(half, est)
+    frame = model_frame(analysis, outcome, config)
+    participants = analysis[analysis["outcome"] == outcome].drop_duplicates("participant")
+    baseline = participants["baseline"].dropna().to_numpy(dtype=float)
+    n_at_visit = int(frame.loc[frame["visit"] == settings["visit"], "participant"].nunique())
+    level = INFLATIONS[settings["variance_inflation"]]
+    factor = 1.0
+    if level is not None:
+        nu = max(n_at_visit - 3, 1)
+        factor = float(nu / stats.chi2.ppf(1.0 - level, nu))
+    spec = trial.outcome(outcome)
+    sign = -1.0 if spec.better == "lower" else 1.0
+    effects = []
+    for e in settings["effect"]:
+        if e == "mcid":
+            effects.append({"source": "mcid", "value": sign * float(spec.mcid)})
+        elif e == "pilot":
+            effects.append({"source": "pilot", "value": est})
+        elif e == "pilot_conservative":
+            effects.append({"source": "pilot_conservative", "value": float(conservative)})
+        else:
+            effects.append({"source": f"fixed {float(e):g}", "value": float(e)})
+    sigma = np.asarray(fit.sigmas[0], dtype=float)
+    rows = analysis[(analysis["outcome"] == outcome) & (analysis["visit"].astype(str).isin(visits))]
+    hazard = (_dropout_hazard(rows, arms, visits) if settings["dropout"] == "pilot"
+              else [[0.0] * len(visits), [0.0] * len(visits)])
+    return PowerPlan(
+        outcome=outcome, arms=arms, visits=visits, visit=settings["visit"],
+        sigma=(sigma * factor).tolist(), pilot_sigma=sigma.tolist(),
+        variance_inflation=settings["variance_inflation"], inflation_factor=factor,
+        reference_means=reference, differences=differences,
+        baseline_slope=float(fit.beta[fit.terms.index("baseline")]) if "baseline" in fit.terms else 0.0,
+        baseline_mean=float(baseline.mean()), baseline_sd=float(baseline.std(ddof=1)),
+        hazard=hazard, effects=effects, alpha=alpha, target_power=settings["target_power"],
+        n_per_arm=settings["n_per_arm"], n_sims=settings["n_sims"], seed=settings["seed"],
+        fallback=list(trial.section("analysis").get("fallback") or []),
+        pilot={"estimate": est, "std_error": se, "df": df,
+               "ci_lower": float(row["ci_lower"]), "ci_upper": float(row["ci_upper"]),
+               "conservative_level": settings["conservative_level"], "conservative_bound": float(conservative),
+               "covariance_structure": fit.structure, "n_participants": int(fit.n_subjects),
+               "n_at_visit": n_at_visit, "sd_at_visit": float(np.sqrt(sigma[at, at]))},
+    )
+
+
+def example_plan(n_visits: int = 4, n_per_arm=(100,), n_sims: int = 1000, effect: float = -2.0,
+                 hazard: float = 0.05, seed: int = 20240611, alpha: float = 0.05) -> PowerPlan:
+    """A plan not taken from a pilot, for tests and benchmarks: SDs rising from 2 to 3.5, an
+    unstructured correlation, baseline slope 0.3, the same dropout hazard at each visit after
+    the first in both arms, and one fixed ``effect`` at the last visit."""
+    m = n_visits
+    sd = np.linspace(2.0, 3.5, m)
+    lag = np.abs(np.subtract.outer(np.arange(m), np.arange(m)))
+    corr = 0.45 + 0.4 * 0.6 ** lag + 0.05 * np.sin(np.add.outer(np.arange(m), np.arange(m)))
+    corr[np.diag_indices(m)] = 1.0
+    sigma = corr * np.outer(sd, sd)
+    visits = [f"V{j + 1}" for j in range(m)]
+    rates = [0.0] + [hazard] * (m - 1)
+    return PowerPlan(
+        outcome="Y", arms=["reference", "treatment"], visits=visits, visit=visits[-1], sigma=sigma.tolist(),
+        pilot_sigma=sigma.tolist(), variance_inflation="none", inflation_factor=1.0,
+        reference_means=np.linspace(1.0, 4.0, m).tolist(), differences=np.linspace(0.5, 3.0, m).tolist(),
+        baseline_slope=0.3, baseline_mean=50.0, baseline_sd=8.0, hazard=[rates, rates],
+        effects=[{"source": f"fixed {effect:g}", "value": float(effect)}], alpha=alpha, target_power=[0.8, 0.9],
+        n_per_arm=sorted(int(n) for n in n_per_arm), n_sims=int(n_sims), seed=int(seed),
+        fallback=["toeph", "ar1", "cs"],
+    )

@@ -1,0 +1,101 @@
+"""Which library files a script uses: the static import graph of ``pilottrial`` modules.
+
+The workflow declares, for each rule, the library files its script imports (directly or through
+other library modules), so that a change in one analysis reruns the rules that use it and no
+others. Imports are read from the source with :mod:`ast` (nothing is imported or run); imports
+inside functions count too, and a package that imports its names lazily
+(``importlib.import_module`` in its ``__init__``) counts as importing all its modules.
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import lru_cache
+from pathlib import Path
+
+__all__ = ["library_sources", "module_file"]
+
+PACKAGE = "pilottrial"
+ROOT = Path(__file__).resolve().parents[1]  # src/pilottrial
+#: Data files read by the library at run time, declared with the modules that read them.
+DATA_FILES = {
+    "pilottrial.config.load": ["config/config.schema.yaml"],
+    "pilottrial.report.document": [f"report/templates/{p.name}" for p in sorted((ROOT / "report" / "templates").glob("*.html"))],
+}
+
+
+def module_file(name: str) -> Path | None:
+    """The source file of a dotted ``pilottrial`` module name, or None."""
+    parts = name.split(".")[1:]
+    base = ROOT.joinpath(*parts)
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = [PACKAGE, *rel.parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+@lru_cache(maxsize=None)
+def _imports(path: Path) -> tuple:
+    """Dotted ``pilottrial`` modules imported by a file (``from a.b import c`` counts a.b and a.b.c)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    is_package = path.name == "__init__.py"
+    here = _module_name(path) if path.is_relative_to(ROOT) else ""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == PACKAGE)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = here.split(".") if is_package else here.split(".")[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join(anchor + ([base] if base else []))
+            if base.split(".")[0] != PACKAGE:
+                continue
+            found.add(base)
+            found.update(f"{base}.{a.name}" for a in node.names)
+    if is_package and "importlib.import_module(" in path.read_text(encoding="utf-8"):
+        # a package that imports its names on first use (module __getattr__): any of its modules
+        found.update(f"{here}.{p.stem}" for p in path.parent.glob("*.py") if p.name != "__init__.py")
+    return tuple(sorted(found))
+
+
+def library_sources(script, relative_to=None) -> list:
+    """Every library file a script imports, directly or indirectly, as sorted paths.
+
+    Parameters
+    ----------
+    script : path of a Python file (a workflow script or a library module).
+    relative_to : folder the returned paths are relative to (default: absolute paths).
+
+    Parent packages (their ``__init__.py``) are included, since importing ``a.b.c`` runs
+    ``a/__init__.py`` and ``a/b/__init__.py``; so are the data files in :data:`DATA_FILES`.
+    """
+    seen: set = set()
+    files: set = set()
+    todo = [Path(script).resolve()]
+    while todo:
+        path = todo.pop()
+        for name in _imports(path):
+            parts = name.split(".")
+            for k in range(1, len(parts) + 1):
+                mod = ".".join(parts[:k])
+                if mod in seen:
+                    continue
+                seen.add(mod)
+                file = module_file(mod)
+                if file is not None:
+                    files.add(file)
+                    todo.append(file)
+                    files.update(ROOT / d for d in DATA_FILES.get(mod, []))
+    out = sorted(files)
+    if relative_to is not None:
+        base = Path(relative_to).resolve()
+        out = [p.relative_to(base) if p.is_relative_to(base) else p for p in out]
+    return [str(p) for p in out]

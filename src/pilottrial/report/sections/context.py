@@ -1,0 +1,154 @@
+"""The trial as the report reads it: the typed :class:`~pilottrial.config.Trial`, the result
+tables, the figures and the provenance record, held once by a :class:`Context`.
+
+Every section builder takes a :class:`Context`. The helpers :func:`report_alpha`,
+:func:`ci_level` and :func:`df_label` give the report's reading of the analysis settings; they
+are also used by the crossover report (:mod:`pilottrial.report.document`).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import pandas as pd
+
+from pilottrial.config.trial import Outcome, Trial
+from pilottrial.report.format import ESTIMATE_DECIMALS, as_float, fmt_int
+from pilottrial.report.sections.tables import first_row, has_columns, mmrm_row, select_rows, table_of
+
+__all__ = ["Context", "report_alpha", "ci_level", "df_label", "outcomes_primary_first"]
+
+
+def report_alpha(trial: Trial) -> float:
+    """The two-sided level of the report's intervals: ``analysis.alpha``, or 0.05 when it is not in (0, 1)."""
+    alpha = as_float(trial.alpha)
+    return alpha if alpha is not None and 0.0 < alpha < 1.0 else 0.05
+
+
+def ci_level(trial: Trial) -> str:
+    """The confidence level as text, ``"95%"`` for alpha 0.05."""
+    return f"{100.0 * (1.0 - report_alpha(trial)):g}%"
+
+
+def df_label(trial: Trial) -> str:
+    """The name of the MMRM's degrees of freedom (``analysis.df_method``): ``Satterthwaite``,
+    ``Kenward-Roger`` or ``Kenward-Roger (linear)``."""
+    method = str(trial.section("analysis").get("df_method", "satterthwaite"))
+    key = method.lower().replace("_", "-").replace(" ", "-")
+    if key in ("kenward-roger", "kenwardroger", "kr"):
+        return "Kenward-Roger"
+    if key == "kenward-roger-linear":
+        return "Kenward-Roger (linear)"
+    return "Satterthwaite"
+
+
+def outcomes_primary_first(trial: Trial) -> list[Outcome]:
+    """The outcomes in report order: the primary outcome first, the others in config order."""
+    return sorted(trial.outcomes, key=lambda o: 0 if o.primary else 1)
+
+
+class Context:
+    """What every section builder needs: the trial, the tables and a few derived facts.
+
+    Parameters
+    ----------
+    config : dict
+        The validated trial config (typed once here as ``self.trial``).
+    tables : dict, optional
+        ``{name: DataFrame}`` of the result tables; absent ones read as empty.
+    figures : list of dict, optional
+        Figure blocks of :func:`pilottrial.report.sections.figure_blocks.figure_items`.
+    provenance : dict, optional
+        The provenance record (:func:`pilottrial.provenance.record.provenance`).
+    warnings : list of str, optional
+        Data warnings from earlier steps.
+
+    Notes
+    -----
+    The report's baseline visit is ``visits.baseline``, or the first visit of ``visits.order``
+    when the config names none (a raw-score trial); the post-baseline visits are the others,
+    and the key visits default to them.
+    """
+
+    def __init__(self, config: dict, tables: dict | None = None, figures: list[dict] | None = None,
+                 provenance: dict | None = None, warnings: list[str] | None = None):
+        self.trial = Trial.from_config(config)
+        self.tables = tables if tables is not None else {}
+        self.figures = figures or []
+        self.provenance = provenance or {}
+        self.extra_warnings = [str(w) for w in (warnings or []) if str(w).strip()]
+        self.analysis = self.trial.section("analysis")
+        self.reference, self.treatment = self.trial.arms
+        self.alpha = report_alpha(self.trial)
+        self.level = ci_level(self.trial)
+        self.df_label = df_label(self.trial)
+        self.outcomes = outcomes_primary_first(self.trial)
+        self.efficacy = [o for o in self.outcomes if not o.is_mechanism]
+        self.mechanism = [o for o in self.outcomes if o.is_mechanism]
+        self.primary = self.outcomes[0] if self.outcomes else None
+        order = list(self.trial.visit_order)
+        self.visit_order = order
+        self.baseline = self.trial.baseline if self.trial.baseline is not None else (order[0] if order else None)
+        self.post_baseline = [v for v in order if v != self.baseline]
+        self.key_visits = list(self.trial.key_visits) or self.post_baseline
+        #: Post-baseline visits with the key visits first (in their order), then the others.
+        self.visits_key_first = self.key_visits + [v for v in self.post_baseline if v not in self.key_visits]
+
+    def t(self, name: str) -> pd.DataFrame:
+        """The result table ``name`` (empty when it was not produced)."""
+        return table_of(self.tables, name)
+
+    def mmrm_row(self, outcome: str, visit: str) -> pd.Series | None:
+        """The primary MMRM contrast of an outcome at a visit, or None."""
+        return mmrm_row(self.t("contrasts"), outcome, visit)
+
+    @cached_property
+    def n_by_arm(self) -> dict[str, int | None]:
+        """Participants randomized per arm: feasibility.csv, else the baseline descriptives."""
+        feas = self.t("feasibility")
+        out: dict[str, int | None] = {}
+        for arm in (self.reference, self.treatment):
+            row = first_row(feas, measure="randomized", arm=arm) if has_columns(feas, "measure", "arm") else None
+            value = as_float(row.get("value")) if row is not None else None
+            out[arm] = int(round(value)) if value is not None else None
+        if all(v is not None for v in out.values()):
+            return out
+        desc = self.t("descriptives")
+        if has_columns(desc, "arm", "visit", "n"):
+            rows = desc[desc["visit"].astype(str) == str(self.baseline)]
+            for arm in (self.reference, self.treatment):
+                best = None
+                for _, r in rows[rows["arm"].astype(str) == arm].iterrows():
+                    n = as_float(r.get("n"))
+                    if n is None:
+                        continue
+                    total = int(round(n + (as_float(r.get("n_missing")) or 0.0)))
+                    best = total if best is None else max(best, total)
+                out[arm] = best
+        return out
+
+    @property
+    def n_total(self) -> int | None:
+        """Participants randomized in both arms (None when neither count is known)."""
+        known = [n for n in self.n_by_arm.values() if n is not None]
+        return sum(known) if known else None
+
+    def arm_n_text(self) -> str:
+        """``"15 ketamine, 15 midazolam"``."""
+        return (f"{fmt_int(self.n_by_arm.get(self.treatment))} {self.treatment}, "
+                f"{fmt_int(self.n_by_arm.get(self.reference))} {self.reference}")
+
+    def decimals(self, outcome: str) -> tuple[int, int]:
+        """(descriptive, estimate) decimals of an outcome: (1, 2) for scores whose baseline SD is at
+        least 1, (2, 3) for small-scale outcomes (e.g. % BOLD signal change)."""
+        desc = self.t("descriptives")
+        if has_columns(desc, "outcome", "visit", "sd"):
+            sds = [as_float(x) for x in select_rows(desc, outcome=outcome, visit=self.baseline)["sd"]]
+            sds = [x for x in sds if x is not None]
+            if sds and max(sds) < 1:
+                return 2, 3
+        return 1, ESTIMATE_DECIMALS
+
+    def figures_for(self, section: str) -> list[dict]:
+        """The figure blocks placed in a section, in their order."""
+        return [f for f in self.figures if f["section"] == section]
