@@ -1,4 +1,4 @@
-"""Benchmark of the power simulations (``pilottrial.planning.power``); run by ``make bench``.
+"""Benchmark of the power simulations (``pilottrial.planning``); run by ``make bench``.
 
     python benchmarks/bench_power.py [--quick] [--sims N] [--out results/bench/power.json]
 
@@ -32,12 +32,12 @@ import sys
 import time
 from pathlib import Path
 
-
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "src") not in sys.path:  # run from a checkout without an installed package
     sys.path.insert(0, str(REPO / "src"))
 
-from pilottrial.planning import power  # noqa: E402
+from pilottrial import planning  # noqa: E402
+from pilottrial.models.frame import FORMULA  # noqa: E402
 from pilottrial.models.mmrm import fit_mmrm  # noqa: E402
 from pilottrial.models.mmrm.monotone import fit_monotone_batch  # noqa: E402
 
@@ -47,38 +47,38 @@ N_VISITS = 4
 TARGETS = {"fits_per_second_per_core": 100.0, "wall_10000_on_2_cores_s": 60.0}
 
 
-def bench_plan(n_sims: int) -> power.PowerPlan:
-    return power.example_plan(n_visits=N_VISITS, n_per_arm=[N_PER_ARM], n_sims=n_sims, effect=-1.0, hazard=0.05)
+def bench_plan(n_sims: int) -> planning.PowerPlan:
+    return planning.example_plan(n_visits=N_VISITS, n_per_arm=[N_PER_ARM], n_sims=n_sims, effect=-1.0, hazard=0.05)
 
 
 def fits_per_second(chunks: int, reference_fits: int) -> dict:
     """Batched fits, simulation and fit_mmrm, timed in this process."""
-    plan = bench_plan(chunks * power.CHUNK)
+    plan = bench_plan(chunks * planning.CHUNK)
     simulate_s, fit_s, whole_s = [], [], []
     # warm-up (imports, first BLAS calls)
-    fit_monotone_batch(power.simulate_trials(plan, N_PER_ARM, -1.0, power.trial_streams(1, N_PER_ARM, 0, 10)), 3)
+    fit_monotone_batch(planning.simulate_trials(plan, N_PER_ARM, -1.0, planning.trial_streams(1, N_PER_ARM, 0, 10)), 3)
     for c in range(chunks):
-        start, stop = c * power.CHUNK, (c + 1) * power.CHUNK
+        start, stop = c * planning.CHUNK, (c + 1) * planning.CHUNK
         t0 = time.perf_counter()
-        trials = power.simulate_trials(plan, N_PER_ARM, -1.0, power.trial_streams(plan.seed, N_PER_ARM, start, stop))
+        trials = planning.simulate_trials(plan, N_PER_ARM, -1.0, planning.trial_streams(plan.seed, N_PER_ARM, start, stop))
         t1 = time.perf_counter()
         batch = fit_monotone_batch(trials, plan.visit_index)
         t2 = time.perf_counter()
-        power.simulate_chunk(plan, 0, N_PER_ARM, start, stop)
+        planning.simulate_chunk(plan, 0, N_PER_ARM, start, stop)
         t3 = time.perf_counter()
         simulate_s.append(t1 - t0)
         fit_s.append(t2 - t1)
         whole_s.append(t3 - t2)
         assert (batch.status == 0).all()
-    trials = power.simulate_trials(plan, N_PER_ARM, -1.0, power.trial_streams(plan.seed, N_PER_ARM, 0, reference_fits))
+    trials = planning.simulate_trials(plan, N_PER_ARM, -1.0, planning.trial_streams(plan.seed, N_PER_ARM, 0, reference_fits))
     ref_s = []
     for t in range(reference_fits):
-        frame = power.trial_frame(trials, t, plan)
+        frame = planning.trial_frame(trials, t, plan)
         t0 = time.perf_counter()
-        fit = fit_mmrm(frame, power.FORMULA, subject="participant", visit="visit", covariance="us")
+        fit = fit_mmrm(frame, FORMULA, subject="participant", visit="visit", covariance="us")
         fit.treatment_contrasts("arm", *plan.arms, visit="visit")
         ref_s.append(time.perf_counter() - t0)
-    n = power.CHUNK
+    n = planning.CHUNK
     return {
         "trials_per_chunk": n, "chunks": chunks,
         "fit_s_per_chunk": fit_s, "simulate_s_per_chunk": simulate_s, "chunk_s": whole_s,
@@ -94,14 +94,14 @@ def _run_shard(args):
     """In a fresh process: import, run one shard, return its table and timings."""
     plan_json, shard, shards = args
     began = time.perf_counter()
-    from pilottrial.planning.power import PowerPlan, simulate_shard
+    from pilottrial.planning import PowerPlan, simulate_shard
 
     plan = PowerPlan.from_json(plan_json)
     table = simulate_shard(plan, shard, shards)
     return table, time.perf_counter() - began, time.process_time()
 
 
-def run_shards(plan: power.PowerPlan, shards: int) -> dict:
+def run_shards(plan: planning.PowerPlan, shards: int) -> dict:
     """All shards at once, one process each (spawned, so imports count as for Snakemake jobs)."""
     context = multiprocessing.get_context("spawn")
     text = plan.to_json()
@@ -109,7 +109,7 @@ def run_shards(plan: power.PowerPlan, shards: int) -> dict:
     with context.Pool(processes=shards) as pool:
         results = pool.map(_run_shard, [(text, i, shards) for i in range(shards)])
     wall = time.perf_counter() - t0
-    gathered = power.combine_shards([r[0] for r in results], plan)
+    gathered = planning.combine_shards([r[0] for r in results], plan)
     return {"shards": shards, "processes": shards, "wall_s": wall,
             "shard_s": [r[1] for r in results], "cpu_s": [r[2] for r in results], "table": gathered}
 
@@ -152,7 +152,7 @@ def main(argv=None) -> dict:
     if args.quick:
         args.sims, args.chunks, args.reference_fits = 2000, 2, 5
     results = {"meta": machine(), "settings": {"n_per_arm": N_PER_ARM, "n_visits": N_VISITS, "sims": args.sims,
-                                                 "shards": args.shards, "chunk": power.CHUNK}}
+                                                 "shards": args.shards, "chunk": planning.CHUNK}}
     if results["meta"]["loadavg_start"] and results["meta"]["loadavg_start"][0] > 0.5 * (os.cpu_count() or 1):
         print(f"warning: the machine is busy (load {results['meta']['loadavg_start'][0]:.1f}); times will be longer",
               file=sys.stderr)
