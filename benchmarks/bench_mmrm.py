@@ -510,7 +510,7 @@ def profile_case(data: pd.DataFrame, spec: dict, out_path: Path, top: int = 15, 
     stats = pstats.Stats(profiler)
     total = stats.total_tt
     rows = []
-    for (filename, line, func), (cc, nc, tt, ct, _) in stats.stats.items():
+    for (filename, line, func), (_cc, nc, tt, ct, _) in stats.stats.items():
         rows.append({"function": func, "file": filename, "line": line, "calls": nc,
                      "tottime_s": tt, "cumtime_s": ct,
                      "engine": "pilottrial" in filename.replace("\\", "/")})

@@ -7,9 +7,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import pandas as pd
 
+from pilottrial.data.table import read_table
 from pilottrial.report.figures.crossover import plot_crossover
 
-plot_crossover(pd.read_csv(snakemake.input.table), snakemake.params.outcome, snakemake.params.config,
+plot_crossover(read_table(snakemake.input.table), snakemake.params.outcome, snakemake.params.config,
                snakemake.output.figure)

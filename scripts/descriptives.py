@@ -3,10 +3,9 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-import pandas as pd
-
+from pilottrial.data.table import read_table
 from pilottrial.models.primary import descriptives
 
-analysis = pd.read_csv(snakemake.input.analysis)
+analysis = read_table(snakemake.input.analysis)
 descriptives(analysis, snakemake.params.config).to_csv(snakemake.output.descriptives, index=False,
                                                          lineterminator="\n", float_format="%.10g")

@@ -3,13 +3,12 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-import pandas as pd
-
 from pilottrial.analyses.harms import harms_tables, participants_table, read_harms
 from pilottrial.config import Trial
+from pilottrial.data.table import read_table
 
 trial = Trial.from_config(snakemake.params.config)
-participants = participants_table(pd.read_csv(snakemake.input.analysis))
+participants = participants_table(read_table(snakemake.input.analysis))
 tables = harms_tables(read_harms(trial, participants), participants, trial)
 out = {"index": False, "lineterminator": "\n", "float_format": "%.10g"}
 tables["adverse_events"].to_csv(snakemake.output.adverse_events, **out)

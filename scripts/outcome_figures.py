@@ -8,9 +8,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from pilottrial.analyses.feasibility import read_screening_log
-import pandas as pd
 
+from pilottrial.analyses.feasibility import read_screening_log
+from pilottrial.data.table import read_table
 from pilottrial.report.figures.consort import plot_consort
 from pilottrial.report.figures.diagnostics import plot_residuals
 from pilottrial.report.figures.missing import plot_missing_pattern
@@ -18,7 +18,7 @@ from pilottrial.report.figures.outcomes import plot_mean_change, plot_mean_score
 from pilottrial.report.figures.waterfall import plot_waterfall
 
 config = snakemake.params.config
-analysis = pd.read_csv(snakemake.input.analysis)
+analysis = read_table(snakemake.input.analysis)
 plot_consort(analysis, config, read_screening_log(config), snakemake.output.consort)
 PLOTS = {
     "mean_change": lambda outcome, path: plot_mean_change(analysis, outcome, config, path),

@@ -7,13 +7,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import pandas as pd
 
+from pilottrial.data.table import read_table
 from pilottrial.planning import PowerPlan, combine_shards, planning_summary, power_curve
 from pilottrial.report.figures.power import plot_power_curve
 
 plan = PowerPlan.from_json(snakemake.input.plan)
-sims = combine_shards([pd.read_csv(path) for path in snakemake.input.shards], plan)
+sims = combine_shards([read_table(path) for path in snakemake.input.shards], plan)
 curve, sample_size = power_curve(sims, plan)
 curve.to_csv(snakemake.output.curve, index=False, lineterminator="\n", float_format="%.10g")
 sample_size.to_csv(snakemake.output.sample_size, index=False, lineterminator="\n", float_format="%.10g")

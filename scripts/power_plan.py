@@ -3,13 +3,12 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-import pandas as pd
-
+from pilottrial.data.table import read_table
 from pilottrial.errors import InputError, exit_with
 from pilottrial.planning import pilot_plan
 
 try:
-    plan = pilot_plan(pd.read_csv(snakemake.input.analysis), snakemake.params.config, snakemake.params.config_source)
+    plan = pilot_plan(read_table(snakemake.input.analysis), snakemake.params.config, snakemake.params.config_source)
 except InputError as error:
     exit_with(error)
 plan.to_json(snakemake.output.plan)

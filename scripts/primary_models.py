@@ -3,11 +3,10 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-import pandas as pd
-
+from pilottrial.data.table import read_table
 from pilottrial.models.primary import primary_contrasts
 
-analysis = pd.read_csv(snakemake.input.analysis)
+analysis = read_table(snakemake.input.analysis)
 contrasts, models = primary_contrasts(analysis, snakemake.params.config)
 contrasts.to_csv(snakemake.output.contrasts, index=False, lineterminator="\n", float_format="%.10g")
 models.to_csv(snakemake.output.models, index=False, lineterminator="\n", float_format="%.10g")

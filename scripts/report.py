@@ -3,15 +3,14 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-import pandas as pd
-
+from pilottrial.data.table import read_table
 from pilottrial.provenance.record import provenance
 from pilottrial.registry import TABLE_NAMES
 from pilottrial.report.document import render_report, write_report
 
 config = snakemake.params.config
 # every named input that is a result table: {"contrasts": DataFrame, ...}
-tables = {name: pd.read_csv(path) for name, path in snakemake.input.items() if name in TABLE_NAMES}
+tables = {name: read_table(path) for name, path in snakemake.input.items() if name in TABLE_NAMES}
 warnings = list(snakemake.params.get("warnings", None) or [])
 html = render_report(config, tables, snakemake.params.figures, provenance(config, snakemake.params.config_source),
                      warnings=warnings)

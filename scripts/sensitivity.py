@@ -3,10 +3,9 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-import pandas as pd
-
 from pilottrial.analyses.sensitivity import sensitivity_analyses
 from pilottrial.config import Trial
+from pilottrial.data.table import read_table
 
 
 def progress(done):
@@ -14,5 +13,5 @@ def progress(done):
 
 
 trial = Trial.from_config(snakemake.params.config)
-table = sensitivity_analyses(pd.read_csv(snakemake.input.analysis), trial, progress=progress)
+table = sensitivity_analyses(read_table(snakemake.input.analysis), trial, progress=progress)
 table.to_csv(snakemake.output.sensitivity, index=False, lineterminator="\n", float_format="%.10g")

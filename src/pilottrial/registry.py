@@ -111,7 +111,7 @@ def report_figure_specs(config: dict, results_dir: str) -> dict[str, dict]:
         when = visit_label(key[-1]) if key else "the last key visit"
         add(f"{slug}_waterfall", f"{primary.name}: percent change from baseline at {when}, one bar per "
                                  f"participant; the dashed line is the responder threshold.", "responders")
-        add("responders", f"Responders and remitters by arm at the key visits (95% Wilson intervals).", "responders")
+        add("responders", "Responders and remitters by arm at the key visits (95% Wilson intervals).", "responders")
         add(f"{slug}_missing_pattern", f"{primary.name}: observed and missing assessments, participant by "
                                        f"visit, grouped by arm.", "missing-data")
         add("tipping_point", "Tipping-point analysis: the treatment difference at the last key visit as the imputed "

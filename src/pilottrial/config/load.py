@@ -18,7 +18,7 @@ import yaml
 
 from pilottrial.errors import InputError
 
-__all__ = ["load_config", "validate_config", "config_schema", "primary_outcome", "post_baseline_visits"]
+__all__ = ["load_config", "validate_config", "config_schema", "labels_as_text", "resolve_paths"]
 
 
 def config_schema() -> dict:
@@ -95,6 +95,50 @@ def resolve_paths(config: dict, base_dir) -> dict:
     return config
 
 
+def _label_text(value):
+    """A label written as a YAML number (``reference: 0``, ``order: [1, 8, 15]``) as the text a
+    data file shows for it: ``0`` -> ``"0"``, ``1.5`` -> ``"1.5"``; text is kept as it is."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    return str(int(value)) if isinstance(value, int) else repr(float(value))
+
+
+def labels_as_text(config: dict) -> dict:
+    """Turn the arm and visit labels of a config into text, in place, before validation.
+
+    Labels are labels: the data's arm codes 0/1 or visit days 1, 8, 15 are read as text, and a
+    config may write them as YAML numbers. Covers ``arms``, ``visits.baseline/order/key``, the
+    keys of ``visits.windows`` and of ``outcomes[].columns``, ``power.visit`` and the visits of
+    ``feasibility.progression_criteria``.
+    """
+    arms = config.get("arms")
+    if isinstance(arms, dict):
+        for key in ("reference", "treatment"):
+            if key in arms:
+                arms[key] = _label_text(arms[key])
+    visits = config.get("visits")
+    if isinstance(visits, dict):
+        if "baseline" in visits:
+            visits["baseline"] = _label_text(visits["baseline"])
+        for key in ("order", "key"):
+            if isinstance(visits.get(key), list):
+                visits[key] = [_label_text(v) for v in visits[key]]
+        if isinstance(visits.get("windows"), dict):
+            visits["windows"] = {_label_text(k): v for k, v in visits["windows"].items()}
+    for outcome in config.get("outcomes") or []:
+        if isinstance(outcome, dict) and isinstance(outcome.get("columns"), dict):
+            outcome["columns"] = {_label_text(k): v for k, v in outcome["columns"].items()}
+    power = config.get("power")
+    if isinstance(power, dict) and "visit" in power:
+        power["visit"] = _label_text(power["visit"])
+    feasibility = config.get("feasibility")
+    if isinstance(feasibility, dict):
+        for criterion in feasibility.get("progression_criteria") or []:
+            if isinstance(criterion, dict) and "visit" in criterion:
+                criterion["visit"] = _label_text(criterion["visit"])
+    return config
+
+
 def validate_config(config: dict, source="config", base_dir=None) -> dict:
     """Validate a config (dict) against the schema, fill defaults and check consistency.
 
@@ -104,6 +148,7 @@ def validate_config(config: dict, source="config", base_dir=None) -> dict:
     """
     schema = config_schema()
     config = copy.deepcopy(config)
+    labels_as_text(config)
     if base_dir is not None:
         resolve_paths(config, base_dir)
     validator = jsonschema.Draft202012Validator(schema)
@@ -142,6 +187,7 @@ def validate_config(config: dict, source="config", base_dir=None) -> dict:
     names = [o["name"] for o in outcomes]
     if len(set(names)) != len(names):
         raise InputError(f"outcome names repeat: {names}", file=source, fix="give each outcome its own name")
+    _check_file_names(names, source)
     n_primary = sum(bool(o.get("primary")) for o in outcomes)
     if n_primary > 1:
         raise InputError(f"{n_primary} outcomes are marked primary", file=source,
@@ -178,6 +224,21 @@ def _check_crossover(config: dict, source) -> dict:
         outcomes[0]["primary"] = True
     config["trial"].setdefault("title", config["trial"]["name"])
     return config
+
+
+def _check_file_names(names, source) -> None:
+    """Outcome names become file names (:func:`pilottrial.registry.outcome_slug`): two names that
+    differ only by case or punctuation ('CAPS-5', 'caps 5') would write the same figures."""
+    from pilottrial.registry import outcome_slug
+
+    seen = {}
+    for name in names:
+        slug = outcome_slug(name)
+        if slug in seen:
+            raise InputError(f"outcomes {seen[slug]!r} and {name!r} differ only by case or punctuation, so their "
+                             f"figures would share the file name {slug!r}", file=source, column="outcomes[].name",
+                             fix="give the outcomes names that differ in their letters or digits")
+        seen[slug] = name
 
 
 def _check_layout(config: dict, source) -> None:
@@ -219,11 +280,3 @@ def load_config(path) -> dict:
     if not isinstance(config, dict):
         raise InputError("the config must be a mapping of keys", file=path, fix="see config/config.yaml")
     return validate_config(config, source=path, base_dir=path.parent)
-
-
-def primary_outcome(config: dict) -> dict:
-    return next(o for o in config["outcomes"] if o.get("primary"))
-
-
-def post_baseline_visits(config: dict) -> list:
-    return list(config["visits"]["order"][1:])

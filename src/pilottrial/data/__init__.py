@@ -9,8 +9,16 @@
 from pilottrial.data.checks import check_identifiers, check_trial_data
 from pilottrial.data.layouts import normalize_layout
 from pilottrial.data.readers import FORMATS, data_format, read_trial_data
-from pilottrial.data.table import ANALYSIS_COLUMNS, derive_analysis_table, load_trial, model_covariates, read_and_check
+from pilottrial.data.table import (
+    ANALYSIS_COLUMNS,
+    LABEL_COLUMNS,
+    derive_analysis_table,
+    load_trial,
+    model_covariates,
+    read_and_check,
+    read_table,
+)
 
 __all__ = ["load_trial", "read_and_check", "read_trial_data", "check_trial_data", "derive_analysis_table",
            "normalize_layout", "check_identifiers", "model_covariates", "data_format", "FORMATS",
-           "ANALYSIS_COLUMNS"]
+           "ANALYSIS_COLUMNS", "LABEL_COLUMNS", "read_table"]

@@ -159,6 +159,26 @@ def check_trial_data(frame: pd.DataFrame, config: dict) -> pd.DataFrame:
     return frame
 
 
+def _as_number(label):
+    try:
+        return float(label)
+    except (TypeError, ValueError):
+        return None
+
+
+def quoting_hint(found, configured, key: str) -> str | None:
+    """A fix for labels that the data and the config write differently as numbers ('01' and 1,
+    '1.0' and 1): labels are compared as text, so the config must write them as the data do, in
+    quotes. None when no found label matches a configured one as a number."""
+    pairs = [(f, c) for f in found for c in configured
+             if _as_number(f) is not None and _as_number(f) == _as_number(c) and str(f) != str(c)]
+    if not pairs:
+        return None
+    shown = ", ".join(f"'{f}' (config: {c})" for f, c in pairs[:3])
+    return (f"labels are text: the data write {shown}; write them in {key} exactly as in the data, in quotes "
+            f"(e.g. '{pairs[0][0]}')")
+
+
 def _pandera_error(cases: pd.DataFrame, frame, config, trial) -> InputError:
     path = config["data"]["path"]
     cols = config["columns"]
@@ -169,13 +189,15 @@ def _pandera_error(cases: pd.DataFrame, frame, config, trial) -> InputError:
     unit = source_unit(frame)
     if column == cols["arm"]:
         found = sorted(set(frame[column]) - set(trial.arms))
-        return InputError(f"unknown arm label(s) {found}", file=path, unit=unit, rows=rows, column=column,
-                          fix=f"use {trial.reference!r} or {trial.treatment!r}, or correct arms: in the config")
+        fix = quoting_hint(found, trial.arms, "arms") or \
+            f"use {trial.reference!r} or {trial.treatment!r}, or correct arms: in the config"
+        return InputError(f"unknown arm label(s) {found}", file=path, unit=unit, rows=rows, column=column, fix=fix)
     if column == cols["visit"]:
         order = config["visits"]["order"]
         found = sorted(set(frame[column]) - set(order))
-        return InputError(f"unknown visit label(s) {found}", file=path, unit=unit, rows=rows, column=column,
-                          fix=f"use the labels of visits.order {order} or add them there")
+        fix = quoting_hint(found, order, "visits.order") or \
+            f"use the labels of visits.order {order} or add them there"
+        return InputError(f"unknown visit label(s) {found}", file=path, unit=unit, rows=rows, column=column, fix=fix)
     if "unique" in check or column in (None, "", cols["participant"]) or \
             str(case.get("schema_context")) == "DataFrameSchema":
         dup = frame.duplicated([cols["participant"], cols["visit"]], keep=False)

@@ -7,6 +7,8 @@ then the model covariates of the config.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 
@@ -15,10 +17,49 @@ from pilottrial.data.checks import check_trial_data
 from pilottrial.data.layouts import normalize_layout
 from pilottrial.data.readers import read_trial_data
 
-__all__ = ["load_trial", "read_and_check", "derive_analysis_table", "model_covariates", "ANALYSIS_COLUMNS"]
+__all__ = ["load_trial", "read_and_check", "derive_analysis_table", "model_covariates", "read_table",
+           "ANALYSIS_COLUMNS", "LABEL_COLUMNS"]
 
 #: The first columns of the analysis table (the model covariates follow).
 ANALYSIS_COLUMNS = ["participant", "arm", "visit", "outcome", "baseline", "score", "change"]
+
+
+#: Columns of the pipeline's tables that hold labels: read as text, never as numbers, so that
+#: arm codes 0/1, visit days 1/8/15 and participant ids "007" and "7" stay what the data say.
+LABEL_COLUMNS = ("participant", "arm", "visit", "outcome", "treatment", "reference", "comparison",
+                 "mechanism_outcome", "primary_outcome")
+#: Cell texts read as missing in the numeric columns (pandas' defaults).
+_MISSING_NUMBERS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+                    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
+
+
+def read_table(path) -> pd.DataFrame:
+    r"""Read a table the pipeline wrote (``analysis.csv``, ``contrasts.csv``, ...): the one reader
+    every rule uses, so that no step re-infers the type of a label.
+
+    Label columns (:data:`LABEL_COLUMNS`) are text, an empty cell being missing; every other
+    column is read as pandas reads a CSV (numbers as numbers, pandas' missing-value texts as
+    missing).
+
+    Examples
+    --------
+    >>> import io
+    >>> table = read_table(io.StringIO("participant,arm,visit,score\n007,0,1,3.5\n7,1,8,NA\n"))
+    >>> table["participant"].tolist(), table["arm"].tolist(), table["visit"].tolist()
+    (['007', '7'], ['0', '1'], ['1', '8'])
+    >>> table["score"].tolist()
+    [3.5, nan]
+    """
+    if hasattr(path, "read"):
+        text = path.read()
+        header = pd.read_csv(io.StringIO(text), nrows=0).columns
+        source = io.StringIO(text)
+    else:
+        header = pd.read_csv(path, nrows=0).columns
+        source = path
+    labels = [c for c in header if c in LABEL_COLUMNS]
+    na_values = {c: ([""] if c in labels else _MISSING_NUMBERS) for c in header}
+    return pd.read_csv(source, dtype={c: str for c in labels}, keep_default_na=False, na_values=na_values)
 
 
 def model_covariates(config: dict) -> list:

@@ -11,13 +11,11 @@ effect only.
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 import pandas as pd
 
-from pilottrial.config.trial import Trial
 from pilottrial.models.frame import FORMULA
 from pilottrial.models.mmrm import MMRMError, fit_mmrm
 from pilottrial.models.mmrm.monotone import MonotoneTrials, fit_monotone_batch

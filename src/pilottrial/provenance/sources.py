@@ -10,7 +10,7 @@ inside functions count too, and a package that imports its names lazily
 from __future__ import annotations
 
 import ast
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 __all__ = ["library_sources", "module_file"]
@@ -40,7 +40,7 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _imports(path: Path) -> tuple:
     """Dotted ``pilottrial`` modules imported by a file (``from a.b import c`` counts a.b and a.b.c)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))

@@ -20,6 +20,7 @@ import jinja2
 import pandas as pd
 
 from pilottrial.config.trial import Trial
+from pilottrial.data.table import read_table
 from pilottrial.registry import TABLE_NAMES
 from pilottrial.report.format import MINUS, MISSING, fmt_ci, fmt_int, fmt_num, fmt_p, text_or_missing
 from pilottrial.report.sections import build_document, figure_items, key_result_sentence
@@ -84,7 +85,7 @@ def read_tables(tables_dir: str | PathLike, names=TABLE_NAMES) -> dict[str, pd.D
     for name in names:
         path = Path(tables_dir) / f"{name}.csv"
         if path.is_file():
-            out[name] = pd.read_csv(path)
+            out[name] = read_table(path)
     return out
 
 

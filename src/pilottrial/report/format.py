@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from typing import Any
-
-import pandas as pd
 
 __all__ = [
     "MISSING",
@@ -43,9 +42,16 @@ MINUS = "−"
 ESTIMATE_DECIMALS = 2
 
 
+def _pandas_missing(x: Any) -> bool:
+    """``x`` is pandas' NA or NaT (without importing pandas: the workflow reads labels from here
+    when it starts)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and (x is pd.NA or x is pd.NaT)
+
+
 def as_float(x: Any) -> float | None:
     """``x`` as a finite float, or ``None`` if it is missing, non-finite or not a number."""
-    if x is None or x is pd.NA or x is pd.NaT or isinstance(x, bool):
+    if x is None or _pandas_missing(x) or isinstance(x, bool):
         return None
     try:
         v = float(x)
@@ -141,7 +147,7 @@ def fmt_pct(proportion: Any, decimals: int = 1, *, scale: float = 100.0) -> str:
 
 def text_or_missing(x: Any) -> str:
     """Text of ``x``; "—" for None, NaN, ±inf and blank strings."""
-    if x is None or x is pd.NA:
+    if x is None or _pandas_missing(x):
         return MISSING
     if isinstance(x, float) and not math.isfinite(x):
         return MISSING
