@@ -1,7 +1,10 @@
 """Rule primary_models: MMRM and LMM treatment contrasts for every outcome."""
+import logging
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")
+# progress of long fits, structures skipped or failed, models not estimable: to the rule's log
+logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 from pilottrial.data.table import read_table
 from pilottrial.models.primary import primary_contrasts

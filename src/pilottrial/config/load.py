@@ -18,7 +18,80 @@ import yaml
 
 from pilottrial.errors import InputError
 
-__all__ = ["load_config", "validate_config", "config_schema", "labels_as_text", "resolve_paths"]
+__all__ = ["load_config", "validate_config", "config_schema", "labels_as_text", "resolve_paths", "quoting_hint",
+           "BASELINE_VISIT", "baseline_from_column"]
+
+#: The visit label of the baseline when a parallel trial gives it as a column of the post-baseline
+#: rows (``outcomes[].baseline_column``): the analysis table has a baseline row under this label, as
+#: if the data had one (:func:`baseline_from_column`).
+BASELINE_VISIT = "baseline"
+
+
+def baseline_from_column(config: dict) -> bool:
+    """True when a parallel trial gives its baseline as a column of the post-baseline rows:
+    ``visits.baseline`` omitted and ``outcomes[].baseline_column`` named (ADaM ``BASE``, a
+    ``BASVAL`` column). Its visits are then :data:`BASELINE_VISIT` followed by ``visits.order``.
+
+    Examples
+    --------
+    >>> baseline_from_column({"visits": {"order": ["week 2", "week 6"]},
+    ...                       "outcomes": [{"name": "HAM-D", "column": "AVAL", "baseline_column": "BASE"}]})
+    True
+    """
+    if (config.get("trial") or {}).get("design", "parallel") == "crossover":
+        return False
+    if (config.get("visits") or {}).get("baseline") is not None:
+        return False
+    return any(isinstance(o, dict) and o.get("baseline_column") for o in config.get("outcomes") or [])
+
+
+def _as_number(label):
+    try:
+        return float(label)
+    except (TypeError, ValueError):
+        return None
+
+
+def _same_number(found, configured) -> bool:
+    """Labels that are the same number written differently ('01' and 1, '1.0' and 1), or a YAML
+    1.1 octal: ``010`` unquoted in YAML is the number 8."""
+    f, c = _as_number(found), _as_number(configured)
+    if f is None or c is None or str(found) == str(configured):
+        return False
+    if f == c:
+        return True
+    text = str(found).strip()
+    return len(text) > 1 and text[0] == "0" and set(text[1:]) <= set("01234567") and int(text, 8) == c
+
+
+def quoting_hint(found, configured, key: str) -> str | None:
+    """A fix for labels written differently as numbers in two places ('01' and 1, '1.0' and 1):
+    labels are compared as text, so the config must write them as the data (or ``visits.order``)
+    do, in quotes. None when no found label matches a configured one as a number.
+
+    Examples
+    --------
+    >>> quoting_hint(["01", "02"], ["1", "2"], "visits.order")
+    "labels are text: the data write '01' (config: 1), '02' (config: 2); write them in visits.order exactly as \
+in the data, in quotes (e.g. '01')"
+    """
+    pairs = [(f, c) for f in found for c in configured if _same_number(f, c)]
+    if not pairs:
+        return None
+    shown = ", ".join(f"'{f}' (config: {c})" for f, c in pairs[:3])
+    return (f"labels are text: the data write {shown}; write them in {key} exactly as in the data, in quotes "
+            f"(e.g. '{pairs[0][0]}')")
+
+
+def _label_mismatch_fix(labels, order, key: str, fix: str) -> str:
+    """``fix``, or a quoting fix when ``labels`` (of ``key``) and labels of ``visits.order`` are
+    the same number written differently (``key: [1]`` with ``order: ['01', ...]``)."""
+    pairs = [(label, o) for label in labels for o in order if _same_number(label, o) or _same_number(o, label)]
+    if not pairs:
+        return fix
+    shown = ", ".join(f"{label!r} ({key}) and {o!r} (visits.order)" for label, o in pairs[:3])
+    return (f"labels are text: {shown} are the same number written differently; write each label the same way "
+            f"everywhere, in quotes, as the data write it (e.g. '{pairs[0][1]}')")
 
 
 def config_schema() -> dict:
@@ -63,6 +136,12 @@ def _schema_error(error, source, schema) -> InputError:
     if error.validator == "enum":
         return InputError(f"{key} is {error.instance!r}", file=source,
                           fix=f"use one of {error.validator_value}")
+    expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+    if error.validator == "type" and "string" in expected and isinstance(error.instance, (int, float)) \
+            and not isinstance(error.instance, bool):
+        return InputError(f"{key}: {error.message}", file=source,
+                          fix=f"names and codes are text: write {key} in quotes, exactly as the data write it "
+                              f"(e.g. '{error.instance}'; YAML reads 01 as 1 and 010 as 8)")
     return InputError(f"{key}: {error.message}", file=source,
                       fix="see config/README.md for the expected form")
 
@@ -164,22 +243,30 @@ def validate_config(config: dict, source="config", base_dir=None) -> dict:
                          fix="name two different arms")
     order = visits["order"]
     raw = config["analysis"]["response"] == "raw"
-    if "baseline" not in visits and not raw:
+    _check_baseline_column(config, source)
+    if "baseline" not in visits and not raw and not baseline_from_column(config):
         raise InputError("visits.baseline is missing", file=source,
-                         fix="name the baseline visit, or set analysis.response: raw to model scores without it")
+                         fix="name the baseline visit, give the baseline score as a column (outcomes[].baseline_column), "
+                             "or set analysis.response: raw to model scores without it")
     if "baseline" in visits and (visits["baseline"] not in order or order[0] != visits["baseline"]):
         raise InputError(f"visits.baseline {visits['baseline']!r} must be the first entry of visits.order {order}",
-                         file=source, fix="list the baseline visit first in visits.order")
+                         file=source, fix=_label_mismatch_fix([visits["baseline"]], order, "visits.baseline",
+                                                              "list the baseline visit first in visits.order"))
     post = order[1:] if "baseline" in visits else order
     visits.setdefault("key", list(post))
     unknown_key = [v for v in visits["key"] if v not in post]
     if unknown_key:
         raise InputError(f"visits.key {unknown_key} are not post-baseline visits of visits.order {order}",
-                         file=source, fix="choose key visits from visits.order (not the baseline)")
+                         file=source, fix=_label_mismatch_fix(unknown_key, order, "visits.key",
+                                                              "choose key visits from visits.order (not the baseline)"))
     for label in visits.get("windows", {}):
         if label not in order:
             raise InputError(f"visits.windows names {label!r}, which is not in visits.order {order}",
-                             file=source, fix="name windows after the visits in visits.order")
+                             file=source, fix=_label_mismatch_fix([label], order, "visits.windows",
+                                                                  "name windows after the visits in visits.order"))
+    if raw and config["analysis"].get("baseline_by_visit", False):
+        raise InputError("analysis.baseline_by_visit needs a baseline in the model, but analysis.response is raw",
+                         file=source, fix="remove analysis.baseline_by_visit or set analysis.response: change")
     if visits.get("windows") and not config["columns"].get("day"):
         raise InputError("visits.windows needs columns.day (the study-day column)", file=source,
                          fix="add columns.day or remove visits.windows")
@@ -251,10 +338,12 @@ def _check_layout(config: dict, source) -> None:
             raise InputError(f"outcomes[{i}] ({outcome['name']}) has no '{key}', which the {layout} layout needs",
                              file=source, fix=f"add {key}: {example}")
         if layout == "wide":
-            unknown = [v for v in outcome["columns"] if v not in config["visits"]["order"]]
+            order = config["visits"]["order"]
+            unknown = [v for v in outcome["columns"] if v not in order]
             if unknown:
                 raise InputError(f"outcomes[{i}].columns names visits {unknown} not in visits.order",
-                                 file=source, fix="map only the visits listed in visits.order")
+                                 file=source, fix=_label_mismatch_fix(unknown, order, f"outcomes[{i}].columns",
+                                                                      "map only the visits listed in visits.order"))
     if layout == "adam":
         config["columns"].setdefault("visit", "AVISIT")
     elif layout == "long" and "visit" not in config["columns"]:
@@ -262,6 +351,33 @@ def _check_layout(config: dict, source) -> None:
     if layout == "wide" and config["visits"].get("windows"):
         raise InputError("visits.windows applies to long data with a study-day column, not to the wide layout",
                          file=source, fix="remove visits.windows")
+
+
+def _check_baseline_column(config: dict, source) -> None:
+    """The baseline of a parallel trial is a visit (``visits.baseline``) or a column of the
+    post-baseline rows (``outcomes[].baseline_column``), never both; as a column, every outcome
+    of a change analysis names one and ``visits.order`` lists post-baseline visits only."""
+    with_column = [o["name"] for o in config["outcomes"] if o.get("baseline_column")]
+    if not with_column:
+        return
+    visits = config["visits"]
+    if visits.get("baseline") is not None:
+        raise InputError(f"the baseline is given twice: as the visit {visits['baseline']!r} (visits.baseline) and as "
+                         f"a column (outcomes[].baseline_column of {with_column})", file=source,
+                         column="outcomes[].baseline_column",
+                         fix="keep visits.baseline when the data have baseline rows, else remove it and list only "
+                             "post-baseline visits in visits.order")
+    if BASELINE_VISIT in visits["order"]:
+        raise InputError(f"visits.order lists {BASELINE_VISIT!r} although the baseline is a column "
+                         f"(outcomes[].baseline_column)", file=source, column="visits.order",
+                         fix=f"list only the post-baseline visits in visits.order (the baseline becomes the visit "
+                             f"{BASELINE_VISIT!r}), or name it visits.baseline and drop baseline_column")
+    without = [o["name"] for o in config["outcomes"] if not o.get("baseline_column")]
+    if without and config["analysis"]["response"] != "raw":
+        raise InputError(f"outcome(s) {without} have no baseline_column while {with_column} give the baseline as a "
+                         f"column: their change from baseline cannot be computed", file=source,
+                         column="outcomes[].baseline_column",
+                         fix="name the baseline column of every outcome (outcomes[].baseline_column)")
 
 
 def load_config(path) -> dict:

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pilottrial.config.load import BASELINE_VISIT, baseline_from_column
+
 __all__ = ["Outcome", "Trial"]
 
 
@@ -102,6 +104,8 @@ class Trial:
         order = tuple(str(v) for v in visits.get("order", []))
         baseline = visits.get("baseline")
         baseline = None if baseline is None else str(baseline)
+        if baseline is None and baseline_from_column(config):  # the baseline is a column: its own visit
+            baseline, order = BASELINE_VISIT, (BASELINE_VISIT,) + order
         post = order[1:] if baseline is not None and order and order[0] == baseline else order
         key = tuple(str(v) for v in visits.get("key", post))
         outcomes = tuple(Outcome.from_spec(o) for o in config.get("outcomes", []) or [])

@@ -1,12 +1,14 @@
 """A trial's data: read any format and layout, check it, and derive the tidy analysis table.
 
-* :mod:`~pilottrial.data.readers` -- the file formats (CSV, TSV, Excel, Parquet, SAS, SPSS, Stata);
-* :mod:`~pilottrial.data.layouts` -- long, wide and ADaM layouts, visit windows;
-* :mod:`~pilottrial.data.checks` -- validation against the config, the de-identification guard;
+* :mod:`~pilottrial.data.readers` -- the file formats (CSV, TSV, Excel, Parquet, SAS, SPSS, Stata),
+  missing-value codes and value labels;
+* :mod:`~pilottrial.data.layouts` -- long, wide and ADaM layouts, visit windows, the baseline as a column;
+* :mod:`~pilottrial.data.checks` -- validation against the config, the de-identification guard, and
+  whether the primary analysis can run on the data (:func:`check_analysable`);
 * :mod:`~pilottrial.data.table` -- the analysis table (:func:`load_trial`).
 """
 
-from pilottrial.data.checks import check_identifiers, check_trial_data
+from pilottrial.data.checks import check_analysable, check_identifiers, check_trial_data
 from pilottrial.data.layouts import normalize_layout
 from pilottrial.data.readers import FORMATS, data_format, read_trial_data
 from pilottrial.data.table import (
@@ -21,4 +23,4 @@ from pilottrial.data.table import (
 
 __all__ = ["load_trial", "read_and_check", "read_trial_data", "check_trial_data", "derive_analysis_table",
            "normalize_layout", "check_identifiers", "model_covariates", "data_format", "FORMATS",
-           "ANALYSIS_COLUMNS", "LABEL_COLUMNS", "read_table"]
+           "ANALYSIS_COLUMNS", "LABEL_COLUMNS", "read_table", "check_analysable"]

@@ -9,14 +9,17 @@ from __future__ import annotations
 import difflib
 import re
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from pilottrial.config.load import quoting_hint
 from pilottrial.config.trial import Trial
 from pilottrial.data.readers import source_lines, source_unit
 from pilottrial.errors import InputError
 
-__all__ = ["check_trial_data", "check_identifiers", "check_scores", "missing_columns"]
+__all__ = ["check_trial_data", "check_identifiers", "check_scores", "missing_columns", "check_analysable",
+           "quoting_hint"]
 
 # HIPAA Safe Harbor direct identifiers, by column name and by content.
 _IDENTIFIER_NAMES = re.compile(
@@ -121,7 +124,7 @@ def check_trial_data(frame: pd.DataFrame, config: dict) -> pd.DataFrame:
     missing_columns(frame, [pid, arm, visit] + [o["column"] for o in outcomes], path)
     frame = frame.copy()
     for c in (pid, arm, visit):
-        frame[c] = frame[c].str.strip()
+        frame[c] = frame[c].map(_label_text).astype(object)
     blank = frame[[pid, arm, visit]].isna().any(axis=1)
     if blank.any():
         col = next(c for c in (pid, arm, visit) if frame.loc[blank, c].isna().any())
@@ -159,24 +162,15 @@ def check_trial_data(frame: pd.DataFrame, config: dict) -> pd.DataFrame:
     return frame
 
 
-def _as_number(label):
-    try:
-        return float(label)
-    except (TypeError, ValueError):
-        return None
-
-
-def quoting_hint(found, configured, key: str) -> str | None:
-    """A fix for labels that the data and the config write differently as numbers ('01' and 1,
-    '1.0' and 1): labels are compared as text, so the config must write them as the data do, in
-    quotes. None when no found label matches a configured one as a number."""
-    pairs = [(f, c) for f in found for c in configured
-             if _as_number(f) is not None and _as_number(f) == _as_number(c) and str(f) != str(c)]
-    if not pairs:
-        return None
-    shown = ", ".join(f"'{f}' (config: {c})" for f, c in pairs[:3])
-    return (f"labels are text: the data write {shown}; write them in {key} exactly as in the data, in quotes "
-            f"(e.g. '{pairs[0][0]}')")
+def _label_text(value):
+    """A label cell as stripped text (numbers as a CSV shows them: 1.0 -> '1'); missing stays NaN."""
+    if isinstance(value, str):
+        return value.strip()
+    if value is None or pd.isna(value):
+        return float("nan")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _pandera_error(cases: pd.DataFrame, frame, config, trial) -> InputError:
@@ -255,3 +249,101 @@ def _check_key_visits(frame, config, trial):
         if not observed.any():
             raise InputError(f"key visit {v!r} has no scores", file=config["data"]["path"], column=visit,
                              fix="check visits.key in the config and the visit labels in the data")
+
+
+def check_analysable(analysis: pd.DataFrame, config: dict) -> None:
+    """Refuse a trial whose primary analysis cannot run on these data, before any job runs.
+
+    Checks, on the analysis table (:func:`pilottrial.data.table.derive_analysis_table`) and the
+    config describing it:
+
+    * every covariate and stratum (``analysis.covariates``, ``analysis.strata``) is given for
+      some participant and takes at least two values (else its effect is not estimable);
+    * the primary outcome has a post-baseline score in each arm (any score, in a raw-score
+      analysis), and at least 2 participants per arm enter its model (with a baseline, in a
+      change analysis, and the covariates);
+    * at every key visit both arms have primary scores, and no visit has primary scores in one
+      arm only (the arm x visit effect there would not be estimable).
+
+    Secondary outcomes are not checked: an analysis they cannot support is reported as not
+    estimable.
+
+    Parameters
+    ----------
+    analysis : pandas.DataFrame
+        The analysis table (``participant, arm, visit, outcome, baseline, score, change`` and
+        the covariates).
+    config : dict
+        The validated config describing it: arms, visits, outcomes, ``analysis.response``,
+        ``analysis.covariates``, ``analysis.strata``; ``data.path`` names the file in messages.
+
+    Raises
+    ------
+    pilottrial.errors.InputError
+        On the first problem, in one line with the fix.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"participant": ["a", "a", "b", "b"], "arm": ["placebo"] * 2 + ["drug"] * 2,
+    ...                       "visit": ["week0", "week4"] * 2, "outcome": "HAM-D", "baseline": [20.0] * 4,
+    ...                       "score": [20.0, 15.0, 20.0, None], "change": [0.0, -5.0, 0.0, None]})
+    >>> config = {"data": {"path": "trial.csv"}, "columns": {"arm": "arm", "visit": "visit"},
+    ...           "arms": {"reference": "placebo", "treatment": "drug"},
+    ...           "visits": {"baseline": "week0", "order": ["week0", "week4"]},
+    ...           "outcomes": [{"name": "HAM-D", "column": "hamd", "primary": True}]}
+    >>> check_analysable(table, config)
+    Traceback (most recent call last):
+    ...
+    pilottrial.errors.InputError: error: trial.csv, column 'hamd': the primary outcome HAM-D has no post-baseline \
+score in arm 'drug' -- fix: check the arm's scores in the data, or make an outcome with follow-up in both arms \
+the primary one (outcomes[].primary)
+    """
+    trial = Trial.from_config(config)
+    path = config["data"]["path"]
+    cols = config.get("columns", {})
+    settings = config.get("analysis", {}) or {}
+    people = analysis.drop_duplicates("participant")
+    for key in ("covariates", "strata"):
+        for c in settings.get(key, []) or []:
+            values = people[c].dropna() if c in people.columns else pd.Series(dtype=object)
+            if values.empty:
+                raise InputError(f"{key[:-1] if key == 'covariates' else 'stratum'} {c!r} is missing for every "
+                                 f"participant", file=path, column=c, fix=f"fill it in, or remove it from analysis.{key}")
+            if values.astype(str).nunique() < 2:
+                value = values.iloc[0]
+                shown = f"{value:g}" if isinstance(value, (int, float, np.number)) else repr(str(value))
+                raise InputError(f"{'covariate' if key == 'covariates' else 'stratum'} {c!r} is {shown} for "
+                                 f"every participant with a value, so its effect cannot be estimated", file=path,
+                                 column=c, fix=f"remove it from analysis.{key}")
+    covariates = list(dict.fromkeys(list(settings.get("covariates", []) or []) + list(settings.get("strata", []) or [])))
+    primary = trial.primary
+    spec = next((o for o in config["outcomes"] if str(o["name"]) == primary.name), {})
+    column = spec.get("column") or spec.get("paramcd") or primary.name
+    raw = trial.response == "raw"
+    visits = list(trial.visit_order if raw else trial.post_baseline)
+    rows = analysis[(analysis["outcome"] == primary.name) & analysis["visit"].isin(visits) & analysis["score"].notna()]
+    when = "" if raw else "post-baseline "
+    for arm in trial.arms:
+        if not (rows["arm"] == arm).any():
+            raise InputError(f"the primary outcome {primary.name} has no {when}score in arm {arm!r}", file=path,
+                             column=column, fix="check the arm's scores in the data, or make an outcome with follow-up "
+                                                "in both arms the primary one (outcomes[].primary)")
+    used = rows.dropna(subset=([] if raw else ["baseline"]) + covariates)
+    needs = " and ".join(filter(None, [f"a {when}{primary.name} score", "" if raw else "a baseline",
+                                       "the covariates" if covariates else ""]))
+    for arm in trial.arms:
+        n = used.loc[used["arm"] == arm, "participant"].nunique()
+        if n < 2:
+            raise InputError(f"{n} participant(s) in arm {arm!r} have {needs}: the primary analysis needs at least 2 "
+                             f"per arm", file=path, column=cols.get("arm"),
+                             fix="check the arm's scores, baselines and covariates in the data")
+    for visit in visits:
+        arms = set(used.loc[used["visit"] == visit, "arm"])
+        lacking = [a for a in trial.arms if a not in arms]
+        if lacking and (visit in trial.key_visits or arms):
+            kind = "key visit" if visit in trial.key_visits else "visit"
+            raise InputError(f"{kind} {visit!r} has no {primary.name} score in arm {lacking[0]!r} that enters the "
+                             f"primary analysis, so the arms cannot be compared there", file=path,
+                             column=cols.get("visit"),
+                             fix=f"check the visit labels and scores of arm {lacking[0]!r} at {visit!r}"
+                                 + (", or choose other key visits (visits.key)" if kind == "key visit" else ""))

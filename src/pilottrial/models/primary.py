@@ -10,10 +10,15 @@ For each outcome, over the post-baseline visits:
   inference applies.
 
 Contrasts are treatment minus reference differences in adjusted mean change at each visit,
-with t-based confidence intervals; no z-based inference.
+with t-based confidence intervals; no z-based inference. A model that cannot be estimated on
+the trial (no post-baseline data, no covariance structure of the chain fits) gives rows of NaN
+with the reason in ``models.csv``'s ``note``; the other model and outcomes go on.
 """
 
 from __future__ import annotations
+
+import logging
+import time
 
 import numpy as np
 import pandas as pd
@@ -24,11 +29,20 @@ from pilottrial.models.lmm import fit_outcome_lmm
 from pilottrial.models.mmrm import MMRMFit, fit_mmrm
 
 __all__ = ["descriptives", "model_frame", "model_formula", "fit_outcome_mmrm", "fit_outcome_lmm", "primary_contrasts",
-           "CONTRAST_COLUMNS", "FORMULA"]
+           "CONTRAST_COLUMNS", "MODEL_COLUMNS", "MODEL_FAILURES", "FORMULA"]
 
 #: Columns of the contrasts table (the contract of ``contrasts.csv``).
 CONTRAST_COLUMNS = ["outcome", "model", "visit", "estimate", "std_error", "df", "ci_lower", "ci_upper",
                     "p_value"]
+#: Columns of the model table (``models.csv``); ``note`` says why a structure was used or a model
+#: is not estimable, empty when the first structure converged.
+MODEL_COLUMNS = ["outcome", "model", "covariance", "df_method", "neg2_reml_loglik", "aic", "n_participants",
+                 "n_observations", "fallback_attempts", "note"]
+#: Errors of a model that cannot be estimated on these data (MMRMError, LinAlgError are
+#: ValueErrors; NotPositiveDefinite, FloatingPointError are ArithmeticErrors).
+MODEL_FAILURES = (ValueError, ArithmeticError)
+
+logger = logging.getLogger("pilottrial.models.primary")
 
 
 def descriptives(analysis: pd.DataFrame, config: dict) -> pd.DataFrame:
@@ -63,7 +77,7 @@ def fit_outcome_mmrm(analysis: pd.DataFrame, outcome: str, config: dict) -> MMRM
     frame = model_frame(analysis, outcome, config)
     return fit_mmrm(frame, model_formula(frame, config), subject="participant", visit="visit",
                     covariance=a["covariance"], fallback=a.get("fallback"), method="reml",
-                    df_method=a["df_method"])
+                    df_method=a["df_method"], label=outcome)
 
 
 def _contrast_table(fit, outcome, model_name, trial):
@@ -91,9 +105,14 @@ def primary_contrasts(analysis: pd.DataFrame, config: dict) -> tuple[pd.DataFram
     (pandas.DataFrame, pandas.DataFrame)
         ``(contrasts, models)``: contrasts with :data:`CONTRAST_COLUMNS`, one row per outcome x
         model x post-baseline visit, the ``mmrm`` rows first; models with one row per outcome x
-        model: structure used, df method, -2 REML log-likelihood, AIC, participants and
-        observations used, failed fallback attempts. An outcome measured at one post-baseline
-        visit has the MMRM only (an ANCOVA; a random intercept is not identified).
+        model (:data:`MODEL_COLUMNS`): structure used, df method, -2 REML log-likelihood, AIC,
+        participants and observations used, failed fallback attempts and a ``note``: which
+        structures were skipped or failed and why, a singular LMM, or why the model is not
+        estimable (empty when the first structure converged). An outcome measured at one
+        post-baseline visit has the MMRM only (an ANCOVA; a random intercept is not
+        identified). A model that cannot be estimated (an outcome without post-baseline data,
+        no structure of the chain fitting, a random intercept not identified) has contrast rows
+        of NaN at its visits and the reason in ``note``; the other models are unaffected.
 
     Notes
     -----
@@ -134,15 +153,56 @@ def primary_contrasts(analysis: pd.DataFrame, config: dict) -> tuple[pd.DataFram
     trial = Trial.from_config(config)
     rows, models = [], []
     for outcome in trial.outcome_names:
-        single_visit = len(model_frame(analysis, outcome, config)["visit"].cat.categories) == 1
+        frame = model_frame(analysis, outcome, config)
+        visits = list(frame["visit"].cat.categories)
+        if frame.empty:
+            reason = (f"no {'scores' if trial.response == 'raw' else 'post-baseline change from baseline'} "
+                      f"for {outcome}: not estimable")
+            for name in ("mmrm", "lmm"):
+                rows.append(_not_estimable_rows(outcome, name, _planned_visits(trial)))
+                models.append(_model_row(outcome, name, None, frame, reason))
+            logger.info("%s: %s", outcome, reason)
+            continue
         # one post-baseline visit: the MMRM is an ANCOVA and a random intercept is not identified
-        fitters = (("mmrm", fit_outcome_mmrm),) if single_visit else (("mmrm", fit_outcome_mmrm),
-                                                                      ("lmm", fit_outcome_lmm))
+        fitters = (("mmrm", fit_outcome_mmrm),) if len(visits) == 1 else (("mmrm", fit_outcome_mmrm),
+                                                                         ("lmm", fit_outcome_lmm))
         for name, fitter in fitters:
-            fit = fitter(analysis, outcome, config)
-            rows.append(_contrast_table(fit, outcome, name, trial))
-            models.append({"outcome": outcome, "model": name, "covariance": fit.structure,
-                           "df_method": fit.df_method, "neg2_reml_loglik": fit.neg2_loglik, "aic": fit.aic,
-                           "n_participants": fit.n_subjects, "n_observations": fit.n_obs,
-                           "fallback_attempts": len(fit.attempts)})
-    return pd.concat(rows, ignore_index=True), pd.DataFrame(models)
+            started = time.monotonic()
+            try:
+                fit = fitter(analysis, outcome, config)
+                table = _contrast_table(fit, outcome, name, trial)
+            except MODEL_FAILURES as exc:
+                logger.warning("%s %s not estimable: %s", outcome, name.upper(), exc, exc_info=True)
+                rows.append(_not_estimable_rows(outcome, name, visits))
+                models.append(_model_row(outcome, name, None, frame, f"not estimable: {exc}",
+                                         len(getattr(exc, "attempts", []))))
+                continue
+            logger.info("%s %s: %s covariance, %.1f s%s", outcome, name.upper(), fit.structure,
+                        time.monotonic() - started, f" ({'; '.join(fit.notes)})" if fit.notes else "")
+            rows.append(table)
+            models.append(_model_row(outcome, name, fit, frame, "; ".join(fit.notes)))
+    return pd.concat(rows, ignore_index=True), pd.DataFrame(models, columns=MODEL_COLUMNS)
+
+
+def _planned_visits(trial) -> list:
+    """The visits a model of the trial would estimate contrasts at."""
+    return list(trial.visit_order) if trial.response == "raw" else list(trial.post_baseline)
+
+
+def _not_estimable_rows(outcome, model_name, visits) -> pd.DataFrame:
+    table = pd.DataFrame({"outcome": outcome, "model": model_name, "visit": list(visits)},
+                         columns=CONTRAST_COLUMNS)
+    numbers = [c for c in CONTRAST_COLUMNS if c not in ("outcome", "model", "visit")]
+    table[numbers] = np.nan
+    return table.astype({c: float for c in numbers})
+
+
+def _model_row(outcome, model_name, fit, frame, note, attempts=0) -> dict:
+    if fit is None:
+        return {"outcome": outcome, "model": model_name, "covariance": "", "df_method": "",
+                "neg2_reml_loglik": np.nan, "aic": np.nan,
+                "n_participants": int(frame["participant"].nunique()), "n_observations": len(frame),
+                "fallback_attempts": attempts, "note": note}
+    return {"outcome": outcome, "model": model_name, "covariance": fit.structure, "df_method": fit.df_method,
+            "neg2_reml_loglik": fit.neg2_loglik, "aic": fit.aic, "n_participants": fit.n_subjects,
+            "n_observations": fit.n_obs, "fallback_attempts": len(fit.attempts), "note": note}

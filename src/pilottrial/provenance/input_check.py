@@ -49,6 +49,12 @@ def input_digest(config: dict) -> str:
 def run_input_checks(config: dict) -> None:
     """Read and check the trial data and the harms and screening files a config names.
 
+    Everything that can be checked from the data is checked here, before any job runs: the
+    data against the config (:func:`pilottrial.data.read_and_check`), then whether the primary
+    analysis can run on them (:func:`pilottrial.data.checks.check_analysable`: the primary
+    outcome followed up in both arms, at least 2 participants per arm, key visits scored in both
+    arms, covariates that vary), then the harms and screening files.
+
     Raises :class:`pilottrial.errors.InputError` (file, row, column and fix) on the first
     problem.
     """
@@ -60,9 +66,11 @@ def run_input_checks(config: dict) -> None:
         return
     from pilottrial.analyses.feasibility import read_screening_log
     from pilottrial.analyses.harms import read_harms
-    from pilottrial.data import read_and_check
+    from pilottrial.data import derive_analysis_table, read_and_check
+    from pilottrial.data.checks import check_analysable
 
     frame, long = read_and_check(config)
+    check_analysable(derive_analysis_table(frame, long), long)
     participants = frame[[long["columns"]["participant"], long["columns"]["arm"]]].drop_duplicates()
     participants.columns = ["participant", "arm"]
     read_harms(config, participants)

@@ -14,10 +14,11 @@ intercept, fitted by REML:
     \quad u_i \sim N(0, \sigma_u^2),\ \varepsilon_{ip} \sim N(0, \sigma^2),
 
 the sequence and period-baseline terms being optional (``crossover.adjust_sequence``,
-``crossover.adjust_period_baseline``). The marginal covariance of a participant's two rows is
-compound symmetry, :math:`V_i = \sigma_u^2 J + \sigma^2 I`, so the small-sample inference of the
-MMRM engine applies at statsmodels' REML estimate (:func:`pilottrial.models.mmrm.mmrm_at` with
-``covariance="cs"`` and the period as the within-participant index): fixed-effect covariance
+``crossover.adjust_period_baseline``), fitted by REML with :math:`\sigma_u^2 \ge 0` as lme4
+(:func:`pilottrial.models.mmrm.fit_random_intercept`, the period as the within-participant
+index; a variance at 0 is kept as a noted singular fit). The marginal covariance of a
+participant's two rows is compound symmetry, :math:`V_i = \sigma_u^2 J + \sigma^2 I`, so the
+small-sample inference of the MMRM engine applies: fixed-effect covariance
 :math:`(X'V^{-1}X)^{-1}` with Satterthwaite degrees of freedom, or the Kenward-Roger adjusted
 covariance and df (with :math:`W` from the expected information, as Kenward & Roger 1997 and
 R pbkrtest; the observed information, as SAS, on request). Participants with one period

@@ -6,15 +6,17 @@ r"""The crossover mixed model: a random participant intercept, fitted by REML.
     \quad u_i \sim N(0, \sigma_u^2),\ \varepsilon_{ip} \sim N(0, \sigma^2),
 
 the sequence and period-baseline terms being optional (``crossover.adjust_sequence``,
-``crossover.adjust_period_baseline``). The marginal covariance of a participant's two rows is
-compound symmetry, :math:`V_i = \sigma_u^2 J + \sigma^2 I`, so the small-sample inference of the
-MMRM engine applies at statsmodels' REML estimate (:func:`pilottrial.models.mmrm.mmrm_at` with
-``covariance="cs"`` and the period as the within-participant index): fixed-effect covariance
-:math:`(X'V^{-1}X)^{-1}` with Satterthwaite degrees of freedom, or the Kenward-Roger adjusted
-covariance and df (with :math:`W` from the expected information, as Kenward & Roger 1997 and
-R pbkrtest; the observed information, as SAS, on request). Participants with one period
-contribute to the between-participant information. The treatment effect :math:`\tau` is
-treatment minus reference.
+``crossover.adjust_period_baseline``). It is fitted by REML with :math:`\sigma_u^2 \ge 0`, as
+lme4 (:func:`pilottrial.models.mmrm.fit_random_intercept`, the period as the
+within-participant index). The marginal covariance of a participant's two rows is compound
+symmetry, :math:`V_i = \sigma_u^2 J + \sigma^2 I`, so the small-sample inference of the MMRM
+engine applies: fixed-effect covariance :math:`(X'V^{-1}X)^{-1}` with Satterthwaite degrees of
+freedom, or the Kenward-Roger adjusted covariance and df (with :math:`W` from the expected
+information, as Kenward & Roger 1997 and R pbkrtest; the observed information, as SAS, on
+request). Participants with one period contribute to the between-participant information. A
+participant variance estimated at 0 is lme4's singular fit: kept, flagged in
+:func:`crossover_models`' ``note``, its Satterthwaite df holding that variance at 0 (as
+lmerTest). The treatment effect :math:`\tau` is treatment minus reference.
 
 References
 ----------
@@ -25,22 +27,29 @@ likelihood. Biometrics 53:983-997.
 
 from __future__ import annotations
 
-import warnings
+import logging
 
 import numpy as np
 import pandas as pd
-import statsmodels.formula.api as smf
-from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
 from pilottrial.models.crossover.settings import crossover_settings
-from pilottrial.models.mmrm import MMRMError, MMRMFit, mmrm_at
-from pilottrial.models.primary import CONTRAST_COLUMNS  # the contract of contrasts.csv, as the parallel trial's
+from pilottrial.models.mmrm import MMRMError, MMRMFit, fit_random_intercept
+from pilottrial.models.primary import (
+    CONTRAST_COLUMNS,  # the contract of contrasts.csv, as the parallel trial's
+    MODEL_FAILURES,
+)
 
 __all__ = ["crossover_formula", "fit_crossover_lmm", "crossover_contrasts", "crossover_models", "CONTRAST_COLUMNS",
-           "MODEL_NAME"]
+           "MODEL_COLUMNS", "MODEL_NAME"]
 
 #: Value of the ``model`` column of :func:`crossover_contrasts`.
 MODEL_NAME = "crossover_lmm"
+#: Columns of :func:`crossover_models` (``models.csv`` of a crossover trial).
+MODEL_COLUMNS = ["outcome", "model", "formula", "covariance", "df_method", "information", "sigma_u2", "sigma2",
+                 "within_correlation", "neg2_reml_loglik", "aic", "n_participants", "n_complete", "n_observations",
+                 "note"]
+
+logger = logging.getLogger("pilottrial.models.crossover")
 
 _DF_METHODS = ("satterthwaite", "kenward-roger")
 
@@ -93,14 +102,16 @@ def fit_crossover_lmm(table: pd.DataFrame, outcome: str, config: dict, df_method
     Returns
     -------
     pilottrial.models.mmrm.MMRMFit
-        The engine's results at statsmodels' REML estimate :math:`(\sigma_u^2, \sigma^2)`
+        The engine's results at the REML estimate :math:`(\sigma_u^2, \sigma^2)`
         (``covariance="cs"``, visit = period): ``coefficients``, ``contrast(L)``,
-        ``covariance_parameters``, ``neg2_loglik``.
+        ``covariance_parameters``, ``neg2_loglik``; ``singular`` (and ``notes``) when
+        :math:`\hat\sigma_u^2 = 0`.
 
     Notes
     -----
-    Model in the module docstring. statsmodels ``MixedLM`` estimates the variance components
-    by REML; :func:`pilottrial.models.mmrm.mmrm_at` then gives :math:`\hat\beta`,
+    Model in the module docstring. :func:`pilottrial.models.mmrm.fit_random_intercept`
+    estimates the variance components by REML with :math:`\sigma_u^2 \ge 0` (the criterion
+    profiled in :math:`\sigma_u^2/\sigma^2`, as lme4) and gives :math:`\hat\beta`,
     :math:`\Phi = (X'V^{-1}X)^{-1}` and Satterthwaite (1946) or Kenward-Roger (1997) df,
     with :math:`V_i = \sigma_u^2 J + \sigma^2 I` (SAS ``TYPE=CS`` with parameters ``CS`` =
     :math:`\sigma_u^2` and ``Residual`` = :math:`\sigma^2`; linear in them, so the
@@ -109,8 +120,8 @@ def fit_crossover_lmm(table: pd.DataFrame, outcome: str, config: dict, df_method
     Raises
     ------
     MMRMError
-        When the participant variance is estimated at zero: the LMM is then an independence
-        model and its small-sample df are not defined.
+        When the model cannot be fitted: no participant with a change, every participant
+        with one period, a rank-deficient design.
     """
     s = crossover_settings(config)
     df_method = (df_method or s["df_method"]).lower().replace("_", "-")
@@ -121,23 +132,8 @@ def fit_crossover_lmm(table: pd.DataFrame, outcome: str, config: dict, df_method
         raise MMRMError(f"information must be 'expected' or 'observed', not {information!r}")
     formula = crossover_formula(config)
     frame = _model_frame(table, outcome, s, formula)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model = smf.mixedlm(formula, frame, groups=frame["participant"], re_formula="1")
-        # BFGS with a tight gradient tolerance reaches lme4's optimum to ~1e-7 (L-BFGS's default
-        # stop is ~1e-5 away); the usual chain if it does not converge
-        result = model.fit(reml=True, method="bfgs", gtol=1e-10, maxiter=1000)
-        if not result.converged:
-            result = model.fit(reml=True, method=["lbfgs", "bfgs", "powell"])
-    sigma_u2 = float(result.cov_re.iloc[0, 0])
-    sigma2 = float(result.scale)
-    if not np.isfinite(sigma_u2) or sigma_u2 <= 1e-8 * sigma2:
-        raise MMRMError(f"{outcome}: the participant variance of the crossover LMM is estimated at zero "
-                        f"(no positive within-participant correlation of the changes); the small-sample "
-                        f"df of this model are not defined. Report the period-difference (Hills-Armitage) "
-                        f"analysis of carryover_test instead")
-    fit = mmrm_at(frame, formula, subject="participant", visit="period", covariance="cs",
-                  phi=[sigma_u2, sigma2], method="reml", df_method=df_method)
+    fit = fit_random_intercept(frame, formula, subject="participant", visit="period", df_method=df_method,
+                               label=outcome)
     if df_method == "kenward-roger" and information == "expected":
         # W = 2 E^-1, E the expected Hessian of -2 log REML likelihood, tr(P V_k P V_l)
         fit = fit.with_kenward_roger(information="expected")
@@ -170,7 +166,8 @@ def crossover_contrasts(table: pd.DataFrame, config: dict, df_method: str | None
     Returns
     -------
     pandas.DataFrame
-        One row per outcome with :data:`CONTRAST_COLUMNS` (the contract of ``contrasts.csv``):
+        One row per outcome with :data:`CONTRAST_COLUMNS` (the contract of ``contrasts.csv``;
+        NaN numbers when the model cannot be estimated, the reason in :func:`crossover_models`):
         ``outcome``, ``model`` (``"crossover_lmm"``), ``visit`` (``crossover.timepoint``),
         ``estimate`` (:math:`\hat\tau`, adjusted mean change on treatment minus on reference),
         ``std_error``, ``df``, ``ci_lower``, ``ci_upper`` (t interval) and ``p_value``
@@ -202,12 +199,15 @@ def crossover_contrasts(table: pd.DataFrame, config: dict, df_method: str | None
     for o in s["outcomes"]:
         if o["name"] not in set(table["outcome"]):
             continue
-        fit = fit_crossover_lmm(table, o["name"], config, df_method=df_method, information=information)
-        L = _treatment_row(fit, fit.model_frame, s)
-        result = fit.contrast(L[None, :], alpha=s["alpha"]).iloc[0]
+        numbers = ("estimate", "std_error", "df", "ci_lower", "ci_upper", "p_value")
+        fit, _ = _fit_or_reason(table, o["name"], config, df_method, information)
+        if fit is None:
+            result = dict.fromkeys(numbers, np.nan)
+        else:
+            L = _treatment_row(fit, fit.model_frame, s)
+            result = fit.contrast(L[None, :], alpha=s["alpha"]).iloc[0]
         rows.append({"outcome": o["name"], "model": MODEL_NAME, "visit": s["timepoint"],
-                     **{k: float(result[k]) for k in ("estimate", "std_error", "df", "ci_lower", "ci_upper",
-                                                      "p_value")}})
+                     **{k: float(result[k]) for k in numbers}})
     return pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
 
 
@@ -223,14 +223,19 @@ def crossover_models(table: pd.DataFrame, config: dict, df_method: str | None = 
         ``sigma_u2`` (participant variance), ``sigma2`` (residual variance),
         ``within_correlation`` (:math:`\sigma_u^2/(\sigma_u^2+\sigma^2)`), ``neg2_reml_loglik``,
         ``aic``, ``n_participants`` (with at least one period), ``n_complete`` (both periods),
-        ``n_observations``.
+        ``n_observations`` and ``note`` (a singular fit, or why the model is not estimable:
+        then its numbers are NaN, as its row of :func:`crossover_contrasts`).
     """
     s = crossover_settings(config)
     rows = []
     for o in s["outcomes"]:
         if o["name"] not in set(table["outcome"]):
             continue
-        fit = fit_crossover_lmm(table, o["name"], config, df_method=df_method, information=information)
+        fit, reason = _fit_or_reason(table, o["name"], config, df_method, information)
+        if fit is None:
+            rows.append({"outcome": o["name"], "model": MODEL_NAME, "formula": crossover_formula(config),
+                         "covariance": "", "df_method": "", "information": "", "note": f"not estimable: {reason}"})
+            continue
         sigma_u2, sigma2 = (float(v) for v in fit.phi)
         per = fit.model_frame.groupby("participant", observed=True).size()
         rows.append({"outcome": o["name"], "model": MODEL_NAME, "formula": fit.formula, "covariance": "cs",
@@ -240,5 +245,15 @@ def crossover_models(table: pd.DataFrame, config: dict, df_method: str | None = 
                      "within_correlation": sigma_u2 / (sigma_u2 + sigma2),
                      "neg2_reml_loglik": fit.neg2_loglik, "aic": fit.aic,
                      "n_participants": int(per.size), "n_complete": int((per == 2).sum()),
-                     "n_observations": fit.n_obs})
-    return pd.DataFrame(rows)
+                     "n_observations": fit.n_obs, "note": "; ".join(fit.notes)})
+    return pd.DataFrame(rows, columns=MODEL_COLUMNS)
+
+
+def _fit_or_reason(table, outcome, config, df_method, information):
+    """``(fit, None)``, or ``(None, reason)`` when the model cannot be estimated on these data
+    (the reason also goes to the log, with the traceback)."""
+    try:
+        return fit_crossover_lmm(table, outcome, config, df_method=df_method, information=information), None
+    except MODEL_FAILURES as exc:
+        logger.warning("%s crossover LMM not estimable: %s", outcome, exc, exc_info=True)
+        return None, str(exc)

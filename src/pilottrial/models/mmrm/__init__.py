@@ -5,7 +5,10 @@ returns an :class:`MMRMFit` with coefficients, LS-means and treatment contrasts,
 Satterthwaite or Kenward-Roger degrees of freedom. Validated against SAS PROC MIXED
 (tests/test_mmrm_sas.py) and R nlme/emmeans (tests/test_r_parity.py).
 
-Modules: :mod:`~pilottrial.models.mmrm.fit` (formula to design, fitting with a fallback chain),
+Modules: :mod:`~pilottrial.models.mmrm.fit` (fitting with a fallback chain and budgets),
+:mod:`~pilottrial.models.mmrm.design` (formula to design and missingness patterns),
+:mod:`~pilottrial.models.mmrm.identifiability` (can a structure be estimated from these data),
+:mod:`~pilottrial.models.mmrm.random_intercept` (the random-intercept LMM by profiled REML),
 :mod:`~pilottrial.models.mmrm.results` (the results object), :mod:`~pilottrial.models.mmrm.structures`
 (covariance structures and their parameters), :mod:`~pilottrial.models.mmrm.likelihood` (the
 (restricted) likelihood by missingness pattern), :mod:`~pilottrial.models.mmrm.optimise` (starting
@@ -15,7 +18,10 @@ of simulated trials), :mod:`~pilottrial.models.mmrm.simulate` (a simulated trial
 """
 
 from pilottrial.models.mmrm.fit import DF_METHODS, fit_mmrm, mmrm_at
+from pilottrial.models.mmrm.identifiability import identifiability_problem
+from pilottrial.models.mmrm.random_intercept import fit_random_intercept
 from pilottrial.models.mmrm.results import MMRMError, MMRMFit
 from pilottrial.models.mmrm.structures import STRUCTURES, get_structure
 
-__all__ = ["fit_mmrm", "mmrm_at", "MMRMFit", "MMRMError", "DF_METHODS", "STRUCTURES", "get_structure"]
+__all__ = ["fit_mmrm", "mmrm_at", "fit_random_intercept", "identifiability_problem", "MMRMFit", "MMRMError",
+           "DF_METHODS", "STRUCTURES", "get_structure"]

@@ -1,26 +1,40 @@
-"""Fitting the MMRM: formula -> design, optimisation with fallbacks, and the results object."""
+"""Fitting the MMRM: formula -> design, optimisation along a fallback chain of covariance
+structures (each checked for identifiability and given a budget), and the results object."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
-from formulaic import Formula
 from threadpoolctl import threadpool_limits
 
+from pilottrial.models.mmrm.design import ModelData
+from pilottrial.models.mmrm.identifiability import identifiability_problem
 from pilottrial.models.mmrm.inference import kenward_roger_setup, numerical_hessian
-from pilottrial.models.mmrm.likelihood import NotPositiveDefinite, PatternData
-from pilottrial.models.mmrm.optimise import OPTIMIZERS, empirical_covariances, optimise
+from pilottrial.models.mmrm.likelihood import NotPositiveDefinite
+from pilottrial.models.mmrm.optimise import (
+    MAX_EVALUATIONS,
+    MAX_SECONDS,
+    OPTIMIZERS,
+    PROGRESS_AFTER,
+    Budget,
+    optimise,
+)
 from pilottrial.models.mmrm.results import MMRMError, MMRMFit
 from pilottrial.models.mmrm.structures import CovarianceModel, get_structure, parameter_gradient
 
-__all__ = ["fit_mmrm", "mmrm_at", "MMRMFit", "MMRMError", "DF_METHODS", "OPTIMIZERS"]
+__all__ = ["fit_mmrm", "mmrm_at", "build_fit", "check_methods", "MMRMFit", "MMRMError", "DF_METHODS", "OPTIMIZERS"]
+
+logger = logging.getLogger("pilottrial.models.mmrm")
 
 DF_METHODS = ("satterthwaite", "kenward-roger", "kenward-roger-linear", "residual")
 
 
 def fit_mmrm(data: pd.DataFrame, formula: str, subject: str, visit: str, covariance="us",
              method: str = "reml", df_method: str = "satterthwaite", group: str | None = None,
-             visit_levels=None, fallback=None, optimizers=OPTIMIZERS) -> MMRMFit:
+             visit_levels=None, fallback=None, optimizers=OPTIMIZERS, max_evaluations: int | None = MAX_EVALUATIONS,
+             max_seconds: float | None = MAX_SECONDS, label: str | None = None) -> MMRMFit:
     r"""Fit a mixed model for repeated measures (MMRM) by REML or ML.
 
     .. math::
@@ -58,6 +72,14 @@ def fit_mmrm(data: pd.DataFrame, formula: str, subject: str, visit: str, covaria
     optimizers : tuple of str
         Optimisers tried in order for each structure (default Fisher scoring, BFGS, L-BFGS-B,
         Powell).
+    max_evaluations : int or None, default 1000
+        Budget of one structure: likelihood evaluations over all its optimisers and starts (a
+        converging fit takes 10 to 100); when spent, the next structure of the chain is tried.
+        None: no limit.
+    max_seconds : float or None, default 120
+        Budget of one structure in seconds (a safety net for very large trials). None: no limit.
+    label : str, optional
+        Names the model in progress messages and errors (e.g. the outcome).
 
     Returns
     -------
@@ -69,10 +91,20 @@ def fit_mmrm(data: pd.DataFrame, formula: str, subject: str, visit: str, covaria
     MMRMError
         When no structure of the chain converges, the design is rank deficient, or the data do
         not fit the model (missing columns, duplicated subject x visit rows); the message says
-        what to change.
+        why each structure was not used and what to change.
 
     Notes
     -----
+    Before a structure is fitted, its identifiability is checked
+    (:func:`~pilottrial.models.mmrm.identifiability.identifiability_problem`: parameters vs
+    residual degrees of freedom, an unstructured matrix vs participants, visits and pairs of
+    visits observed); a structure that cannot be estimated is skipped with the reason. Each
+    structure then has a budget (``max_evaluations``, ``max_seconds``). ``fit.attempts`` lists
+    every structure skipped, optimiser failed or budget spent (``structure``, ``optimizer``,
+    ``message`` and ``status``: ``skipped``, ``failed`` or ``stopped``); ``fit.notes`` says in words which structure was used and why the
+    earlier ones were not. A fit taking more than a few seconds logs its progress
+    (``logging`` logger ``pilottrial.models.mmrm``, INFO).
+
     Fixed-effect covariance :math:`\Phi = (X'V^{-1}X)^{-1}` at the estimate; Satterthwaite df
     of a contrast :math:`c'\beta`: :math:`\nu = 2(c'\Phi c)^2 / (g'Ag)` with
     :math:`g = \partial(c'\Phi c)/\partial\phi` and :math:`A` twice the inverse Hessian of
@@ -114,51 +146,82 @@ def fit_mmrm(data: pd.DataFrame, formula: str, subject: str, visit: str, covaria
     """
     with threadpool_limits(limits=1, user_api="blas"):
         return _fit_mmrm(data, formula, subject, visit, covariance, method, df_method, group,
-                         visit_levels, fallback, optimizers)
+                         visit_levels, fallback, optimizers, max_evaluations, max_seconds, label)
 
 
 def _fit_mmrm(data, formula, subject, visit, covariance, method, df_method, group, visit_levels,
-              fallback, optimizers):
+              fallback, optimizers, max_evaluations, max_seconds, label):
     # The work is many small matrix products: BLAS threads only contend (up to 50x slower on a
     # busy 2-core machine), hence one BLAS thread while fitting.
-    method, df_method = _check_methods(method, df_method)
+    method, df_method = check_methods(method, df_method)
     chain = [covariance] if isinstance(covariance, str) else list(covariance)
-    chain += list(fallback or [])
-    model = _Model(data, formula, subject, visit, group, visit_levels)
+    chain = list(dict.fromkeys(s.lower() for s in chain + list(fallback or [])))
+    model = ModelData(data, formula, subject, visit, group, visit_levels)
     reml = method == "reml"
-    attempts = []
+    name_of_fit = f"{label + ' ' if label else ''}MMRM"
+    attempts, notes = [], []
     for name in chain:
         spec = CovarianceModel(get_structure(name), len(model.visit_levels), len(model.groups))
-        result = optimise(model.patterns, spec, model.start_covariances, reml, optimizers, attempts)
-        if result is None:
+        problem = identifiability_problem(name, spec.k, model.X, model.subject_code, model.visit_code,
+                                          model.group_code, model.visit_levels, model.groups)
+        if problem:
+            attempts.append({"structure": name, "optimizer": None, "message": problem, "status": "skipped"})
+            notes.append(f"{name} not tried: {problem}")
+            logger.info("%s: %s covariance not tried: %s", name_of_fit, name, problem)
             continue
-        theta, optimizer_used = result
-        fit = _build_fit(model, spec, spec.theta_to_phi(theta), method, df_method, optimizer_used, attempts)
+        budget = Budget(model.patterns, max_evaluations, max_seconds, label=f"{name_of_fit}, {name} covariance")
+        before = len(attempts)
+        result = optimise(model.patterns, spec, model.start_covariances, reml, optimizers, attempts, budget)
+        fit = None
+        if result is not None:
+            theta, optimizer_used = result
+            fit = build_fit(model, spec, spec.theta_to_phi(theta), method, df_method, optimizer_used, attempts)
+        if budget.elapsed > PROGRESS_AFTER:
+            logger.info("%s: %s covariance %s after %.1f s (%d likelihood evaluations)", name_of_fit, name,
+                        "converged" if fit is not None else "failed", budget.elapsed, budget.evaluations)
         if fit is not None:
+            if notes:
+                notes.append(f"{name} used")
+            fit.notes = notes
             return fit
-    tried = "; ".join(f"{a['structure']}/{a['optimizer']}: {a['message']}" for a in attempts)
-    raise MMRMError(f"the MMRM did not converge with any covariance structure in {chain} ({tried}). "
-                    f"Add a simpler structure to the fallback chain (e.g. 'cs')")
+        notes.append(_failure_note(name, attempts[before:]))
+        logger.info("%s: %s", name_of_fit, notes[-1])
+    advice = "" if "cs" in chain else " Add a simpler structure to the fallback chain (e.g. 'cs')."
+    error = MMRMError(f"the MMRM did not converge with any covariance structure in {chain} "
+                      f"({'; '.join(notes)}).{advice}")
+    error.attempts = attempts
+    raise error
+
+
+def _failure_note(name, attempts):
+    """One clause on why a structure gave no fit: stopped by the budget, or its last failure."""
+    stopped = [a for a in attempts if a.get("status") == "stopped"]
+    if stopped:
+        return f"{name} {stopped[-1]['message']}"
+    last = attempts[-1]["message"] if attempts else "no optimiser converged"
+    return f"{name} did not converge ({last})"
 
 
 def mmrm_at(data: pd.DataFrame, formula: str, subject: str, visit: str, covariance: str, phi,
             method: str = "reml", df_method: str = "satterthwaite", group: str | None = None,
-            visit_levels=None) -> MMRMFit:
+            visit_levels=None, boundary=()) -> MMRMFit:
     """The MMRM results object at given covariance parameters ``phi`` (SAS parameterisation),
-    without optimising: used to give another fitter's estimate (for example the random-intercept
-    LMM of statsmodels, whose marginal covariance is ``cs``: :func:`pilottrial.models.lmm.fit_lmm`)
-    the same small-sample inference. Arguments as :func:`fit_mmrm`."""
-    method, df_method = _check_methods(method, df_method)
+    without optimising: gives another fitter's estimate the engine's small-sample inference.
+    ``boundary`` lists indices of parameters on the boundary of their space, held fixed in the
+    covariance of the estimates (see :func:`build_fit`). Other arguments as :func:`fit_mmrm`."""
+    method, df_method = check_methods(method, df_method)
     with threadpool_limits(limits=1, user_api="blas"):
-        model = _Model(data, formula, subject, visit, group, visit_levels)
+        model = ModelData(data, formula, subject, visit, group, visit_levels)
         spec = CovarianceModel(get_structure(covariance), len(model.visit_levels), len(model.groups))
-        fit = _build_fit(model, spec, np.asarray(phi, dtype=float), method, df_method, "given", [])
+        fit = build_fit(model, spec, np.asarray(phi, dtype=float), method, df_method, "given", [], boundary)
     if fit is None:
         raise MMRMError("the Hessian of the likelihood is not positive definite at the given parameters")
     return fit
 
 
-def _check_methods(method, df_method):
+def check_methods(method: str, df_method: str) -> tuple[str, str]:
+    """``(method, df_method)`` lower-cased, df aliases resolved (``kr``, ``kr-linear``); an
+    :class:`MMRMError` names the choices when either is unknown."""
     method = method.lower()
     if method not in ("reml", "ml"):
         raise MMRMError(f"method must be 'reml' or 'ml', not {method!r}")
@@ -170,107 +233,62 @@ def _check_methods(method, df_method):
     return method, df_method
 
 
-class _Model:
-    """Model frame, design matrix and missingness patterns of one MMRM specification."""
+def build_fit(model: ModelData, spec: CovarianceModel, phi, method: str, df_method: str, optimizer_used: str,
+              attempts: list, boundary=()) -> MMRMFit | None:
+    r"""Evaluate the model at covariance parameters ``phi`` and assemble the results.
 
-    def __init__(self, data, formula, subject, visit, group, visit_levels):
-        formula_obj, frame, factors, numerics, visit_levels = _prepare(data, formula, subject, visit,
-                                                                       group, visit_levels)
-        if frame[subject].nunique() < 2:
-            raise MMRMError("the model needs at least two subjects with data")
-        model_matrix = formula_obj.get_model_matrix(frame)
-        y = np.asarray(model_matrix.lhs, dtype=float).ravel()
-        X = np.asarray(model_matrix.rhs, dtype=float)
-        terms = list(model_matrix.rhs.columns)
-        rank = np.linalg.matrix_rank(X)
-        if rank < X.shape[1]:
-            _, r = np.linalg.qr(X)
-            aliased = [terms[j] for j in range(X.shape[1]) if abs(r[j, j]) < 1e-8 * abs(r).max()]
-            raise MMRMError(f"the design is rank deficient (rank {rank} < {X.shape[1]} columns); "
-                            f"terms not estimable from these data: {aliased}. Drop or merge them "
-                            f"(for example a visit with no observations in one arm)")
-        visit_code = pd.Categorical(frame[visit], categories=visit_levels).codes
-        groups = [None]
-        group_code = np.zeros(len(frame), dtype=np.int64)
-        if group:
-            groups = _categorical_levels(frame[group])
-            group_code = pd.Categorical(frame[group], categories=groups).codes.astype(np.int64)
-        self.formula, self.frame, self.factors, self.numerics = formula, frame, factors, numerics
-        self.subject, self.response = subject, formula.split("~")[0].strip()
-        self.n_subjects_input = int(data[subject].nunique())
-        self.visit, self.visit_levels, self.groups, self.terms = visit, visit_levels, groups, terms
-        self.model_spec = model_matrix.rhs.model_spec
-        self.n_obs = len(y)
-        subject_code = pd.factorize(frame[subject], sort=True)[0]
-        visit_code = np.asarray(visit_code, dtype=np.int64)
-        self.patterns = PatternData(y, X, subject_code, visit_code, group_code, len(visit_levels), len(groups))
-        ols_resid = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
-        self.start_covariances = empirical_covariances(subject_code, visit_code, ols_resid, group_code,
-                                                        len(visit_levels), len(groups))
+    Parameters
+    ----------
+    model : ModelData
+        The data of the specification.
+    spec : CovarianceModel
+        The covariance structure.
+    phi : numpy.ndarray
+        Covariance parameters (SAS parameterisation) at the estimate.
+    method, df_method : str
+        Checked values (``"reml"``/``"ml"``; a df method of :data:`DF_METHODS`).
+    optimizer_used : str
+        How ``phi`` was found (``"given"``: the gradient decides ``converged``).
+    attempts : list
+        Failed attempts so far; a Hessian that is not positive definite adds one.
+    boundary : sequence of int
+        Indices of parameters on the boundary of their space (e.g. a variance component
+        estimated at 0): held fixed, their rows and columns of the covariance of
+        :math:`\hat\phi` are zero, so that small-sample df come from the free parameters only
+        (as lmerTest at a singular fit).
 
-
-def _categorical_levels(series: pd.Series) -> list:
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        return [c for c in series.cat.categories if c in set(series.dropna())]
-    return sorted(series.dropna().unique(), key=str)
-
-
-def _prepare(data, formula, subject, visit, group, visit_levels):
-    formula_obj = Formula(formula)
-    lhs = [str(v) for v in formula_obj.lhs.required_variables]
-    rhs = sorted(str(v) for v in formula_obj.rhs.required_variables)
-    needed = list(dict.fromkeys(lhs + rhs + [subject, visit] + ([group] if group else [])))
-    missing = [c for c in needed if c not in data.columns]
-    if missing:
-        raise MMRMError(f"columns {missing} named in the model are not in the data")
-    frame = data[needed].dropna().copy()
-    if frame.empty:
-        raise MMRMError("no complete rows: every row misses the outcome or a covariate")
-    factors, numerics = {}, {}
-    for name in rhs:
-        col = frame[name]
-        if isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == object or pd.api.types.is_string_dtype(col) or pd.api.types.is_bool_dtype(col):
-            levels = _categorical_levels(data[name]) if isinstance(data[name].dtype, pd.CategoricalDtype) else _categorical_levels(col)
-            levels = [lv for lv in levels if lv in set(col)]
-            frame[name] = pd.Categorical(col, categories=levels)
-            factors[name] = levels
-        else:
-            numerics[name] = float(col.mean())
-    if visit_levels is None:
-        visit_levels = (list(data[visit].cat.categories) if isinstance(data[visit].dtype, pd.CategoricalDtype)
-                        else sorted(frame[visit].unique(), key=str))
-    visit_levels = [v for v in visit_levels if v in set(frame[visit])]
-    dup = frame.duplicated([subject, visit])
-    if dup.any():
-        first = frame.loc[dup, [subject, visit]].iloc[0]
-        raise MMRMError(f"{int(dup.sum())} duplicated {subject} x {visit} rows (first: {first[subject]!r} at "
-                        f"{first[visit]!r}); the model needs one row per subject and visit")
-    return formula_obj, frame, factors, numerics, visit_levels
-
-
-def _build_fit(model, spec, phi, method, df_method, optimizer_used, attempts):
-    """Evaluate at ``phi`` and assemble the results; None if the Hessian is not positive definite."""
+    Returns
+    -------
+    MMRMFit or None
+        None when the Hessian of :math:`-2\ell` in the free parameters is not positive definite.
+    """
     reml = method == "reml"
     data_patterns = model.patterns
     evaluation = data_patterns.evaluate(spec.sigmas_phi(phi), reml=reml, gradient=True)
+    boundary = tuple(sorted(int(k) for k in boundary))
+    free = np.array([k for k in range(phi.size) if k not in boundary], dtype=int)
 
-    def grad_phi(p):
+    def grad_free(p_free):
+        p = phi.copy()
+        p[free] = p_free
         ev = data_patterns.evaluate(spec.sigmas_phi(p), reml=reml, gradient=True)
-        return parameter_gradient(spec.jac_phi(p), ev.G)
+        return parameter_gradient(spec.jac_phi(p), ev.G)[free]
 
-    gradient = parameter_gradient(spec.jac_phi(phi), evaluation.G)
+    gradient = parameter_gradient(spec.jac_phi(phi), evaluation.G)[free]
     # found by the optimiser (max |gradient| < 1e-4 per observation), or given: at a stationary point
     converged = optimizer_used != "given" or bool(np.max(np.abs(np.real(gradient)), initial=0.0) / model.n_obs < 1e-4)
     try:
-        hessian = numerical_hessian(grad_phi, phi, gradient)
+        hessian = numerical_hessian(grad_free, phi[free], gradient)
         eig = np.linalg.eigvalsh(hessian)
     except NotPositiveDefinite:
         eig = np.array([-1.0])
     if not np.all(eig > 1e-8 * max(1.0, np.abs(eig).max())):
         attempts.append({"structure": spec.structure.name, "optimizer": optimizer_used,
-                         "message": "Hessian not positive definite at the optimum (boundary or non-identifiable)"})
+                         "message": "Hessian not positive definite at the optimum: a boundary or a parameter the "
+                                    "data do not determine", "status": "failed"})
         return None
-    phi_vcov = 2.0 * np.linalg.inv(hessian)
+    phi_vcov = np.zeros((phi.size, phi.size))
+    phi_vcov[np.ix_(free, free)] = 2.0 * np.linalg.inv(hessian)
     kr = None
     vcov = evaluation.vcov_beta
     if df_method.startswith("kenward-roger"):
@@ -289,6 +307,6 @@ def _build_fit(model, spec, phi, method, df_method, optimizer_used, attempts):
         attempts=attempts, _data=data_patterns, _spec=spec, _evaluation=evaluation,
         _model_spec=model.model_spec, _frame=model.frame, _factors=model.factors,
         _numerics=model.numerics, _kr=kr, subject=model.subject, response=model.response,
-        visit_name=model.visit,
+        visit_name=model.visit, boundary=boundary,
     )
     return fit

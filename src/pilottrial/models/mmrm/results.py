@@ -30,7 +30,11 @@ class MMRMFit:
     parameters as SAS names them, ``phi_names``) with ``phi_vcov``, ``sigmas`` (the visit
     covariance of each group). Tables: :attr:`coefficients`, :meth:`lsmeans`,
     :meth:`treatment_contrasts`, :meth:`contrast`, :meth:`f_test`, :meth:`type3`,
-    :attr:`covariance_parameters`, :attr:`fit_statistics`; text: :meth:`summary`.
+    :attr:`covariance_parameters`, :attr:`fit_statistics`; text: :meth:`summary`. How the fit
+    was reached: ``attempts`` (structures skipped, optimisers failed, budgets spent), ``notes``
+    (the same in words, empty when the first structure converged), ``boundary`` (indices of
+    covariance parameters estimated on the boundary of their space and held fixed for the
+    inference; :attr:`singular` when any).
     """
 
     formula: str
@@ -54,6 +58,8 @@ class MMRMFit:
     converged: bool
     optimizer: str
     attempts: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    boundary: tuple = ()
     subject: str = ""
     response: str = ""
     visit_name: str = ""
@@ -66,6 +72,11 @@ class MMRMFit:
     _numerics: dict | None = None
     _kr: dict | None = None
     _grid: tuple | None = None
+
+    @property
+    def singular(self) -> bool:
+        """True when a covariance parameter is estimated on the boundary (lme4's singular fit)."""
+        return bool(self.boundary)
 
     # ---- data, fitted values and residuals ------------------------------------------------
     @property
@@ -94,6 +105,7 @@ class MMRMFit:
                  f"covariance {self.structure}, {self.method.upper()}, df {self.df_method}; "
                  f"{self.n_subjects} subjects, {self.n_obs} observations, converged: {self.converged} "
                  f"({self.optimizer})",
+                 *[f"note: {n}" for n in self.notes],
                  self.fit_statistics.to_string(index=False), "",
                  self.covariance_parameters.to_string(index=False), "",
                  self.coefficients.to_string(index=False)]
@@ -119,13 +131,18 @@ class MMRMFit:
         if self.df_method.startswith("kenward-roger"):
             raise MMRMError("with_central_hessian applies to Satterthwaite or residual df, not Kenward-Roger")
         reml = self.method == "reml"
+        free = np.array([k for k in range(self.phi.size) if k not in self.boundary], dtype=int)
 
-        def gradient(phi):
+        def gradient(phi_free):
+            phi = self.phi.copy()
+            phi[free] = phi_free
             evaluation = self._data.evaluate(self._spec.sigmas_phi(phi), reml=reml, gradient=True)
-            return parameter_gradient(self._spec.jac_phi(phi), evaluation.G)
+            return parameter_gradient(self._spec.jac_phi(phi), evaluation.G)[free]
 
-        hessian = numerical_hessian(gradient, self.phi)
-        return replace(self, phi_vcov=2.0 * np.linalg.inv(hessian))
+        hessian = numerical_hessian(gradient, self.phi[free])
+        phi_vcov = np.zeros((self.phi.size, self.phi.size))
+        phi_vcov[np.ix_(free, free)] = 2.0 * np.linalg.inv(hessian)
+        return replace(self, phi_vcov=phi_vcov)
 
     # ---- fit statistics ----------------------------------------------------------------
     @property
