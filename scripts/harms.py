@@ -3,6 +3,7 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
+from pilottrial.analyses.common import not_estimable_lines
 from pilottrial.analyses.harms import harms_tables, participants_table, read_harms
 from pilottrial.config import Trial
 from pilottrial.data.table import read_table
@@ -11,5 +12,7 @@ trial = Trial.from_config(snakemake.params.config)
 participants = participants_table(read_table(snakemake.input.analysis))
 tables = harms_tables(read_harms(trial, participants), participants, trial)
 out = {"index": False, "lineterminator": "\n", "float_format": "%.10g"}
-tables["adverse_events"].to_csv(snakemake.output.adverse_events, **out)
-tables["dissociation"].to_csv(snakemake.output.dissociation, **out)
+for name in ("adverse_events", "dissociation"):
+    tables[name].to_csv(getattr(snakemake.output, name), **out)
+    for line in not_estimable_lines(tables[name], name, keys=("term", "arm", "statistic")):
+        print(line, file=sys.stderr)

@@ -3,13 +3,25 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
+from pilottrial.analyses.common import not_estimable_lines
 from pilottrial.analyses.missing import mi_contrasts, missing_data, tipping_point
 from pilottrial.config import Trial
 from pilottrial.data.table import read_table
+
+
+def log(line):
+    print(line, file=sys.stderr, flush=True)
+
 
 trial = Trial.from_config(snakemake.params.config)
 analysis = read_table(snakemake.input.analysis)
 out = {"index": False, "lineterminator": "\n", "float_format": "%.10g"}
 missing_data(analysis, trial).to_csv(snakemake.output.missing, **out)
-mi_contrasts(analysis, trial).to_csv(snakemake.output.imputation, **out)
-tipping_point(analysis, trial).to_csv(snakemake.output.tipping, **out)
+imputation = mi_contrasts(analysis, trial, log=log)
+imputation.to_csv(snakemake.output.imputation, **out)
+tipping = tipping_point(analysis, trial)
+tipping.to_csv(snakemake.output.tipping, **out)
+for line in (not_estimable_lines(imputation, "multiple_imputation", keys=("outcome", "visit", "analysis"))
+             + not_estimable_lines(tipping.drop_duplicates(["outcome", "note"]), "tipping_point",
+                                   keys=("outcome", "visit"))):
+    log(line)

@@ -17,6 +17,17 @@ sims = combine_shards([read_table(path) for path in snakemake.input.shards], pla
 curve, sample_size = power_curve(sims, plan)
 curve.to_csv(snakemake.output.curve, index=False, lineterminator="\n", float_format="%.10g")
 sample_size.to_csv(snakemake.output.sample_size, index=False, lineterminator="\n", float_format="%.10g")
-plot_power_curve(curve, sample_size, snakemake.output.figure, plan=plan,
-                 title=f"{plan.outcome} at {plan.visit}: power of the definitive trial")
+if plan.estimable:
+    plot_power_curve(curve, sample_size, snakemake.output.figure, plan=plan,
+                     title=f"{plan.outcome} at {plan.visit}: power of the definitive trial")
+else:  # no curve to draw: a figure that says why
+    import matplotlib.pyplot as plt
+
+    from pilottrial.report.figures.save import save_figure
+
+    fig, ax = plt.subplots(figsize=(9.0, 2.0), dpi=150)
+    ax.axis("off")
+    ax.text(0.5, 0.5, f"{plan.outcome} at {plan.visit}: no power curve\n{plan.not_estimable}", ha="center",
+            va="center", wrap=True, fontsize=10)
+    save_figure(fig, snakemake.output.figure, svg=False)
 print("\n\n".join(planning_summary(plan, sample_size)), file=sys.stderr)

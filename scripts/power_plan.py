@@ -12,6 +12,9 @@ try:
 except InputError as error:
     exit_with(error)
 plan.to_json(snakemake.output.plan)
-print(f"plan: {plan.outcome} at {plan.visit}; effects {[(e['source'], round(e['value'], 3)) for e in plan.effects]}; "
-      f"n per arm {plan.n_per_arm}; {plan.n_sims} simulations each; variance inflation "
-      f"{plan.variance_inflation} (x{plan.inflation_factor:.3f})", file=sys.stderr)
+if not plan.estimable:  # nothing to simulate: the sample-size table will say why
+    print(f"plan: {plan.outcome} at {plan.visit}: {plan.not_estimable}", file=sys.stderr)
+else:
+    print(f"plan: {plan.outcome} at {plan.visit}; effects {[(e['source'], round(e['value'], 3)) for e in plan.effects]}; "
+          f"n per arm {plan.n_per_arm}; {plan.n_sims} simulations each; variance inflation "
+          f"{plan.variance_inflation} (x{plan.inflation_factor:.3f})", file=sys.stderr)

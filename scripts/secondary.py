@@ -4,6 +4,7 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")
 
 from pilottrial.analyses.bayes import posterior_table
+from pilottrial.analyses.common import not_estimable_lines
 from pilottrial.analyses.effects import effect_sizes
 from pilottrial.analyses.multiplicity import adjust_contrasts
 from pilottrial.analyses.responders import responder_table
@@ -14,7 +15,13 @@ trial = Trial.from_config(snakemake.params.config)
 analysis = read_table(snakemake.input.analysis)
 contrasts = read_table(snakemake.input.contrasts)
 out = {"index": False, "lineterminator": "\n", "float_format": "%.10g"}
-adjust_contrasts(contrasts, trial).to_csv(snakemake.output.multiplicity, **out)
-effect_sizes(analysis, contrasts, trial).to_csv(snakemake.output.effect_sizes, **out)
-responder_table(analysis, trial).to_csv(snakemake.output.responders, **out)
-posterior_table(contrasts, trial).to_csv(snakemake.output.posterior, **out)
+tables = {
+    "multiplicity": adjust_contrasts(contrasts, trial),
+    "effect_sizes": effect_sizes(analysis, contrasts, trial),
+    "responders": responder_table(analysis, trial),
+    "posterior": posterior_table(contrasts, trial),
+}
+for name, table in tables.items():
+    table.to_csv(getattr(snakemake.output, name), **out)
+    for line in not_estimable_lines(table, name, keys=("outcome", "visit", "method", "definition", "prior")):
+        print(line, file=sys.stderr)

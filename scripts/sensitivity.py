@@ -3,6 +3,7 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
+from pilottrial.analyses.common import not_estimable_lines
 from pilottrial.analyses.sensitivity import sensitivity_analyses
 from pilottrial.config import Trial
 from pilottrial.data.table import read_table
@@ -15,3 +16,5 @@ def progress(done):
 trial = Trial.from_config(snakemake.params.config)
 table = sensitivity_analyses(read_table(snakemake.input.analysis), trial, progress=progress)
 table.to_csv(snakemake.output.sensitivity, index=False, lineterminator="\n", float_format="%.10g")
+for line in not_estimable_lines(table, "sensitivity", keys=("outcome", "analysis", "visit")):
+    print(line, file=sys.stderr)

@@ -103,8 +103,9 @@ def report_figure_specs(config: dict, results_dir: str) -> dict[str, dict]:
         add(f"{outcome_slug(primary.name)}_trajectories",
             f"{primary.name}: individual participant trajectories by arm, with the arm means.", "outcomes",
             primary.name)
+    mcid = "; dashed lines at plus and minus the MCID" if any(o.mcid is not None for o in efficacy) else ""
     add("forest", f"Treatment differences ({treatment} minus {reference}) in adjusted mean change at the key "
-                  f"visits with {level} CIs; dashed lines at plus and minus the MCID.", "outcomes")
+                  f"visits with {level} CIs{mcid}.", "outcomes")
     specs["forest"]["wide"] = True
     if primary is not None and not primary.is_mechanism:
         slug = outcome_slug(primary.name)

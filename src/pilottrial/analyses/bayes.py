@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pilottrial.analyses.common import as_trial
+from pilottrial.analyses.common import as_trial, not_estimable, reason_of
 
 __all__ = ["posterior_table", "posterior_probabilities", "POSTERIOR_COLUMNS", "sceptical_prior_sd"]
 
@@ -70,8 +70,9 @@ def _benefit_probability(distribution, threshold: float, lower_is_better: bool) 
     return float(distribution.cdf(-threshold)) if lower_is_better else float(distribution.sf(threshold))
 
 
-def _posterior_rows(estimate, std_error, df, better, mcid, prior_sd, df_name) -> list:
-    """The flat and the sceptical row of :func:`posterior_probabilities` (dicts)."""
+def _posterior_rows(estimate, std_error, df, better, mcid, prior_sd, df_name, reason=None) -> list:
+    """The flat and the sceptical row of :func:`posterior_probabilities` (dicts); ``reason`` says
+    why the contrast has no estimate, SE or df (default: that it has none)."""
     lower_is_better = better == "lower"
     mcid = float(mcid) if mcid is not None else np.nan
     s = sceptical_prior_sd(None if np.isnan(mcid) else mcid, prior_sd)
@@ -79,6 +80,7 @@ def _posterior_rows(estimate, std_error, df, better, mcid, prior_sd, df_name) ->
     estimate, se, df = float(estimate), float(std_error), float(df)
     estimable = np.isfinite(estimate) and np.isfinite(se) and se > 0 and np.isfinite(df) and df > 0
     base = {"mcid": mcid}
+    missing = not_estimable(reason or "the MMRM contrast has no estimate, SE or df")
 
     flat = dict(base, prior="flat", prior_mean=np.nan, prior_sd=np.nan)
     if estimable:
@@ -91,8 +93,7 @@ def _posterior_rows(estimate, std_error, df, better, mcid, prior_sd, df_name) ->
                                   f"t reference with {df_name} df")
     else:
         flat.update(posterior_mean=np.nan, posterior_sd=np.nan, prob_benefit=np.nan,
-                    prob_benefit_beyond_mcid=np.nan,
-                    approximation="not computed: the MMRM contrast has no estimate, SE or df")
+                    prob_benefit_beyond_mcid=np.nan, approximation=missing)
 
     sceptical = dict(base, prior="sceptical", prior_mean=0.0, prior_sd=s)
     if not np.isfinite(s):
@@ -102,8 +103,7 @@ def _posterior_rows(estimate, std_error, df, better, mcid, prior_sd, df_name) ->
                                        "analysis.sceptical_prior_sd is not set")
     elif not estimable:
         sceptical.update(posterior_mean=np.nan, posterior_sd=np.nan, prob_benefit=np.nan,
-                         prob_benefit_beyond_mcid=np.nan,
-                         approximation="not computed: the MMRM contrast has no estimate, SE or df")
+                         prob_benefit_beyond_mcid=np.nan, approximation=missing)
     else:
         precision = 1.0 / s**2 + 1.0 / se**2
         posterior_sd = float(np.sqrt(1.0 / precision))
@@ -206,7 +206,11 @@ def posterior_table(contrasts: pd.DataFrame, config) -> pd.DataFrame:
           (effect < 0 when ``better: lower``, > 0 when ``better: higher``);
         * ``mcid`` and ``prob_benefit_beyond_mcid`` -- probability of a benefit larger than the
           MCID (effect < -MCID, or > MCID); NaN when the outcome has no ``mcid``;
-        * ``approximation`` -- how the posterior was computed, or why the row is empty.
+        * ``approximation`` -- how the posterior was computed, or why the row is empty:
+          "not estimable: <reason>" when the MMRM contrast has no estimate, SE or df, or
+          the outcome has no contrast at any key visit (e.g. no follow-up: then it has
+          such rows at every key visit), "not computed: ..." when no sceptical prior is
+          defined.
 
         When the outcome has no ``mcid`` and ``analysis.sceptical_prior_sd`` is not set, the
         sceptical row is kept (so that every outcome has two rows) with NaN numbers and an
@@ -272,12 +276,23 @@ def posterior_table(contrasts: pd.DataFrame, config) -> pd.DataFrame:
     mmrm = contrasts[contrasts["model"] == "mmrm"]
     rows = []
     for outcome in trial.efficacy_outcomes:
+        # an outcome with no contrast at any key visit (e.g. no follow-up) keeps rows that say why;
+        # one measured at some key visits only has rows at those
+        has_any = mmrm["outcome"].eq(outcome.name).any() and mmrm.loc[
+            mmrm["outcome"] == outcome.name, "visit"].isin(trial.key_visits).any()
         for visit in trial.key_visits:
             found = mmrm[(mmrm["outcome"] == outcome.name) & (mmrm["visit"] == visit)]
-            if found.empty:
+            if found.empty and has_any:
                 continue
-            contrast = found.iloc[0]
+            if found.empty:
+                numbers = (np.nan, np.nan, np.nan)
+                reason = f"no MMRM contrast of {outcome.name} at {visit}"
+            else:
+                contrast = found.iloc[0]
+                numbers = (contrast["estimate"], contrast["std_error"], contrast["df"])
+                note = contrast.get("note") if "note" in found.columns else None
+                reason = (f"the MMRM contrast has no estimate, SE or df ({reason_of(note)})"
+                          if reason_of(note) else None)
             rows += [{"outcome": outcome.name, "visit": visit} | row
-                     for row in _posterior_rows(contrast["estimate"], contrast["std_error"], contrast["df"],
-                                                outcome.better, outcome.mcid, prior_sd, df_name)]
+                     for row in _posterior_rows(*numbers, outcome.better, outcome.mcid, prior_sd, df_name, reason)]
     return _float_columns(pd.DataFrame(rows, columns=POSTERIOR_COLUMNS))

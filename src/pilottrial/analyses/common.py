@@ -1,19 +1,35 @@
-"""What the analyses share: the typed trial from a config, and one outcome's model frame.
+"""What the analyses share: the typed trial from a config, one outcome's model frame, and how
+a result that cannot be estimated is written.
 
 Table builders (``sensitivity_analyses``, ``mi_contrasts``, ``responder_table``...) accept the
 validated config dict or its :class:`~pilottrial.config.Trial`; :func:`as_trial` turns either
 into the ``Trial``. Statistical primitives take one outcome's rows and explicit arguments;
 :func:`outcome_frame` codes plain rows the way :func:`pilottrial.models.primary.model_frame`
 does, so that a notebook user needs no config.
+
+Not estimable
+    An analysis that cannot be estimated on a valid trial (too few participants, a visit
+    without data in one arm, a model that does not fit) is never an error: its rows keep
+    their place in the table with NaN numbers and a text column that starts
+    ``"not estimable: <reason>"`` (:func:`not_estimable`). Tables that have a note column use
+    it; the others get a ``note`` column, last, only when one of their rows is not estimable
+    (:func:`with_note`), so that the tables of a trial where everything is estimable keep
+    their columns. :func:`not_estimable_lines` lists such rows for a rule's log.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from pilottrial.config.trial import Trial
 
-__all__ = ["as_trial", "outcome_frame", "is_outcome_frame", "outcome_label"]
+__all__ = ["as_trial", "outcome_frame", "is_outcome_frame", "outcome_label", "NOT_ESTIMABLE", "not_estimable",
+           "is_not_estimable", "reason_of", "with_note", "not_estimable_lines"]
+
+#: Start of the note of every row that could not be estimated.
+NOT_ESTIMABLE = "not estimable"
+_MAX_REASON = 300
 
 
 def as_trial(config) -> Trial:
@@ -82,3 +98,76 @@ def outcome_label(data: pd.DataFrame, outcome=None) -> str:
     if len(names) > 1:
         raise ValueError(f"the rows hold several outcomes {list(names)[:5]}; pass the rows of one outcome")
     return str(names[0])
+
+
+def not_estimable(reason) -> str:
+    """The note of a row that cannot be estimated: ``"not estimable: <reason>"``.
+
+    Whitespace in ``reason`` (an exception or a text) is collapsed to single spaces, a reason
+    that already starts with "not estimable" is not prefixed twice, and the note is cut to
+    300 characters.
+
+    Examples
+    --------
+    >>> not_estimable("fewer than two participants   in an arm")
+    'not estimable: fewer than two participants in an arm'
+    """
+    text = " ".join(str(reason).split())
+    if text.lower().startswith(NOT_ESTIMABLE):
+        text = text[len(NOT_ESTIMABLE):].lstrip(" :")
+    note = f"{NOT_ESTIMABLE}: {text}"
+    return note if len(note) <= _MAX_REASON else note[:_MAX_REASON - 3] + "..."
+
+
+def is_not_estimable(text) -> bool:
+    """True for a note written by :func:`not_estimable`."""
+    return isinstance(text, str) and text.startswith(NOT_ESTIMABLE)
+
+
+def reason_of(note) -> str:
+    """The reason of a note (the text after "not estimable: "); "" for a missing note.
+
+    Examples
+    --------
+    >>> reason_of("not estimable: no data at 30d")
+    'no data at 30d'
+    """
+    if not isinstance(note, str):
+        return ""
+    text = " ".join(note.split())
+    return text[len(NOT_ESTIMABLE):].lstrip(" :") if text.startswith(NOT_ESTIMABLE) else text
+
+
+def with_note(table: pd.DataFrame, notes, column: str = "note") -> pd.DataFrame:
+    """``table`` with ``notes`` (one text per row, "" for none) as a last column ``column`` when
+    at least one is not empty; ``table`` unchanged otherwise.
+
+    The tables whose columns have no note keep them when every row is estimable (the columns
+    of a trial's tables do not change unless something could not be estimated).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> list(with_note(pd.DataFrame({"x": [1.0, 2.0]}), ["", ""]).columns)
+    ['x']
+    >>> with_note(pd.DataFrame({"x": [1.0, float("nan")]}), ["", not_estimable("no data")])["note"].tolist()
+    ['', 'not estimable: no data']
+    """
+    notes = ["" if n is None or (isinstance(n, float) and np.isnan(n)) else str(n) for n in notes]
+    if len(notes) != len(table):
+        raise ValueError(f"{len(notes)} notes for {len(table)} rows")
+    if not any(notes):
+        return table
+    return table.assign(**{column: notes})
+
+
+def not_estimable_lines(table: pd.DataFrame, name: str, keys=("outcome", "visit", "analysis")) -> list[str]:
+    """One line per row of ``table`` with a not-estimable note, for a rule's log:
+    ``"<name>: <key values>: not estimable: <reason>"`` (keys that are columns of the table)."""
+    lines = []
+    for _, row in table.iterrows():
+        notes = [value for value in row.to_numpy() if is_not_estimable(value)]
+        if notes:
+            where = ", ".join(str(row[k]) for k in keys if k in table.columns and pd.notna(row[k]) and str(row[k]))
+            lines.append(f"{name}: {where}: {notes[0]}" if where else f"{name}: {notes[0]}")
+    return lines

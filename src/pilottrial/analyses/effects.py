@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pilottrial.analyses.common import as_trial
+from pilottrial.analyses.common import as_trial, not_estimable, reason_of, with_note
 from pilottrial.models.frame import model_frame
 
 __all__ = ["effect_sizes", "hedges_g", "hedges_correction", "pooled_sd", "EFFECT_COLUMNS"]
@@ -167,8 +167,10 @@ def effect_sizes(analysis: pd.DataFrame, contrasts: pd.DataFrame, config) -> pd.
         ``mmrm_over_baseline_sd`` first then ``observed_change``). ``sd`` is the standardizer,
         ``sd_source`` says which SD it is, ``n_reference``/``n_treatment`` the participants it
         was computed from. Negative ``estimate`` = lower scores (more improvement on a
-        lower-is-better scale) with treatment. Undefined values are NaN (e.g. no MMRM contrast,
-        fewer than two participants in an arm).
+        lower-is-better scale) with treatment. A row that cannot be estimated (no MMRM
+        contrast, fewer than two participants in an arm, an SD of 0) has NaN numbers and a
+        ``note`` column, added last, says "not estimable: <reason>"; an outcome without any
+        post-baseline score has such rows at the key visits.
 
     Notes
     -----
@@ -221,7 +223,7 @@ def effect_sizes(analysis: pd.DataFrame, contrasts: pd.DataFrame, config) -> pd.
     trial = as_trial(config)
     reference_arm, treatment_arm, alpha = trial.reference, trial.treatment, trial.alpha
     mmrm = contrasts[contrasts["model"] == "mmrm"]
-    rows = []
+    rows, notes = [], []
     for outcome in trial.efficacy_outcomes:
         name = outcome.name
         rows_outcome = analysis[analysis["outcome"] == name]
@@ -232,15 +234,30 @@ def effect_sizes(analysis: pd.DataFrame, contrasts: pd.DataFrame, config) -> pd.
         n_ref_model, n_trt_model = len(base_reference), len(base_treatment)
         baseline_sd = pooled_sd(base_reference, base_treatment)
         j_model = hedges_correction(n_ref_model, n_trt_model)
-        usable_sd = np.isfinite(baseline_sd) and baseline_sd > 0
-        measured = set(rows_outcome.loc[rows_outcome["score"].notna(), "visit"])
-        for visit in [v for v in trial.post_baseline if v in measured]:
+        sd_problem = _sd_problem(baseline_sd, n_ref_model, n_trt_model, "baseline score of the participants in the MMRM")
+        measured = set(rows_outcome.loc[rows_outcome["score"].notna() & rows_outcome["visit"].isin(trial.post_baseline),
+                                        "visit"])
+        visits = [v for v in trial.post_baseline if v in measured]
+        if not visits:  # baseline only: rows at the key visits say why
+            reason = not_estimable(f"{name} has no post-baseline score")
+            for visit in trial.key_visits:
+                for method, source in (("mmrm_over_baseline_sd", SD_SOURCE_BASELINE),
+                                       ("observed_change", SD_SOURCE_CHANGE)):
+                    rows.append({"outcome": name, "visit": visit, "method": method, "sd_source": source,
+                                 "sd": np.nan, "estimate": np.nan, "ci_lower": np.nan, "ci_upper": np.nan,
+                                 "n_reference": 0, "n_treatment": 0})
+                    notes.append(reason)
+            continue
+        for visit in visits:
             found = mmrm[(mmrm["outcome"] == name) & (mmrm["visit"] == visit)]
-            if usable_sd and not found.empty:
+            contrast_problem = _contrast_problem(found, name, visit)
+            if sd_problem is None and contrast_problem is None:
                 contrast = found.iloc[0]
                 scaled = [float(contrast[c]) / baseline_sd * j_model for c in ("estimate", "ci_lower", "ci_upper")]
+                notes.append("")
             else:
                 scaled = [np.nan, np.nan, np.nan]
+                notes.append(not_estimable(contrast_problem or sd_problem))
             rows.append({"outcome": name, "visit": visit, "method": "mmrm_over_baseline_sd",
                          "sd_source": SD_SOURCE_BASELINE, "sd": baseline_sd, "estimate": scaled[0],
                          "ci_lower": scaled[1], "ci_upper": scaled[2],
@@ -250,6 +267,9 @@ def effect_sizes(analysis: pd.DataFrame, contrasts: pd.DataFrame, config) -> pd.
             change_reference = at_visit.loc[at_visit["arm"] == reference_arm, "change"].to_numpy(dtype=float)
             change_treatment = at_visit.loc[at_visit["arm"] == treatment_arm, "change"].to_numpy(dtype=float)
             g, lower, upper, change_sd = hedges_g(change_treatment, change_reference, alpha=alpha)
+            problem = _sd_problem(change_sd, len(change_reference), len(change_treatment),
+                                  f"change from baseline at {visit}")
+            notes.append(not_estimable(problem) if problem else "")
             rows.append({"outcome": name, "visit": visit, "method": "observed_change",
                          "sd_source": SD_SOURCE_CHANGE, "sd": change_sd, "estimate": g,
                          "ci_lower": lower, "ci_upper": upper,
@@ -259,4 +279,26 @@ def effect_sizes(analysis: pd.DataFrame, contrasts: pd.DataFrame, config) -> pd.
         table[column] = table[column].astype(float)
     for column in ("n_reference", "n_treatment"):
         table[column] = table[column].astype(int)
-    return table
+    return with_note(table, notes)
+
+
+def _sd_problem(sd: float, n_reference: int, n_treatment: int, what: str) -> str | None:
+    """Why a standardizer cannot be used (None when it can)."""
+    if min(n_reference, n_treatment) < 2:
+        return (f"fewer than two participants with a {what} in an arm "
+                f"({n_reference} reference, {n_treatment} treatment)")
+    if not (np.isfinite(sd) and sd > 0):
+        return f"the {what} does not vary within the arms (pooled SD 0)"
+    return None
+
+
+def _contrast_problem(found: pd.DataFrame, outcome: str, visit: str) -> str | None:
+    """Why the MMRM contrast of ``outcome`` at ``visit`` cannot be scaled (None when it can)."""
+    if found.empty:
+        return f"no MMRM contrast of {outcome} at {visit}"
+    contrast = found.iloc[0]
+    if all(np.isfinite(float(contrast[c])) for c in ("estimate", "ci_lower", "ci_upper")):
+        return None
+    note = contrast.get("note") if "note" in found.columns else None
+    reason = f"the MMRM contrast of {outcome} at {visit} has no estimate"
+    return f"{reason} ({reason_of(note)})" if reason_of(note) else reason

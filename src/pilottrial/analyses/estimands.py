@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pilottrial.analyses.common import as_trial
+from pilottrial.analyses.common import as_trial, not_estimable, with_note
 
 __all__ = ["ESTIMAND_COLUMNS", "DEFAULT_POPULATION", "DEFAULT_INTERCURRENT_EVENT", "DEFAULT_STRATEGY",
            "estimand_table"]
@@ -60,7 +60,10 @@ def estimand_table(config, analysis: pd.DataFrame | None = None) -> pd.DataFrame
     -------
     pandas.DataFrame
         :data:`ESTIMAND_COLUMNS`, outcomes in config order, intercurrent events in declared
-        order. Every outcome gets rows, declared or not.
+        order. Every outcome gets rows, declared or not. When ``analysis`` is given, an
+        outcome without any post-baseline score keeps its rows, and a ``note`` column (added
+        last when there is such an outcome) says "not estimable: <outcome> has no
+        post-baseline score".
 
     Notes
     -----
@@ -109,9 +112,12 @@ def estimand_table(config, analysis: pd.DataFrame | None = None) -> pd.DataFrame
     if analysis is not None:
         scored = analysis[analysis["score"].notna() & analysis["visit"].isin(post)]
         measured = scored.groupby("outcome")["visit"].agg(lambda s: set(s)).to_dict()
-    rows = []
+    rows, notes = [], []
     for outcome in trial.outcomes:
         name = outcome.name
+        # an outcome without any post-baseline score keeps its estimand, which this trial cannot estimate
+        note = (not_estimable(f"{name} has no post-baseline score")
+                if analysis is not None and name not in measured else "")
         declared = outcome.spec.get("estimand") or {}
         visits_of = key
         model = "MMRM"
@@ -137,4 +143,5 @@ def estimand_table(config, analysis: pd.DataFrame | None = None) -> pd.DataFrame
             events = [{"event": "none", "strategy": "not applicable"}]
         for e in events:
             rows.append(base | {"intercurrent_event": e["event"], "strategy": e["strategy"]})
-    return pd.DataFrame(rows, columns=ESTIMAND_COLUMNS)
+            notes.append(note)
+    return with_note(pd.DataFrame(rows, columns=ESTIMAND_COLUMNS), notes)

@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from pilottrial.analyses.common import as_trial
+from pilottrial.analyses.common import as_trial, not_estimable, reason_of, with_note
 from pilottrial.errors import InputError
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "poisson_rate_interval",
     "feasibility_table",
     "progression_table",
+    "check_progression_criteria",
 ]
 
 #: Columns of :func:`feasibility_table`.
@@ -53,7 +54,7 @@ _PROPORTION_METRICS = {"retention", "completeness", "eligibility_rate", "consent
 _YES = {"yes", "y", "true", "1"}
 _NO = {"no", "n", "false", "0"}
 _MISSING = ["", "NA", "NaN", "nan", "."]
-_NO_SCREENING = ("no screening data: configure feasibility.screening_log or feasibility.counts")
+_NO_SCREENING = not_estimable("no screening data: configure feasibility.screening_log or feasibility.counts")
 _INFUSION_NOTE = ("assumed: every randomized participant with a baseline assessment received the "
                   "intervention (no dosing record)")
 
@@ -310,7 +311,9 @@ def feasibility_table(analysis: pd.DataFrame, config, screening: pd.DataFrame | 
             that visit, an outcome counting as scheduled at a visit if anyone has a score
             there (so imaging measured at baseline and 30d only is not missing at 24h).
 
-        Proportions carry 100(1 - alpha)% Wilson intervals (:func:`wilson_interval`).
+        Proportions carry 100(1 - alpha)% Wilson intervals (:func:`wilson_interval`). A
+        measure that cannot be computed (no screening data; completeness at a visit where no
+        outcome has a score) is NaN with ``note`` "not estimable: <reason>".
 
     Notes
     -----
@@ -415,8 +418,11 @@ def feasibility_table(analysis: pd.DataFrame, config, screening: pd.DataFrame | 
         for a in arms + [OVERALL]:
             expected = sum(len(scheduled.get(u, [])) for u in visits) * n_rand[a]
             got = sum(int(observed.get((u, b), 0)) for u in visits for b in (arms if a == OVERALL else [a]))
+            note = ("observed / expected scores (outcomes scheduled at the visit)" if expected else
+                    not_estimable(f"no outcome has a score at {v}: nothing was expected" if v != "all"
+                                  else "no score at any visit"))
             rows.append(_row("completeness", arm=a, visit=v, numerator=float(got), denominator=float(expected),
-                             alpha=alpha, note="observed / expected scores (outcomes scheduled at the visit)"))
+                             alpha=alpha, note=note))
     table = pd.DataFrame(rows, columns=FEASIBILITY_COLUMNS)
     return table.astype({c: float for c in ["numerator", "denominator", "proportion", "ci_lower", "ci_upper",
                                             "value"]})
@@ -447,7 +453,9 @@ def progression_table(feasibility: pd.DataFrame, config) -> pd.DataFrame:
         interval; ``met`` is ``"met"`` when observed >= threshold, ``"not met"`` when below,
         ``"not assessable"`` when the observed value is missing; ``met_with_confidence`` is
         True when the whole interval lies at or above the threshold (Wilson interval for
-        proportions, exact Poisson interval for recruitment).
+        proportions, exact Poisson interval for recruitment). A criterion that is not
+        assessable has a ``note`` column (added last when there is one) saying
+        "not estimable: <reason>".
 
     Raises
     ------
@@ -462,10 +470,52 @@ def progression_table(feasibility: pd.DataFrame, config) -> pd.DataFrame:
     criterion met by a point estimate alone is read as such.
     """
     trial = as_trial(config)
+    rows, notes = [], []
+    for c, visit in check_progression_criteria(trial):
+        metric, threshold = c["metric"], float(c["threshold"])
+        match = feasibility[(feasibility["measure"] == metric) & (feasibility["arm"] == OVERALL)]
+        if visit is not None:
+            match = match[match["visit"] == visit]
+        if len(match):
+            hit = match.iloc[0]
+            observed, lo, hi = float(hit["value"]), float(hit["ci_lower"]), float(hit["ci_upper"])
+            why = reason_of(hit["note"]) if "note" in match.columns else ""
+        else:
+            observed = lo = hi = np.nan
+            why = ""
+        if np.isnan(observed):
+            met, confident = "not assessable", False
+            notes.append(not_estimable(f"{metric} is not available" + (f" ({why})" if why else "")))
+        else:
+            met = "met" if observed >= threshold else "not met"
+            confident = bool(np.isfinite(lo) and lo >= threshold)
+            notes.append("")
+        rows.append({"name": c["name"], "metric": metric, "visit": visit, "threshold": threshold,
+                     "observed": observed, "ci_lower": lo, "ci_upper": hi, "met": met,
+                     "met_with_confidence": confident})
+    return with_note(pd.DataFrame(rows, columns=PROGRESSION_COLUMNS), notes)
+
+
+def check_progression_criteria(config) -> list:
+    """The progression criteria of a config, checked: ``[(criterion, visit)]`` in config order,
+    ``visit`` the visit a retention or completeness criterion is read at (None for the others).
+
+    Parameters
+    ----------
+    config : dict or Trial
+        Validated config (``feasibility.progression_criteria``, ``visits``).
+
+    Raises
+    ------
+    InputError
+        A proportion threshold outside [0, 1] (e.g. 80 for 80%), or a visit not in the
+        config. Everything it checks is in the config: it can run before any job does.
+    """
+    trial = as_trial(config)
     criteria = trial.section("feasibility").get("progression_criteria") or []
     order = list(trial.visit_order)
     key = list(trial.key_visits or order[1:])
-    rows = []
+    checked = []
     for i, c in enumerate(criteria):
         metric, threshold = c["metric"], float(c["threshold"])
         where = f"feasibility.progression_criteria[{i}]"
@@ -482,20 +532,5 @@ def progression_table(feasibility: pd.DataFrame, config) -> pd.DataFrame:
                 raise InputError(f"{where} ({c['name']}): visit {visit!r} is not in visits.order {order}",
                                  column=f"{where}.visit",
                                  fix="use a visit of visits.order" + (" or all" if metric == "completeness" else ""))
-        match = feasibility[(feasibility["measure"] == metric) & (feasibility["arm"] == OVERALL)]
-        if visit is not None:
-            match = match[match["visit"] == visit]
-        if len(match):
-            hit = match.iloc[0]
-            observed, lo, hi = float(hit["value"]), float(hit["ci_lower"]), float(hit["ci_upper"])
-        else:
-            observed = lo = hi = np.nan
-        if np.isnan(observed):
-            met, confident = "not assessable", False
-        else:
-            met = "met" if observed >= threshold else "not met"
-            confident = bool(np.isfinite(lo) and lo >= threshold)
-        rows.append({"name": c["name"], "metric": metric, "visit": visit, "threshold": threshold,
-                     "observed": observed, "ci_lower": lo, "ci_upper": hi, "met": met,
-                     "met_with_confidence": confident})
-    return pd.DataFrame(rows, columns=PROGRESSION_COLUMNS)
+        checked.append((c, visit))
+    return checked

@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from pilottrial.analyses.common import as_trial
+from pilottrial.analyses.common import as_trial, not_estimable, with_note
 from pilottrial.analyses.nonparametric import hodges_lehmann
 from pilottrial.errors import InputError
 
@@ -382,7 +382,10 @@ def adverse_event_table(adverse_events: pd.DataFrame | None, participants: pd.Da
     table = pd.DataFrame(rows + per_term, columns=ADVERSE_EVENT_COLUMNS)
     int_cols = ["n_treatment", "N_treatment", "n_reference", "N_reference", "events_treatment",
                 "events_reference"]
-    return table.astype({c: "int64" for c in int_cols})
+    empty_arm = not (n_arm[treatment] and n_arm[reference])
+    notes = [not_estimable(f"no participant randomized to an arm ({n_arm[reference]} {reference}, "
+                           f"{n_arm[treatment]} {treatment})") if empty_arm else ""] * len(table)
+    return with_note(table.astype({c: "int64" for c in int_cols}), notes)
 
 
 # --------------------------------------------------------------------------- dissociation
@@ -425,7 +428,10 @@ def dissociation_table(dissociation: pd.DataFrame | None, participants: pd.DataF
         (estimate, 100(1 - alpha)% Welch t interval, Welch-Satterthwaite ``df``, t-test
         ``p_value``) and ``"Hodges-Lehmann shift (Mann-Whitney)"`` (estimate and
         distribution-free interval from :func:`hodges_lehmann`, Mann-Whitney ``p_value``).
-        ``n`` of a comparison row is the number of scores used in both arms.
+        ``n`` of a comparison row is the number of scores used in both arms. A row that
+        cannot be estimated (no score in an arm; for Welch, fewer than two or no variance)
+        has NaN numbers, and a ``note`` column, added last when there is such a row, says
+        "not estimable: <reason>".
 
     Notes
     -----
@@ -474,11 +480,19 @@ def dissociation_table(dissociation: pd.DataFrame | None, participants: pd.DataF
               for a in (reference, treatment)}
     base = {"scale": scale, "timepoint": timepoint}
     rows = [base | {"arm": a, "statistic": "summary"} | _describe(values[a]) for a in (reference, treatment)]
+    notes = [not_estimable(f"no {scale} score in the {a} arm") if not values[a].size else ""
+             for a in (reference, treatment)]
     x, y = values[treatment], values[reference]
     label = f"{treatment} - {reference}"
     n_both = int(x.size + y.size)
     welch = {"estimate": np.nan, "ci_lower": np.nan, "ci_upper": np.nan, "df": np.nan, "p_value": np.nan}
-    if x.size >= 2 and y.size >= 2 and (np.var(x) > 0 or np.var(y) > 0):
+    if x.size < 2 or y.size < 2:
+        notes.append(not_estimable(f"fewer than two {scale} scores in an arm ({y.size} {reference}, "
+                                   f"{x.size} {treatment})"))
+    elif not (np.var(x) > 0 or np.var(y) > 0):
+        notes.append(not_estimable(f"every {scale} score is the same within each arm (no variance)"))
+    else:
+        notes.append("")
         test = stats.ttest_ind(x, y, equal_var=False)
         ci = test.confidence_interval(confidence_level=1 - alpha)
         welch = {"estimate": float(x.mean() - y.mean()), "ci_lower": float(ci.low),
@@ -494,8 +508,10 @@ def dissociation_table(dissociation: pd.DataFrame | None, participants: pd.DataF
     rows.append(base | {"arm": label, "statistic": "Hodges-Lehmann shift (Mann-Whitney)", "n": n_both,
                         "estimate": hl["estimate"], "ci_lower": hl["ci_lower"], "ci_upper": hl["ci_upper"],
                         "p_value": p_mw})
+    notes.append("" if x.size and y.size else not_estimable(f"no {scale} score in an arm ({y.size} {reference}, "
+                                                            f"{x.size} {treatment})"))
     table = pd.DataFrame(rows, columns=DISSOCIATION_COLUMNS)
-    return table.astype({"n": "int64"})
+    return with_note(table.astype({"n": "int64"}), notes)
 
 
 def harms_tables(harms: dict, participants: pd.DataFrame, config) -> dict:

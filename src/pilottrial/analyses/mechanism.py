@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pilottrial.analyses.common import as_trial
+from pilottrial.analyses.common import as_trial, not_estimable, with_note
 
 __all__ = ["MECHANISM_COLUMNS", "OVERALL", "correlation_interval", "correlation_row", "mechanism_table"]
 
@@ -86,6 +86,12 @@ def correlation_interval(r: float, n: int, alpha: float = 0.05, method: str = "p
     return (float(np.tanh(z - half)), float(np.tanh(z + half)))
 
 
+def _constant(values: np.ndarray) -> bool:
+    """No spread beyond rounding: the range is at most 1e-9 of the largest absolute value (a
+    change computed as score - baseline that is the same for everyone may differ in the last bits)."""
+    return bool(np.ptp(values) <= 1e-9 * np.max(np.abs(values))) if values.size else True
+
+
 def correlation_row(x, y, alpha: float = 0.05) -> dict:
     r"""Pearson and Spearman correlation of paired values, with intervals and p-values.
 
@@ -101,8 +107,8 @@ def correlation_row(x, y, alpha: float = 0.05) -> dict:
     dict
         ``n``, ``pearson_r``, ``pearson_ci_lower``, ``pearson_ci_upper``, ``pearson_p``,
         ``spearman_rho``, ``spearman_ci_lower``, ``spearman_ci_upper``, ``spearman_p``.
-        Coefficients are NaN with fewer than 3 pairs or a constant variable; intervals with
-        fewer than 4 pairs.
+        Coefficients are NaN with fewer than 3 pairs or a constant variable (its range at
+        most 1e-9 of its largest absolute value: rounding); intervals with fewer than 4 pairs.
 
     Notes
     -----
@@ -129,7 +135,7 @@ def correlation_row(x, y, alpha: float = 0.05) -> dict:
     n = int(x.size)
     out = {"n": n}
     nan = {k: np.nan for k in MECHANISM_COLUMNS[5:]}
-    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+    if n < 3 or _constant(x) or _constant(y):
         return out | nan
     pearson = stats.pearsonr(x, y)
     spearman = stats.spearmanr(x, y)
@@ -159,7 +165,10 @@ def mechanism_table(analysis: pd.DataFrame, config) -> pd.DataFrame:
         :data:`MECHANISM_COLUMNS`, one row per mechanism outcome x post-baseline visit at
         which it was measured x arm (reference, treatment, ``"all"``), in config and visit
         order. ``n`` counts participants with both changes at that visit. Empty (with these
-        columns) when no outcome has the mechanism role.
+        columns) when no outcome has the mechanism role. Correlations that cannot be
+        estimated (fewer than 3 pairs, a change that does not vary) are NaN, and a mechanism
+        outcome without any post-baseline change has one row (``arm`` "all", no visit); a
+        ``note`` column, added last when there are such rows, says "not estimable: <reason>".
 
     Notes
     -----
@@ -181,12 +190,17 @@ def mechanism_table(analysis: pd.DataFrame, config) -> pd.DataFrame:
     baseline = order[0] if trial.baseline is None else trial.baseline
     primary = trial.primary.name
     mechanisms = [o.name for o in trial.mechanism_outcomes]
-    rows = []
+    rows, notes = [], []
     changes = analysis[analysis["visit"] != baseline]
     primary_change = changes[changes["outcome"] == primary].set_index(["participant", "visit"])["change"]
     for m in mechanisms:
         own = changes[(changes["outcome"] == m) & changes["change"].notna()]
         visits = [v for v in order if v in set(own["visit"])]
+        if not visits:  # baseline only: one row says why
+            rows.append({"mechanism_outcome": m, "primary_outcome": primary, "visit": "", "arm": OVERALL, "n": 0}
+                        | {k: np.nan for k in MECHANISM_COLUMNS[5:]})
+            notes.append(not_estimable(f"{m} has no change from baseline at any post-baseline visit"))
+            continue
         for v in visits:
             at = own[own["visit"] == v].set_index("participant")
             paired = pd.DataFrame({
@@ -196,7 +210,22 @@ def mechanism_table(analysis: pd.DataFrame, config) -> pd.DataFrame:
             })
             for arm in (reference, treatment, OVERALL):
                 subset = paired if arm == OVERALL else paired[paired["arm"] == arm]
-                rows.append({"mechanism_outcome": m, "primary_outcome": primary, "visit": v, "arm": arm}
-                            | correlation_row(subset["mechanism"], subset["primary"], alpha))
+                row = correlation_row(subset["mechanism"], subset["primary"], alpha)
+                rows.append({"mechanism_outcome": m, "primary_outcome": primary, "visit": v, "arm": arm} | row)
+                notes.append(_why_not(row, subset, m, primary))
     table = pd.DataFrame(rows, columns=MECHANISM_COLUMNS)
-    return table.astype({"n": "int64"})
+    return with_note(table.astype({"n": "int64"}), notes)
+
+
+def _why_not(row: dict, pairs: pd.DataFrame, mechanism: str, primary: str) -> str:
+    """The note of a row of :func:`mechanism_table`: "" when the correlations were estimated."""
+    if np.isfinite(row["pearson_r"]):
+        return ""
+    if row["n"] < 3:
+        return not_estimable(f"{row['n']} participant(s) with both changes; at least 3 are needed")
+    complete = pairs.dropna(subset=["mechanism", "primary"])
+    constant = [name for name, column in ((mechanism, "mechanism"), (primary, "primary"))
+                if _constant(complete[column].to_numpy(dtype=float))]
+    if not constant:
+        return not_estimable("the correlation is undefined")
+    return not_estimable(f"the change in {' and '.join(constant)} is the same for every participant")

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
-from pilottrial.analyses.common import as_trial
+from pilottrial.analyses.common import as_trial, not_estimable, reason_of, with_note
 from pilottrial.models.primary import CONTRAST_COLUMNS
 
 __all__ = ["adjust_contrasts", "holm", "ADJUSTED_COLUMNS"]
@@ -88,7 +88,10 @@ def adjust_contrasts(contrasts: pd.DataFrame, config) -> pd.DataFrame:
           ``"none"`` for secondary outcomes when ``analysis.multiplicity`` is ``none``;
           ``"none (mechanism outcome, exploratory)"`` for mechanism outcomes.
 
-        Unadjusted rows have ``p_adjusted == p_value``.
+        Unadjusted rows have ``p_adjusted == p_value``. A contrast without a p-value stays
+        in the table with NaN, out of the Holm family; an outcome with no MMRM contrast at
+        any key visit (e.g. no follow-up) has rows of NaN at the key visits; a ``note``
+        column, added last when there are such rows, says "not estimable: <reason>".
 
     Notes
     -----
@@ -129,10 +132,22 @@ def adjust_contrasts(contrasts: pd.DataFrame, config) -> pd.DataFrame:
 
     table = contrasts[(contrasts["model"] == "mmrm") & contrasts["visit"].isin(key_visits)
                       & contrasts["outcome"].isin(order)].copy()
+    # an outcome with no MMRM contrast at any key visit (no follow-up, a model that did not fit)
+    # keeps rows that say why
+    absent = [o for o in order if not table["outcome"].eq(o).any()]
+    if absent:
+        empty = pd.DataFrame([{c: np.nan for c in CONTRAST_COLUMNS} | {"outcome": o, "model": "mmrm", "visit": v,
+                               "note": not_estimable(f"no MMRM contrast of {o} at {v}")}
+                              for o in absent for v in key_visits])
+        table = pd.concat([table, empty], ignore_index=True) if len(table) else empty
     table["_outcome_order"] = table["outcome"].map(order.index)
     table["_visit_order"] = table["visit"].map(key_visits.index)
     table = table.sort_values(["_outcome_order", "_visit_order"]).drop(columns=["_outcome_order", "_visit_order"])
-    table = table.reset_index(drop=True)[CONTRAST_COLUMNS]
+    table = table.reset_index(drop=True)
+    given = table["note"] if "note" in table.columns else pd.Series("", index=table.index)
+    notes = [("" if pd.notna(p) else not_estimable(reason_of(g) or f"the MMRM contrast of {o} at {v} has no p-value"))
+             for p, g, o, v in zip(table["p_value"].astype(float), given, table["outcome"], table["visit"])]
+    table = table[CONTRAST_COLUMNS].astype({c: float for c in CONTRAST_COLUMNS[3:]})
 
     table["p_adjusted"] = table["p_value"].astype(float)
     table["adjustment"] = ""
@@ -143,7 +158,7 @@ def adjust_contrasts(contrasts: pd.DataFrame, config) -> pd.DataFrame:
     table.loc[is_mechanism & ~is_primary, "adjustment"] = "none (mechanism outcome, exploratory)"
     if method == "none":
         table.loc[secondary, "adjustment"] = "none"
-        return table[ADJUSTED_COLUMNS]
+        return with_note(table[ADJUSTED_COLUMNS], notes)
     for visit in key_visits:
         family = secondary & (table["visit"] == visit)
         table.loc[family, "adjustment"] = f"Holm across secondary outcomes at {visit}"
@@ -151,4 +166,4 @@ def adjust_contrasts(contrasts: pd.DataFrame, config) -> pd.DataFrame:
             table.loc[family, "p_adjusted"] = holm(table.loc[family, "p_value"])
     table["p_adjusted"] = table["p_adjusted"].astype(float).clip(upper=1.0)
     table.loc[table["p_value"].isna(), "p_adjusted"] = np.nan
-    return table[ADJUSTED_COLUMNS]
+    return with_note(table[ADJUSTED_COLUMNS], notes)

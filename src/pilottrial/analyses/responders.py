@@ -20,7 +20,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from pilottrial.analyses.common import as_trial
+from pilottrial.analyses.common import as_trial, not_estimable
 
 __all__ = ["responder_table", "compare_proportions", "number_needed_to_treat", "is_responder",
            "RESPONDER_COLUMNS"]
@@ -252,6 +252,10 @@ def responder_table(analysis: pd.DataFrame, config) -> pd.DataFrame:
         * ``nnt``, ``nnt_ci_lower``, ``nnt_ci_upper``, ``nnt_note`` -- see
           :func:`number_needed_to_treat` (positive NNTB, negative NNTH; never infinite).
 
+        Comparisons that cannot be estimated have NaN and notes starting "not estimable:"; when
+        an arm has nobody observed at the visit (e.g. an outcome without follow-up) both
+        ``or_note`` and ``nnt_note`` name the arm and the visit.
+
     Notes
     -----
     *Response* (see :func:`is_responder`): improvement :math:`\\ge r \\times` baseline with
@@ -332,6 +336,12 @@ def responder_table(analysis: pd.DataFrame, config) -> pd.DataFrame:
                     counts[f"missing_{label}"] = int(len(rows_arm) - len(observed))
                 comparison = compare_proportions(counts["n_treatment"], counts["N_treatment"],
                                                  counts["n_reference"], counts["N_reference"], alpha=alpha)
+                empty = [arm for label, arm in (("reference", reference_arm), ("treatment", treatment_arm))
+                         if counts[f"N_{label}"] == 0]
+                if empty:  # say which arm, at which visit, in both notes
+                    who = "either arm" if len(empty) == 2 else f"the {empty[0]} arm"
+                    reason = not_estimable(f"no participant of {who} has a score at {visit}")
+                    comparison.update(or_note=reason, nnt_note=reason)
                 rows.append({"outcome": name, "visit": visit, "definition": definition,
                              "threshold": float(threshold), **counts, **comparison})
     table = pd.DataFrame(rows, columns=RESPONDER_COLUMNS)

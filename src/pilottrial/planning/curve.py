@@ -56,7 +56,13 @@ def power_curve(sims: pd.DataFrame, plan: PowerPlan) -> tuple[pd.DataFrame, pd.D
 
     Simulated power = significant / ``n_sims``: a trial no covariance structure could fit
     counts as not significant (``n_failed``). ``mc_lower, mc_upper``: 95% Clopper-Pearson.
+
+    A plan the pilot could not give (``plan.not_estimable``) gives an empty curve and a
+    sample-size table with a row per effect x target power x method, NaN numbers, ``reached``
+    "no" and a last column ``note`` saying "not estimable: <reason>".
     """
+    if not plan.estimable:
+        return _not_estimable_tables(plan)
     rows, sizes = [], []
     for effect in plan.effects:
         sub = sims[sims["effect_source"] == effect["source"]]
@@ -105,8 +111,22 @@ def power_curve(sims: pd.DataFrame, plan: PowerPlan) -> tuple[pd.DataFrame, pd.D
     return curve, sizes
 
 
+def _not_estimable_tables(plan: PowerPlan) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The empty curve and the sample-size rows that say why of a plan the pilot could not give."""
+    curve = pd.DataFrame({c: pd.Series(dtype=float) for c in CURVE_COLUMNS})
+    sizes = pd.DataFrame([{"effect_source": e["source"], "effect": np.nan if e["value"] is None else e["value"],
+                           "target_power": target, "method": method, "n_per_arm": pd.NA, "power": np.nan,
+                           "mc_lower": np.nan, "mc_upper": np.nan, "reached": "no", "note": plan.not_estimable}
+                          for e in plan.effects for target in plan.target_power for method in METHODS],
+                         columns=SAMPLE_SIZE_COLUMNS + ["note"])
+    sizes["n_per_arm"] = sizes["n_per_arm"].astype("Int64")
+    return curve, sizes
+
+
 def planning_summary(plan: PowerPlan, sample_size: pd.DataFrame) -> list[str]:
     """Plain-text paragraphs for the report section 'Planning the definitive trial'."""
+    if not plan.estimable:
+        return [f"Sample size of a definitive trial for {plan.outcome} at {plan.visit}: {plan.not_estimable}."]
     inflation = ("" if plan.variance_inflation == "none" else
                  f", its variance inflated {plan.inflation_factor:.2f}-fold so that the SD is the upper "
                  f"{plan.variance_inflation[3:]}% confidence limit of the pilot's")

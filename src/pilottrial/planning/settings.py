@@ -27,11 +27,16 @@ from scipy import stats
 
 from pilottrial.config.trial import Trial
 from pilottrial.errors import InputError
+from pilottrial.models.mmrm import MMRMError
 from pilottrial.models.primary import fit_outcome_mmrm, model_frame
 from pilottrial.planning.options import DEFAULT_GRID, EFFECT_SOURCES, INFLATIONS, MIN_N_PER_ARM, power_settings
 
-__all__ = ["PowerPlan", "power_settings", "pilot_plan", "example_plan", "DEFAULT_GRID", "EFFECT_SOURCES",
-           "INFLATIONS", "MIN_N_PER_ARM"]
+__all__ = ["PowerPlan", "power_settings", "pilot_plan", "example_plan", "not_estimable_plan", "PLAN_FAILURES",
+           "DEFAULT_GRID", "EFFECT_SOURCES", "INFLATIONS", "MIN_N_PER_ARM"]
+
+#: Why a pilot may give no plan (its MMRM does not fit, a singular covariance): a plan that
+#: says why, never a crash.
+PLAN_FAILURES = (MMRMError, np.linalg.LinAlgError, ValueError)
 
 @dataclass
 class PowerPlan:
@@ -66,6 +71,13 @@ class PowerPlan:
     seed: int
     fallback: list = field(default_factory=list)
     pilot: dict = field(default_factory=dict)
+    not_estimable: str = ""
+
+    @property
+    def estimable(self) -> bool:
+        """False when the pilot could not give a plan (``not_estimable`` says why): nothing is
+        simulated and the sample-size table says why (:func:`pilottrial.planning.power_curve`)."""
+        return not self.not_estimable
 
     @property
     def visit_index(self) -> int:
@@ -77,7 +89,10 @@ class PowerPlan:
         return np.cumprod(1.0 - np.asarray(self.hazard, dtype=float), axis=1)
 
     def to_json(self, path=None) -> str:
-        text = json.dumps(asdict(self), indent=2, sort_keys=True, allow_nan=False) + "\n"
+        fields = asdict(self)
+        if not fields["not_estimable"]:  # a plan that could be made is written as it always was
+            del fields["not_estimable"]
+        text = json.dumps(fields, indent=2, sort_keys=True, allow_nan=False) + "\n"
         if path is not None:
             Path(path).write_text(text, encoding="utf-8")
         return text
@@ -110,6 +125,42 @@ def _dropout_hazard(rows: pd.DataFrame, arms: list, visits: list) -> list:
     return hazard
 
 
+def not_estimable_plan(config: dict, reason: str, source="config") -> PowerPlan:
+    """The plan of a pilot that gives none: the config's settings, no pilot estimates, and
+    ``not_estimable`` = "not estimable: <reason>". Effects whose size the config gives (the
+    MCID, a number of points) keep it; the pilot's own are None."""
+    from pilottrial.analyses.common import not_estimable
+
+    trial = Trial.from_config(config)
+    settings = power_settings(config, source)
+    spec = trial.outcome(settings["outcome"])
+    sign = -1.0 if spec.better == "lower" else 1.0
+    effects = []
+    for e in settings["effect"]:
+        if e == "mcid":
+            effects.append({"source": "mcid", "value": sign * float(spec.mcid)})
+        elif e in ("pilot", "pilot_conservative"):
+            effects.append({"source": e, "value": None})
+        else:
+            effects.append({"source": f"fixed {float(e):g}", "value": float(e)})
+    return PowerPlan(
+        outcome=settings["outcome"], arms=list(trial.arms), visits=[], visit=settings["visit"], sigma=[],
+        pilot_sigma=[], variance_inflation=settings["variance_inflation"], inflation_factor=1.0,
+        reference_means=[], differences=[], baseline_slope=0.0, baseline_mean=0.0, baseline_sd=0.0,
+        hazard=[[], []], effects=effects, alpha=settings["alpha"], target_power=settings["target_power"],
+        n_per_arm=settings["n_per_arm"], n_sims=settings["n_sims"], seed=settings["seed"],
+        fallback=list(trial.section("analysis").get("fallback") or []), not_estimable=not_estimable(reason))
+
+
+def _finite(plan: PowerPlan) -> bool:
+    """Every number a simulation uses is finite."""
+    numbers = [plan.sigma, plan.reference_means, plan.differences, plan.baseline_slope, plan.baseline_mean,
+               plan.baseline_sd, plan.hazard, [e["value"] for e in plan.effects],
+               [v for v in plan.pilot.values() if not isinstance(v, str)]]
+    flat = np.concatenate([np.ravel(np.asarray(x, dtype=float)) for x in numbers])
+    return bool(np.all(np.isfinite(flat)))
+
+
 def pilot_plan(analysis: pd.DataFrame, config: dict, source="config") -> PowerPlan:
     """Fit the pilot's primary MMRM and build the :class:`PowerPlan` (see the module docstring).
 
@@ -118,6 +169,12 @@ def pilot_plan(analysis: pd.DataFrame, config: dict, source="config") -> PowerPl
     analysis : the tidy analysis table (``participant, arm, visit, outcome, baseline, score,
         change``).
     config : the validated config; its ``power`` block is read by :func:`power_settings`.
+
+    Returns
+    -------
+    The plan; when the pilot cannot give one (its MMRM does not fit, the outcome has no data
+    at ``power.visit``, an estimate or SD that is not finite) the plan of
+    :func:`not_estimable_plan`, which says why.
 
     Notes
     -----
@@ -131,13 +188,28 @@ def pilot_plan(analysis: pd.DataFrame, config: dict, source="config") -> PowerPl
     if trial.response != "change":
         raise InputError("power planning simulates the change from baseline", file=source,
                          column="analysis.response", fix="use analysis.response: change, or power.enabled: false")
+    outcome, visit = settings["outcome"], settings["visit"]
+    measured = [str(v) for v in model_frame(analysis, outcome, config)["visit"].cat.categories]
+    if visit not in measured:
+        return not_estimable_plan(config, f"{outcome} has no change from baseline at power.visit {visit}", source)
+    try:
+        plan = _fitted_plan(analysis, config, trial, settings)
+    except PLAN_FAILURES as exc:
+        return not_estimable_plan(config, f"the pilot's MMRM of {outcome} gives no plan ({exc})", source)
+    if not _finite(plan):
+        return not_estimable_plan(config, f"the pilot's MMRM of {outcome} gives an estimate, SE, df or covariance "
+                                          f"that is not finite", source)
+    return plan
+
+
+def _fitted_plan(analysis: pd.DataFrame, config: dict, trial: Trial, settings: dict) -> PowerPlan:
+    """The plan of :func:`pilot_plan` from the fitted pilot MMRM (raises what the fit raises)."""
     arms = list(trial.arms)
     outcome = settings["outcome"]
     fit = fit_outcome_mmrm(analysis, outcome, config)
     visits = list(fit.visits)
     if settings["visit"] not in visits:
-        raise InputError(f"outcome {outcome!r} has no data at power.visit {settings['visit']!r}", file=source,
-                         column="power.visit", fix=f"use one of {visits}")
+        raise ValueError(f"the MMRM has no visit {settings['visit']}")
     alpha = settings["alpha"]
     contrasts = fit.treatment_contrasts("arm", arms[0], arms[1], visit="visit", alpha=alpha)
     differences = [float(x) for x in contrasts["estimate"]]

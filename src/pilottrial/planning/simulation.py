@@ -159,8 +159,13 @@ def simulate_shard(plan: PowerPlan, shard_index: int, n_shards: int, progress=No
     """Run shard ``shard_index`` of ``n_shards`` (see :func:`shard_tasks`).
 
     ``progress(message)`` is called after each chunk with the simulations done, the total and
-    the elapsed time. Returns one row per simulated trial (:data:`SHARD_COLUMNS`).
+    the elapsed time. Returns one row per simulated trial (:data:`SHARD_COLUMNS`); no row for
+    a plan the pilot could not give (``plan.not_estimable``).
     """
+    if not plan.estimable:
+        if progress is not None:
+            progress(f"shard {shard_index + 1}/{n_shards}: nothing to simulate ({plan.not_estimable})")
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in SHARD_COLUMNS})
     tasks = shard_tasks(plan, shard_index, n_shards)
     total = sum(stop - start for _, _, start, stop in tasks)
     done, began, frames = 0, time.perf_counter(), []
@@ -180,9 +185,12 @@ def simulate_shard(plan: PowerPlan, shard_index: int, n_shards: int, progress=No
 
 def combine_shards(frames, plan: PowerPlan) -> pd.DataFrame:
     """Concatenate shard tables, check that each (effect, n, simulation) is there exactly
-    once, and sort them by effect (plan order), n and simulation."""
+    once, and sort them by effect (plan order), n and simulation. A plan the pilot could not
+    give has no simulation: the table is empty."""
     frames = [f for f in frames if len(f)]
     sims = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SHARD_COLUMNS)
+    if not plan.estimable:
+        return sims[SHARD_COLUMNS].iloc[:0]
     sources = [e["source"] for e in plan.effects]
     key = ["effect_source", "n_per_arm", "simulation"]
     dup = sims.duplicated(key)

@@ -53,7 +53,7 @@ def run_input_checks(config: dict) -> None:
     data against the config (:func:`pilottrial.data.read_and_check`), then whether the primary
     analysis can run on them (:func:`pilottrial.data.checks.check_analysable`: the primary
     outcome followed up in both arms, at least 2 participants per arm, key visits scored in both
-    arms, covariates that vary), then the harms and screening files.
+    arms, covariates that vary), then the harms and screening files and the progression criteria.
 
     Raises :class:`pilottrial.errors.InputError` (file, row, column and fix) on the first
     problem.
@@ -64,7 +64,7 @@ def run_input_checks(config: dict) -> None:
 
         crossover_table(read_trial_data(config), config)
         return
-    from pilottrial.analyses.feasibility import read_screening_log
+    from pilottrial.analyses.feasibility import check_progression_criteria, read_screening_log
     from pilottrial.analyses.harms import read_harms
     from pilottrial.data import derive_analysis_table, read_and_check
     from pilottrial.data.checks import check_analysable
@@ -75,6 +75,7 @@ def run_input_checks(config: dict) -> None:
     participants.columns = ["participant", "arm"]
     read_harms(config, participants)
     read_screening_log(config)
+    check_progression_criteria(config)
 
 
 def check_trial_inputs(config: dict, cache_dir=CACHE_DIR) -> bool:

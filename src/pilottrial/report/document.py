@@ -22,9 +22,9 @@ import pandas as pd
 from pilottrial.config.trial import Trial
 from pilottrial.data.table import read_table
 from pilottrial.registry import TABLE_NAMES
-from pilottrial.report.format import MINUS, MISSING, fmt_ci, fmt_int, fmt_num, fmt_p, text_or_missing
+from pilottrial.report.format import MINUS, MISSING, arm_label, fmt_ci, fmt_int, fmt_num, fmt_p, text_or_missing
 from pilottrial.report.sections import build_document, figure_items, key_result_sentence
-from pilottrial.report.sections.context import ci_level, df_label, outcomes_primary_first
+from pilottrial.report.sections.context import ci_level, df_label, outcomes_primary_first, trial_kind, trial_phase
 from pilottrial.report.sections.sentences import contrast_sentence
 
 __all__ = [
@@ -91,7 +91,13 @@ def read_tables(tables_dir: str | PathLike, names=TABLE_NAMES) -> dict[str, pd.D
 
 def render_report(config: dict, tables: dict[str, pd.DataFrame], figures: dict, provenance: dict,
                   warnings: list[str] | None = None) -> str:
-    """Render the statistical report of a parallel pilot trial as one self-contained HTML document.
+    """Render the statistical report of a parallel trial as one self-contained HTML document.
+
+    The trial is called a pilot (or feasibility) trial only when ``trial.phase`` says so; any
+    other is a "randomized trial". The report fits any valid trial (any number of participants,
+    visits and outcomes, any labels): rows the analyses marked not estimable read
+    "not estimable (reason)", absent tables are said to be absent, and a section that cannot be
+    written is replaced by a note (the traceback goes to stderr, the rule's log).
 
     Parameters
     ----------
@@ -128,8 +134,13 @@ def render_report(config: dict, tables: dict[str, pd.DataFrame], figures: dict, 
     """
     trial = Trial.from_config(config)
     document = build_document(config, tables, figures, provenance, warnings)
+    kind = trial_kind(trial)
+    guideline = ("the CONSORT 2010 extension to randomised pilot and feasibility trials" if trial_phase(trial)
+                 else "the CONSORT 2010 statement")
     context = {
-        "title": trial.title or trial.name or "Randomized pilot trial",
+        "title": trial.title or trial.name or f"Randomized {kind}",
+        "subtitle": f"Statistical report of a randomized {kind} ({text_or_missing(trial.name)}): "
+                    f"{arm_label(trial.treatment)} versus {arm_label(trial.reference)}. Structured after {guideline}.",
         "trial_name": text_or_missing(trial.name),
         "reference": trial.reference,
         "treatment": trial.treatment,
@@ -167,7 +178,7 @@ def render_crossover_report(config: dict, contrasts: pd.DataFrame, carryover: pd
     are shown) and the model table (participants per sequence, covariance parameters).
     """
     trial = Trial.from_config(config)
-    reference, treatment = trial.arms
+    reference, treatment = (arm_label(a) for a in trial.arms)
     crossover = trial.section("crossover")
     level = ci_level(trial)
     df_name = df_label(trial)
@@ -188,9 +199,10 @@ def render_crossover_report(config: dict, contrasts: pd.DataFrame, carryover: pd
         "Carry-over was checked by comparing the participant totals between sequences (Grizzle 1965; "
         "Hills & Armitage 1979); this test has low power and, following Senn (2002), did not decide the "
         "analysis. The period effect is shown beside it.",
-        "This is a pilot trial, so the emphasis is on estimation: effects are reported with their "
-        "confidence intervals first, and p-values are given last, for completeness only.",
     ]
+    if trial_phase(trial):
+        methods.append(f"This is a {trial_kind(trial)}, so the emphasis is on estimation: effects are reported with "
+                       "their confidence intervals first, and p-values are given last, for completeness only.")
     sentences = []
     for outcome in outcomes_primary_first(trial):
         rows = contrasts[contrasts["outcome"] == outcome.name]
@@ -218,7 +230,7 @@ def render_crossover_report(config: dict, contrasts: pd.DataFrame, carryover: pd
         sequences.append({"name": name, "first": arms[0], "second": arms[1], "n": fmt_int(len(members)),
                           "complete": fmt_int(complete)})
     context = {
-        "title": trial.title or trial.name, "trial_name": trial.name,
+        "title": trial.title or trial.name, "trial_name": trial.name, "kind": trial_kind(trial),
         "reference": reference, "treatment": treatment, "washout": crossover.get("washout"),
         "timepoint": crossover.get("timepoint", "the post-treatment rating"), "sequences": sequences,
         "methods": methods, "sentences": sentences, "contrast_rows": contrast_rows,

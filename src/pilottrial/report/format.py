@@ -6,6 +6,10 @@ is rounded the same way wherever it appears. Missing or non-finite values (``Non
 ±inf, ``pd.NA``, non-numeric text) render as an em dash (:data:`MISSING`), never as "nan",
 "None" or "inf"; negative numbers use a real minus sign (:data:`MINUS`).
 
+Counts in sentences go through :func:`plural` ("1 outcome", "3 outcomes"); rows that an
+analysis marked not estimable (NaN numbers and a ``note`` starting "not estimable:") are shown
+as "not estimable (reason)" by :func:`fmt_estimate` and :func:`not_estimable_text`.
+
 Rounding conventions of the report
     * estimates, standard errors and interval limits on the outcome scale: 2 decimals
       (``ESTIMATE_DECIMALS``);
@@ -34,6 +38,13 @@ __all__ = [
     "fmt_est_ci",
     "text_or_missing",
     "visit_label",
+    "arm_label",
+    "plural",
+    "points",
+    "not_estimable_reason",
+    "not_estimable_text",
+    "fmt_estimate",
+    "percentage_points",
 ]
 
 MISSING = "—"
@@ -165,16 +176,118 @@ _UNITS = {
 _VISIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(min|hr|h|d|wk|w|mo|m|y)\s*$", re.IGNORECASE)
 
 
+_NUMBER = re.compile(r"^\s*[-+]?\d+(?:\.\d+)?\s*$")
+
+
 def visit_label(visit: Any) -> str:
     """A visit label in words for sentences: ``"30d"`` -> ``"30 days"``, ``"24h"`` -> ``"24 hours"``.
 
-    Labels that are not a number followed by a unit (``min, h, d, w, m, y``) are returned as
-    they are (``"week 6"``, ``"post"``).
+    A bare number is a visit code or a study day: ``"15"`` -> ``"visit 15"``. Other labels that
+    are not a number followed by a unit (``min, h, d, w, m, y``) are returned as they are
+    (``"week 6"``, ``"post"``).
     """
     text = text_or_missing(visit)
+    if _NUMBER.match(text):
+        return f"visit {text.strip()}"
     match = _VISIT.match(text)
     if not match:
         return text
     number, unit = match.group(1), match.group(2).lower()
     singular, plural = _UNITS[unit]
     return f"{number} {singular if float(number) == 1 else plural}"
+
+
+def plural(n: Any, singular: str, plural_form: str | None = None) -> str:
+    """A count with its noun in the right number: ``plural(1, "outcome") == "1 outcome"``.
+
+    Parameters
+    ----------
+    n : number or None
+        The count (formatted by :func:`fmt_int`; "—" when missing, with the plural noun).
+    singular : str
+        The noun for one.
+    plural_form : str, optional
+        The noun for any other count; default ``singular + "s"`` (give irregular ones:
+        ``plural(2, "analysis", "analyses")``, ``plural(4, "criterion", "criteria")``).
+    """
+    v = as_float(n)
+    noun = singular if v is not None and round(v) == 1 else (plural_form or singular + "s")
+    return f"{fmt_int(n)} {noun}"
+
+
+_NOT_ESTIMABLE = re.compile(r"^\s*not estimable\b\s*[:;,.-]?\s*", re.IGNORECASE)
+_NOT_ESTIMABLE_AFTER = re.compile(r"^(?P<reason>.*\S)\s*[:;,]\s*not estimable\.?\s*$", re.IGNORECASE | re.DOTALL)
+
+
+def _row_values(row: Any) -> dict:
+    """A result row (Series, dict or ``itertuples`` namedtuple) as a dict."""
+    if hasattr(row, "_asdict"):
+        return row._asdict()
+    if hasattr(row, "to_dict"):
+        return row.to_dict()
+    return dict(row) if isinstance(row, dict) else {}
+
+
+def not_estimable_reason(row: Any, column: str | None = None) -> str | None:
+    """The reason a result row was marked not estimable, or None when it was not.
+
+    The analyses mark such a row with a text that starts "not estimable: <reason>"
+    (:func:`pilottrial.analyses.common.not_estimable`), in its ``note`` (``approximation`` in
+    posterior.csv, ``or_note`` in responders.csv). ``column`` names the text to read; by default
+    ``note``, then ``approximation``, then any text of the row. The reason is the text after
+    "not estimable:" ("" when there is none); a note written the other way round,
+    "<reason>: not estimable", gives the text before it.
+    """
+    values = _row_values(row)
+    if column is not None:
+        candidates = [values.get(column)]
+    else:
+        candidates = [values.get("note"), values.get("approximation")] + list(values.values())
+    for note in candidates:
+        if not isinstance(note, str):
+            continue
+        match = _NOT_ESTIMABLE.match(note)
+        if match:
+            return " ".join(note[match.end():].split()).rstrip(".")
+        match = _NOT_ESTIMABLE_AFTER.match(note)
+        if match:
+            return " ".join(match.group("reason").split())
+    return None
+
+
+def not_estimable_text(reason: str | None) -> str:
+    """``"not estimable (reason)"``, or ``"not estimable"`` without a reason."""
+    reason = (reason or "").strip()
+    return f"not estimable ({reason})" if reason else "not estimable"
+
+
+def fmt_estimate(row: Any, decimals: int = 2, estimate: str = "estimate", lower: str = "ci_lower",
+                 upper: str = "ci_upper", note: str | None = None) -> str:
+    """The estimate and interval of a result row (:func:`fmt_est_ci`), or "not estimable (reason)".
+
+    A row whose estimate is missing and that is marked not estimable (:func:`not_estimable_reason`,
+    reading ``note`` when given) gives :func:`not_estimable_text`; any other row gives
+    ``fmt_est_ci(estimate, lower, upper)`` ("—" when the numbers are missing).
+    """
+    values = _row_values(row)
+    reason = not_estimable_reason(values, note)
+    if reason is not None and as_float(values.get(estimate)) is None:
+        return not_estimable_text(reason)
+    return fmt_est_ci(values.get(estimate), values.get(lower), values.get(upper), decimals)
+
+
+def arm_label(arm: Any) -> str:
+    """An arm label for sentences and headers: a bare code ``"0"`` -> ``"arm 0"``; names as they are."""
+    text = text_or_missing(arm)
+    return f"arm {text.strip()}" if _NUMBER.match(text) else text
+
+
+def percentage_points(*proportions: Any) -> tuple:
+    """Proportions (0-1) as percentage points, ``None`` for a missing one (to pass to :func:`fmt_est_ci`)."""
+    return tuple(None if as_float(p) is None else 100.0 * as_float(p) for p in proportions)
+
+
+def points(x: Any, decimals: int = 0) -> str:
+    """A score difference with its unit: ``points(10) == "10 points"``, ``points(1) == "1 point"``."""
+    text = fmt_num(x, decimals)
+    return f"{text} point" if text == "1" else f"{text} points"

@@ -332,6 +332,8 @@ def _draw(prep: _Prepared, method: str, M: int, seed: int, delta: float, paramet
     fit = prep.fit
     N, T, p = prep.x_own.shape
     nu = float(fit.n_subjects - p)
+    # nothing to impute: every completed data set is the data, whatever the parameters drawn
+    parameter_draws = parameter_draws and not prep.observed.all()
     if parameter_draws and nu <= T - 1:
         raise ValueError(f"{prep.outcome}: {fit.n_subjects} participants with data and {p} fixed effects leave "
                          f"{nu:g} degrees of freedom for the covariance draw; at least {T} are needed "

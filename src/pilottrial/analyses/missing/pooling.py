@@ -6,6 +6,11 @@ it over a grid of deltas added to the treatment arm's imputed values. The table 
 :func:`mi_contrasts` (every efficacy outcome x key visit x imputation method) and
 :func:`tipping_point` (the MAR analysis at the last key visit over the config's delta grid)
 read their settings from the config.
+
+Nothing here raises for a numerical reason in the table builders: an outcome whose imputation
+model does not fit, a method whose draws fail, a visit whose ANCOVA has no residual degrees of
+freedom give rows of NaN whose note says "not estimable: <reason>"
+(:func:`pilottrial.analyses.common.not_estimable`).
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pilottrial.analyses.common import as_trial
+from pilottrial.analyses.common import as_trial, not_estimable, with_note
 from pilottrial.analyses.missing.imputation import METHODS, CompletedData, fit_imputation_model, impute_arrays
 from pilottrial.models.frame import model_frame
+from pilottrial.models.mmrm import MMRMError
 from pilottrial.models.primary import CONTRAST_COLUMNS
 
-__all__ = ["MI_CONTRAST_COLUMNS", "RUBIN_COLUMNS", "TIPPING_COLUMNS", "ancova_arrays", "rubin_rules", "mi_ancova",
+__all__ = ["MI_CONTRAST_COLUMNS", "RUBIN_COLUMNS", "TIPPING_COLUMNS", "FAILURES", "ancova_arrays", "rubin_rules", "mi_ancova",
            "delta_adjusted_ancova", "mi_contrasts", "tipping_point"]
 
 MI_CONTRAST_COLUMNS = CONTRAST_COLUMNS + ["analysis", "imputations", "fraction_missing_info"]
@@ -27,6 +33,9 @@ RUBIN_COLUMNS = ["estimate", "std_error", "df", "ci_lower", "ci_upper", "p_value
                  "between_variance", "total_variance", "fraction_missing_info", "imputations"]
 TIPPING_COLUMNS = ["outcome", "visit", "delta", "estimate", "std_error", "df", "ci_lower", "ci_upper",
                    "p_value", "significant", "favours_treatment", "conclusion", "tipping_delta", "note"]
+#: Numerical failures of an imputation model, its draws or the ANCOVA of the completed data:
+#: rows of NaN with the reason, never a crash.
+FAILURES = (MMRMError, np.linalg.LinAlgError, ValueError)
 
 
 def ancova_arrays(change: np.ndarray, baseline: np.ndarray, treated: np.ndarray):
@@ -41,6 +50,13 @@ def ancova_arrays(change: np.ndarray, baseline: np.ndarray, treated: np.ndarray)
     -------
     ``(estimate, variance, df)``: treatment coefficient and its variance
     :math:`s^2 [(X'X)^{-1}]_{aa}`, each of shape (...), and the residual df :math:`N - 3`.
+
+    Raises
+    ------
+    ValueError
+        Fewer than 4 participants (no residual degrees of freedom).
+    numpy.linalg.LinAlgError
+        A singular design (e.g. the same baseline for everyone).
 
     Notes
     -----
@@ -63,6 +79,9 @@ def ancova_arrays(change: np.ndarray, baseline: np.ndarray, treated: np.ndarray)
     (array([-5.888, -6.114]), array([0.393, 0.647]), 5)
     """
     X = np.column_stack([np.ones_like(baseline), baseline, treated.astype(float)])
+    if X.shape[0] <= X.shape[1]:
+        raise ValueError(f"{X.shape[0]} participants leave no residual degrees of freedom for the ANCOVA "
+                         f"change ~ baseline + arm")
     xtx_inv = np.linalg.inv(X.T @ X)
     hat = xtx_inv @ X.T  # (3, N)
     coef = change @ hat.T  # (..., 3)
@@ -264,7 +283,8 @@ def delta_adjusted_ancova(completed: CompletedData, visit: str, deltas, alpha: f
     conclusion = _conclusion(significant.to_numpy(), favours.to_numpy()).astype(object)
     changed = np.flatnonzero(conclusion != conclusion[0])
     if not shift.any():
-        tipping, note = np.nan, f"no imputed value in the treatment arm at {visit}: delta has no effect"
+        tipping, note = np.nan, not_estimable(f"no tipping point: no imputed value in the treatment arm at "
+                                              f"{visit}, so delta has no effect")
     elif changed.size:
         tipping = float(deltas[changed[0]])
         note = f"conclusion changes from '{conclusion[0]}' to '{conclusion[changed[0]]}' at delta = {tipping:g}"
@@ -277,19 +297,34 @@ def delta_adjusted_ancova(completed: CompletedData, visit: str, deltas, alpha: f
 
 # ---- table builders ---------------------------------------------------------------------------
 def _imputation_setup(analysis: pd.DataFrame, outcome, trial) -> tuple:
-    """(rows of the outcome, key visits it was measured at, keyword arguments of impute_arrays
-    with the imputation model fitted to its model frame)."""
+    """(rows of the outcome, key visits to report, keyword arguments of impute_arrays with the
+    imputation model fitted to its model frame, reason): ``reason`` (str) says why the outcome
+    cannot be imputed (no post-baseline score, a model that does not fit), and the options are
+    then None."""
     settings = trial.section("analysis")
-    fit = fit_imputation_model(model_frame(analysis, outcome.name, trial.config), covariance=settings["covariance"],
-                               fallback=settings.get("fallback"))
-    modelled = [str(v) for v in fit.visits]
     rows = analysis[analysis["outcome"] == outcome.name]
+    frame = model_frame(analysis, outcome.name, trial.config)
+    if frame.empty:
+        return rows, list(trial.key_visits), None, f"{outcome.name} has no post-baseline score"
+    try:
+        fit = fit_imputation_model(frame, covariance=settings["covariance"], fallback=settings.get("fallback"))
+    except FAILURES as exc:
+        measured = [str(v) for v in frame["visit"].cat.categories]
+        return (rows, [v for v in trial.key_visits if v in measured], None,
+                f"the imputation model of {outcome.name} does not fit ({exc})")
+    modelled = [str(v) for v in fit.visits]
     options = {"better": outcome.better, "fit": fit, "outcome": outcome.name}
-    return rows, [v for v in trial.key_visits if v in modelled], options
+    return rows, [v for v in trial.key_visits if v in modelled], options, None
+
+
+def _failed(columns: list, reason: str, **values) -> pd.DataFrame:
+    """One row of ``columns``: ``values`` where given, NaN elsewhere, ``note`` "not estimable: <reason>"."""
+    row = {c: np.nan for c in columns} | values | {"note": not_estimable(reason)}
+    return pd.DataFrame([row])
 
 
 def mi_contrasts(analysis: pd.DataFrame, config, methods=METHODS, n_imputations: int | None = None,
-                 seed: int | None = None) -> pd.DataFrame:
+                 seed: int | None = None, log=None) -> pd.DataFrame:
     r"""Treatment contrasts at the key visits by multiple imputation, one row per method.
 
     For each efficacy outcome (``role: efficacy``) and method, ``M`` completed data sets are
@@ -308,6 +343,8 @@ def mi_contrasts(analysis: pd.DataFrame, config, methods=METHODS, n_imputations:
         Imputation methods, from :data:`~pilottrial.analyses.missing.METHODS`.
     n_imputations, seed : int, optional
         Default ``analysis.imputations`` and ``analysis.seed``.
+    log : callable, optional
+        Called with a line of progress after each outcome x method.
 
     Returns
     -------
@@ -315,6 +352,11 @@ def mi_contrasts(analysis: pd.DataFrame, config, methods=METHODS, n_imputations:
         :data:`MI_CONTRAST_COLUMNS`: :data:`~pilottrial.models.primary.CONTRAST_COLUMNS`
         (``model`` = ``"ancova"``) plus ``analysis`` (``"mi_" + method``), ``imputations`` and
         ``fraction_missing_info``; sorted by outcome (config order), key visit, method.
+        What cannot be estimated -- an outcome without post-baseline scores (rows at every
+        key visit), an imputation model that does not fit, draws that fail (e.g. too few
+        participants for the covariance draw), an ANCOVA without residual degrees of
+        freedom -- has rows of NaN, and a ``note`` column, added last when there are such
+        rows, says "not estimable: <reason>".
     """
     trial = as_trial(config)
     settings = trial.section("analysis")
@@ -326,14 +368,32 @@ def mi_contrasts(analysis: pd.DataFrame, config, methods=METHODS, n_imputations:
         raise ValueError(f"unknown imputation method(s) {unknown}; use {list(METHODS)}")
     rows = []
     for outcome in trial.efficacy_outcomes:
-        data, key_visits, options = _imputation_setup(analysis, outcome, trial)
+        data, key_visits, options, reason = _imputation_setup(analysis, outcome, trial)
+        base = {"outcome": outcome.name, "model": "ancova", "imputations": M}
         for method in methods:
-            completed = impute_arrays(data, trial.reference, trial.treatment, trial.post_baseline, method=method,
-                                      n_imputations=M, seed=seed, **options)
+            failure = reason
+            if failure is None:
+                try:
+                    completed = impute_arrays(data, trial.reference, trial.treatment, trial.post_baseline,
+                                              method=method, n_imputations=M, seed=seed, **options)
+                except FAILURES as exc:
+                    failure = f"imputation under {method.upper()} failed ({exc})"
             for visit in key_visits:
-                pooled = mi_ancova(completed, visit, alpha)
+                where = base | {"visit": visit, "analysis": f"mi_{method}"}
+                if failure is not None:
+                    rows.append(_failed(MI_CONTRAST_COLUMNS, failure, **where))
+                    continue
+                try:
+                    pooled = mi_ancova(completed, visit, alpha)
+                except FAILURES as exc:
+                    rows.append(_failed(MI_CONTRAST_COLUMNS, f"ANCOVA of the completed data at {visit} ({exc})",
+                                        **where))
+                    continue
                 rows.append(pooled.assign(outcome=outcome.name, model="ancova", visit=visit,
-                                          analysis=f"mi_{method}"))
+                                          analysis=f"mi_{method}", note=""))
+            if log is not None:
+                log(f"multiple imputation: {outcome.name}, {method}: "
+                    + (not_estimable(failure) if failure else f"{M} imputations"))
     if not rows:
         return pd.DataFrame(columns=MI_CONTRAST_COLUMNS)
     table = pd.concat(rows, ignore_index=True)
@@ -342,7 +402,8 @@ def mi_contrasts(analysis: pd.DataFrame, config, methods=METHODS, n_imputations:
     method_rank = {f"mi_{m}": k for k, m in enumerate(methods)}
     order = np.lexsort([table["analysis"].map(method_rank), table["visit"].map(visit_rank),
                         table["outcome"].map(outcome_rank)])
-    return table.iloc[order].reset_index(drop=True)[MI_CONTRAST_COLUMNS]
+    table = table.iloc[order].reset_index(drop=True)
+    return with_note(table[MI_CONTRAST_COLUMNS].astype({"imputations": int}), table["note"])
 
 
 def tipping_point(analysis: pd.DataFrame, config, n_imputations: int | None = None,
@@ -368,7 +429,12 @@ def tipping_point(analysis: pd.DataFrame, config, n_imputations: int | None = No
     -------
     pandas.DataFrame
         :data:`TIPPING_COLUMNS`, one row per outcome x delta (see
-        :func:`delta_adjusted_ancova`).
+        :func:`delta_adjusted_ancova`). An outcome that cannot be analysed (no
+        post-baseline score, an imputation model that does not fit, failed draws) has one
+        row per delta with NaN numbers (``visit`` the last key visit, empty without one) and
+        ``note`` "not estimable: <reason>"; so has an outcome with no missing value in the
+        treatment arm at the visit, whose numbers are kept (every delta gives the same
+        analysis) but which has no tipping point.
     """
     trial = as_trial(config)
     settings = trial.section("analysis")
@@ -379,12 +445,23 @@ def tipping_point(analysis: pd.DataFrame, config, n_imputations: int | None = No
     deltas = np.round(step * np.arange(int(np.floor(top / step + 1e-9)) + 1), 10)
     tables = []
     for outcome in trial.efficacy_outcomes:
-        data, measured, options = _imputation_setup(analysis, outcome, trial)
+        data, measured, options, reason = _imputation_setup(analysis, outcome, trial)
         if not measured:
             continue
-        completed = impute_arrays(data, trial.reference, trial.treatment, trial.post_baseline, method="mar",
-                                  n_imputations=M, seed=seed, **options)
-        tables.append(delta_adjusted_ancova(completed, measured[-1], deltas, alpha))
+        if reason is None:
+            try:
+                completed = impute_arrays(data, trial.reference, trial.treatment, trial.post_baseline,
+                                          method="mar", n_imputations=M, seed=seed, **options)
+            except FAILURES as exc:
+                reason = f"imputation under MAR failed ({exc})"
+        if reason is None:
+            try:
+                tables.append(delta_adjusted_ancova(completed, measured[-1], deltas, alpha))
+                continue
+            except FAILURES as exc:
+                reason = f"ANCOVA of the completed data at {measured[-1]} ({exc})"
+        tables += [_failed(TIPPING_COLUMNS, reason, outcome=outcome.name, visit=measured[-1], delta=delta,
+                           conclusion="") for delta in deltas]
     if not tables:
         return pd.DataFrame(columns=TIPPING_COLUMNS)
     return pd.concat(tables, ignore_index=True)[TIPPING_COLUMNS]

@@ -107,12 +107,12 @@ def dropout_table(analysis: pd.DataFrame, config) -> pd.DataFrame:
         visits = [v for v in trial.visit_order if v in scheduled or v == trial.baseline]
         post = visits[1:]
         wide = _wide_observed(analysis, outcome, post)
-        observed = wide.to_numpy()
+        observed = wide.to_numpy(dtype=bool)
         arm_of = analysis[analysis["outcome"] == outcome].drop_duplicates("participant").set_index(
             "participant")["arm"]
         arms = arm_of.reindex(wide.index).to_numpy()
         position = np.arange(1, len(post) + 1)
-        last = np.max(np.where(observed, position, 0), axis=1)  # 0 = baseline only
+        last = np.max(np.where(observed, position, 0), axis=1, initial=0)  # 0 = baseline only
         gaps = ((~observed) & (position[None, :] < last[:, None])).any(axis=1)
         for arm in trial.arms:
             in_arm = arms == arm

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
 import statsmodels.formula.api as smf
+from statsmodels.tools.sm_exceptions import SingularMatrixWarning
 
 from pilottrial.analyses.sensitivity.rows import per_visit, prepare, sensitivity_table
 
@@ -73,10 +76,19 @@ def ancova_complete_case(frame: pd.DataFrame, reference: str, treatment: str, *,
 
     def estimate_at(visit):
         at = frame[frame["visit"] == visit]
-        fit = smf.ols("change ~ baseline + arm", data=at).fit()
+        counts = at["arm"].value_counts()
+        if min(counts.get(reference, 0), counts.get(treatment, 0)) == 0:
+            raise ValueError(f"an arm has no participant observed at {visit} ({counts.get(reference, 0)} "
+                             f"{reference}, {counts.get(treatment, 0)} {treatment})")
+        with warnings.catch_warnings():  # a singular design is reported below, not warned about
+            warnings.simplefilter("ignore", SingularMatrixWarning)
+            fit = smf.ols("change ~ baseline + arm", data=at).fit()
         term = f"arm[T.{treatment}]"
         if term not in fit.params.index or fit.df_resid < 1:
             raise ValueError(f"both arms and at least 4 participants are needed at {visit}")
+        if fit.model.rank < fit.model.exog.shape[1]:
+            raise ValueError(f"the design change ~ baseline + arm is singular at {visit} (the baseline does not "
+                             f"vary)")
         lower, upper = fit.conf_int(alpha=alpha).loc[term]
         return {"estimate": fit.params[term], "std_error": fit.bse[term], "df": fit.df_resid,
                 "ci_lower": lower, "ci_upper": upper, "p_value": fit.pvalues[term],

@@ -10,6 +10,7 @@ import pandas as pd
 from pilottrial.analyses.sensitivity.rows import (
     FAILURES,
     failed_rows,
+    no_follow_up,
     per_visit,
     prepare,
     sensitivity_table,
@@ -93,10 +94,16 @@ def mixed_anova_complete_case(frame: pd.DataFrame, reference: str, treatment: st
     frame, visits, outcome = prepare(frame, reference, treatment, visits, outcome)
     measured = list(frame["visit"].cat.categories)
     if len(measured) < 2:
-        return sensitivity_table(failed_rows(outcome, "mixed_anova_complete_case", "mixed_anova", visits,
-                                             f"{outcome} is measured at one post-baseline visit; "
-                                             f"no within-participant factor"))
+        reason = no_follow_up(frame, outcome) or (f"{outcome} is measured at one post-baseline visit; "
+                                                  f"no within-participant factor")
+        return sensitivity_table(failed_rows(outcome, "mixed_anova_complete_case", "mixed_anova", visits, reason))
     complete = complete_cases(frame, measured)
+    arms = complete.drop_duplicates("participant")["arm"].value_counts()
+    if min(arms.get(str(reference), 0), arms.get(str(treatment), 0)) < 2:
+        return sensitivity_table(failed_rows(
+            outcome, "mixed_anova_complete_case", "mixed_anova", visits,
+            f"fewer than two participants complete at every visit in an arm ({arms.get(str(reference), 0)} "
+            f"{reference}, {arms.get(str(treatment), 0)} {treatment})"))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
@@ -108,7 +115,8 @@ def mixed_anova_complete_case(frame: pd.DataFrame, reference: str, treatment: st
             pairs = pg.pairwise_tests(data=complete, dv="change", within="visit", between="arm",
                                       subject="participant", correction=True, padjust="none")
     except FAILURES as exc:
-        return sensitivity_table(failed_rows(outcome, "mixed_anova_complete_case", "mixed_anova", visits, exc))
+        return sensitivity_table(failed_rows(outcome, "mixed_anova_complete_case", "mixed_anova", visits,
+                                             f"the mixed ANOVA of the complete cases failed ({exc})"))
     inter = aov[aov["Source"] == "Interaction"].iloc[0]
     p_gg = inter["p_GG_corr"] if "p_GG_corr" in aov.columns and np.isfinite(inter.get("p_GG_corr", np.nan)) \
         else inter["p_unc"]

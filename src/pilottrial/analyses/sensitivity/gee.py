@@ -14,6 +14,7 @@ from scipy import stats
 from pilottrial.analyses.sensitivity.rows import (
     FAILURES,
     failed_rows,
+    no_follow_up,
     per_visit,
     prepare,
     sensitivity_table,
@@ -43,10 +44,15 @@ def fit_gee(frame: pd.DataFrame, formula: str | None = None):
     Raises
     ------
     ValueError
-        When GEE does not converge or the bias-reduced covariance cannot be computed.
+        When the design is rank deficient (e.g. an arm without data at a visit), GEE does not
+        converge, or the bias-reduced covariance cannot be computed.
     """
     model = smf.gee(formula or model_formula(frame), groups="participant", data=frame,
                     cov_struct=sm.cov_struct.Exchangeable(), family=sm.families.Gaussian())
+    rank = int(np.linalg.matrix_rank(model.exog))
+    if rank < model.exog.shape[1]:  # e.g. an arm without data at a visit: its contrast would be arbitrary
+        raise ValueError(f"GEE: the design is rank deficient (rank {rank} < {model.exog.shape[1]} columns): "
+                         f"a term is not estimable from these data")
     with warnings.catch_warnings():
         warnings.simplefilter("error", sm.tools.sm_exceptions.ConvergenceWarning)
         try:
@@ -75,9 +81,15 @@ def _gee_contrast(fit, frame, visit, reference, treatment, alpha) -> dict:
         raise ValueError(f"N - p = {n_participants} - {len(fit.params)} < 1: too few participants for the GEE")
     lower, upper = t_interval(estimate, std_error, df, alpha)
     rho = float(np.atleast_1d(fit.model.cov_struct.dep_params)[0])
+    m = int(frame.groupby("participant", observed=True).size().max())
+    # the moment estimate of rho is not bounded: with few participants it can leave the range in which
+    # the working correlation matrix is positive definite (the estimating equations stay unbiased)
+    outside = "" if -1.0 / max(m - 1, 1) < rho < 1.0 else (
+        f" (outside the range of a correlation of {m} visits, {-1.0 / max(m - 1, 1):.3f} to 1: too few "
+        f"participants to estimate it)")
     return {"estimate": estimate, "std_error": std_error, "df": df, "ci_lower": lower, "ci_upper": upper,
             "p_value": 2 * stats.t.sf(abs(estimate / std_error), df),
-            "note": f"exchangeable working correlation {rho:.3f}; Mancl-DeRouen covariance; "
+            "note": f"exchangeable working correlation {rho:.3f}{outside}; Mancl-DeRouen covariance; "
                     f"t on N - p = {n_participants} - {len(fit.params)} df"}
 
 
@@ -141,6 +153,9 @@ def gee_bias_reduced(frame: pd.DataFrame, reference: str, treatment: str, *, vis
     [('week4', -4.91, 3.24, 5.0), ('week8', -8.11, 3.44, 5.0)]
     """
     frame, visits, outcome = prepare(frame, reference, treatment, visits, outcome)
+    if no_follow_up(frame, outcome):
+        return sensitivity_table(failed_rows(outcome, "gee_bias_reduced", "gee", visits,
+                                             no_follow_up(frame, outcome)))
     try:
         fit = fit_gee(frame, formula)
     except FAILURES as exc:

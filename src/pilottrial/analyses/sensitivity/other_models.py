@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pilottrial.analyses.sensitivity.rows import FAILURES, contrast_rows, failed_rows, prepare, sensitivity_table
+from pilottrial.analyses.sensitivity.rows import (
+    FAILURES,
+    contrast_rows,
+    failed_rows,
+    no_follow_up,
+    prepare,
+    sensitivity_table,
+)
 from pilottrial.models.frame import model_formula
 from pilottrial.models.lmm import fit_lmm
 from pilottrial.models.mmrm import fit_mmrm
@@ -32,14 +39,14 @@ def lmm_random_intercept(frame: pd.DataFrame, reference: str, treatment: str, *,
     pandas.DataFrame
         :data:`~pilottrial.analyses.sensitivity.SENSITIVITY_COLUMNS`, one row per visit;
         ``model`` is ``"lmm"``, ``analysis`` ``"lmm_random_intercept"``. An outcome measured
-        at a single post-baseline visit, or a zero random-intercept variance, gives rows of NaN.
+        at a single post-baseline visit, or a model that does not fit, gives rows of NaN.
 
     Notes
     -----
     :func:`pilottrial.models.lmm.fit_lmm`: :math:`y_i = X_i\beta + 1u_i + \varepsilon_i`,
     :math:`u_i \sim N(0, \sigma_u^2)`, :math:`\varepsilon_i \sim N(0, \sigma^2 I)`, REML
-    (statsmodels ``MixedLM``), fixed-effect covariance :math:`(X'V^{-1}X)^{-1}` and
-    Satterthwaite df.
+    with :math:`\sigma_u^2 \ge 0` (as lme4; a variance at 0 is a singular fit, said in
+    ``note``), fixed-effect covariance :math:`(X'V^{-1}X)^{-1}` and Satterthwaite df.
 
     References
     ----------
@@ -59,17 +66,19 @@ def lmm_random_intercept(frame: pd.DataFrame, reference: str, treatment: str, *,
     """
     frame, visits, outcome = prepare(frame, reference, treatment, visits, outcome)
     if len(frame["visit"].cat.categories) < 2:
-        return sensitivity_table(failed_rows(outcome, "lmm_random_intercept", "lmm", visits,
-                                             f"{outcome} is measured at one post-baseline visit; "
-                                             f"a random intercept is not identified"))
+        reason = no_follow_up(frame, outcome) or (f"{outcome} is measured at one post-baseline visit; "
+                                                  f"a random intercept is not identified")
+        return sensitivity_table(failed_rows(outcome, "lmm_random_intercept", "lmm", visits, reason))
     try:
         fit = fit_lmm(frame, formula or model_formula(frame), subject="participant", visit="visit",
                       df_method="satterthwaite", label=outcome)
+        singular = "; singular fit: sigma_u^2 estimated at 0" if fit.singular else ""
         rows = contrast_rows(fit, outcome, "lmm_random_intercept", "lmm", reference, treatment, visits, alpha,
-                             f"random intercept (MixedLM, REML): sigma_u^2 = {fit.phi[0]:.4g}, "
-                             f"sigma^2 = {fit.phi[1]:.4g}; Satterthwaite df")
+                             f"random intercept (REML, sigma_u^2 >= 0): sigma_u^2 = {fit.phi[0]:.4g}, "
+                             f"sigma^2 = {fit.phi[1]:.4g}; Satterthwaite df{singular}")
     except FAILURES as exc:
-        rows = failed_rows(outcome, "lmm_random_intercept", "lmm", visits, exc)
+        rows = failed_rows(outcome, "lmm_random_intercept", "lmm", visits,
+                           f"the random-intercept LMM does not fit ({exc})")
     return sensitivity_table(rows)
 
 
@@ -129,6 +138,9 @@ def mmrm_structures(frame: pd.DataFrame, reference: str, treatment: str, *, stru
     rows = []
     for structure in structures:
         name = f"mmrm_{structure}"
+        if no_follow_up(frame, outcome):
+            rows += failed_rows(outcome, name, "mmrm", visits, no_follow_up(frame, outcome))
+            continue
         try:
             fit = fit_mmrm(frame, formula or model_formula(frame), subject="participant", visit="visit",
                            covariance=structure, fallback=None, method="reml", df_method=df_method)

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import zlib
 
 import numpy as np
 import pandas as pd
 
-from pilottrial.analyses.sensitivity.rows import FAILURES, contrast_rows, failed_rows, prepare, sensitivity_table
+from pilottrial.analyses.sensitivity.rows import (
+    FAILURES,
+    contrast_rows,
+    failed_rows,
+    no_follow_up,
+    prepare,
+    sensitivity_table,
+)
 from pilottrial.models.frame import model_formula
 from pilottrial.models.mmrm import fit_mmrm
 
@@ -123,28 +132,46 @@ def _randomization_p(frame: pd.DataFrame, participants: pd.DataFrame, outcome: s
     labels = randomized["participant"].to_numpy()
     observed = (randomized["arm"].astype(str).to_numpy() == str(treatment)).astype(float)
     formula = NULL_FORMULA if len(frame["visit"].cat.categories) > 1 else "change ~ baseline"
-    null_fit = fit_mmrm(frame, formula, subject="participant", visit="visit", covariance=covariance,
-                        fallback=fallback, method="reml", df_method="residual")
+    try:
+        null_fit = fit_mmrm(frame, formula, subject="participant", visit="visit", covariance=covariance,
+                            fallback=fallback, method="reml", df_method="residual")
+    except FAILURES as exc:
+        raise ValueError(f"the MMRM under the null ({formula}) does not fit ({exc})") from None
     gls = _ArmGLS(frame, labels, null_fit.design(frame), null_fit.sigmas[0])
     t_obs = gls.statistics(observed[None, :])[1][0]
-    rng = _randomization_stream(int(seed), outcome)
     extreme = np.zeros(gls.m)
     undefined = 0
-    for start in range(0, draws, _DRAW_CHUNK):
-        size = min(_DRAW_CHUNK, draws - start)
-        # each row a permutation of the observed labels: the observed allocation ratio
-        assignment = rng.permuted(np.broadcast_to(observed, (size, observed.size)), axis=1)
+
+    def count(assignment):
+        nonlocal extreme, undefined
         t_star = gls.statistics(assignment)[1]
         bad = ~np.isfinite(t_star)
         undefined += int(bad.any(axis=1).sum())
         with np.errstate(invalid="ignore"):  # ties (up to rounding) count as extreme
             extreme += np.sum(bad | (np.abs(t_star) >= np.abs(t_obs) * (1 - 1e-10)), axis=0)
         if chunk_done is not None:
-            chunk_done(size)
+            chunk_done(len(assignment))
+
+    n_treated = int(observed.sum())
+    distinct = math.comb(observed.size, n_treated)
+    if distinct <= draws:  # no more assignments than draws: all of them, once each (the exact test)
+        treated_sets = itertools.combinations(range(observed.size), n_treated)
+        while chunk := list(itertools.islice(treated_sets, _DRAW_CHUNK)):
+            assignment = np.zeros((len(chunk), observed.size))
+            assignment[np.repeat(np.arange(len(chunk)), n_treated), np.asarray(chunk).ravel()] = 1.0
+            count(assignment)
+        p_value = extreme / distinct  # the observed assignment is one of them
+    else:
+        rng = _randomization_stream(int(seed), outcome)
+        for start in range(0, draws, _DRAW_CHUNK):
+            size = min(_DRAW_CHUNK, draws - start)
+            # each row a permutation of the observed labels: the observed allocation ratio
+            count(rng.permuted(np.broadcast_to(observed, (size, observed.size)), axis=1))
+        p_value = (1.0 + extreme) / (1.0 + draws)
     visits = [str(v) for v in frame["visit"].cat.categories]
-    return {"t_observed": dict(zip(visits, t_obs.tolist())),
-            "p_value": dict(zip(visits, ((1.0 + extreme) / (1.0 + draws)).tolist())),
-            "structure": null_fit.structure, "formula": formula, "undefined": undefined}
+    return {"t_observed": dict(zip(visits, t_obs.tolist())), "p_value": dict(zip(visits, p_value.tolist())),
+            "structure": null_fit.structure, "formula": formula, "undefined": undefined,
+            "exact": distinct if distinct <= draws else None}
 
 
 def randomization_test(frame: pd.DataFrame, reference: str, treatment: str, *, participants=None, visits=None,
@@ -200,6 +227,12 @@ def randomization_test(frame: pd.DataFrame, reference: str, treatment: str, *, p
 
     .. math:: p = \frac{1 + \#\{b : |t^*_b| \ge |t_{obs}|\}}{1 + B}.
 
+    When the trial has no more distinct assignments :math:`K = \binom{n}{n_T}` than ``draws``
+    (e.g. 20 with 3 participants per arm), every assignment is enumerated once instead and the
+    p-value is the exact :math:`\#\{k : |t^*_k| \ge |t_{obs}|\} / K` (the observed assignment
+    among them); ``note`` says so. A MMRM that does not fit, under the null or not, gives rows
+    of NaN with the reason.
+
     A draw that leaves a visit without an observed participant in one arm counts as extreme
     (conservative; reported in ``note`` if any). Under the sharp null (treatment changes no
     participant's outcomes, missingness included) the test is exact whatever the distribution
@@ -222,7 +255,12 @@ def randomization_test(frame: pd.DataFrame, reference: str, treatment: str, *, p
     ...     "change": [2, 0, -4, -3, 1, -1, 2, 1, -5, -2, -5, -11, -5, -7, -3, -4, -7, -14, -12, -13]})
     >>> table = randomization_test(frame, "placebo", "drug", draws=1000, seed=1, outcome="HAM-D")
     >>> [(row.visit, round(row.estimate, 2), round(row.p_value, 3)) for row in table.itertuples()]
-    [('week4', -4.86, 0.19), ('week8', -8.06, 0.02)]
+    [('week4', -4.86, 0.206), ('week8', -8.06, 0.024)]
+    >>> table["note"].iloc[0][:47]  # 5 per arm: 252 assignments, fewer than the draws
+    'exact re-randomization p (all 252 assignments o'
+    >>> table = randomization_test(frame, "placebo", "drug", draws=200, seed=1, outcome="HAM-D")
+    >>> [(row.visit, round(row.p_value, 3)) for row in table.itertuples()]
+    [('week4', 0.184), ('week8', 0.015)]
     """
     frame, visits, outcome = prepare(frame, reference, treatment, visits, outcome)
     participants = frame if participants is None else participants
@@ -235,21 +273,33 @@ def randomization_test(frame: pd.DataFrame, reference: str, treatment: str, *, p
         if progress is not None:
             progress(done)
 
+    if no_follow_up(frame, outcome):
+        return sensitivity_table(failed_rows(outcome, "randomization_test", "mmrm", visits,
+                                             no_follow_up(frame, outcome)))
     try:
         mmrm = fit_mmrm(frame, formula or model_formula(frame), subject="participant", visit="visit",
                         covariance=covariance, fallback=fallback, method="reml", df_method=df_method)
+        estimates = contrast_rows(mmrm, outcome, "randomization_test", "mmrm", reference, treatment, visits,
+                                  alpha, "")
+    except FAILURES as exc:
+        return sensitivity_table(failed_rows(outcome, "randomization_test", "mmrm", visits,
+                                             f"the MMRM does not fit ({exc})"))
+    try:
         test = _randomization_p(frame, participants, outcome, treatment, draws=draws, seed=seed,
                                 covariance=covariance, fallback=fallback, chunk_done=chunk_done)
     except FAILURES as exc:
-        return sensitivity_table(failed_rows(outcome, "randomization_test", "mmrm", visits, exc))
-    base_note = (f"Monte Carlo re-randomization p ({draws} permutations of the arm labels, seed {seed}) "
-                 f"of the GLS t with the {test['structure']} covariance of the null model "
+        return sensitivity_table(failed_rows(outcome, "randomization_test", "mmrm", visits,
+                                             f"the randomization test cannot run: {exc}"))
+    method = (f"exact re-randomization p (all {test['exact']} assignments of the arm labels with the observed "
+              f"allocation: fewer than the {draws} draws asked for)" if test["exact"] else
+              f"Monte Carlo re-randomization p ({draws} permutations of the arm labels, seed {seed})")
+    base_note = (f"{method} of the GLS t with the {test['structure']} covariance of the null model "
                  f"{test['formula']}; estimate and CI from the MMRM ({mmrm.structure})")
     if test["undefined"]:
         base_note += f"; {test['undefined']} draws with a visit lacking one arm counted as extreme"
     rows = []
-    for row in contrast_rows(mmrm, outcome, "randomization_test", "mmrm", reference, treatment, visits, alpha,
-                             base_note):
+    for row in estimates:
+        row["note"] = row["note"] or base_note
         if row["visit"] in test["p_value"]:
             t_obs = test["t_observed"][row["visit"]]
             if np.isfinite(t_obs):

@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pilottrial.analyses.common import outcome_frame, outcome_label
+from pilottrial.analyses.common import not_estimable, outcome_frame, outcome_label
 from pilottrial.models.mmrm import MMRMError
 from pilottrial.models.primary import CONTRAST_COLUMNS
 
-__all__ = ["SENSITIVITY_COLUMNS", "FAILURES", "prepare", "visit_row", "failed_rows", "sensitivity_table",
-           "per_visit", "t_interval", "contrast_rows"]
+__all__ = ["SENSITIVITY_COLUMNS", "FAILURES", "prepare", "no_follow_up", "visit_row", "failed_rows",
+           "sensitivity_table", "per_visit", "t_interval", "contrast_rows"]
 
 SENSITIVITY_COLUMNS = CONTRAST_COLUMNS + ["analysis", "note"]
 #: Numerical failures that give a row of NaN with the reason, never a crash.
@@ -33,6 +33,14 @@ def prepare(frame: pd.DataFrame, reference, treatment, visits, outcome) -> tuple
     return frame, visits, outcome_label(frame, outcome)
 
 
+def no_follow_up(frame: pd.DataFrame, outcome: str) -> str | None:
+    """The reason why a model of ``frame`` cannot be fitted at all when it has no row (an outcome
+    without any post-baseline change); None otherwise."""
+    if len(frame):
+        return None
+    return f"{outcome} has no change from baseline at any post-baseline visit"
+
+
 def visit_row(outcome, analysis, model, visit, estimate=np.nan, std_error=np.nan, df=np.nan,
               ci_lower=np.nan, ci_upper=np.nan, p_value=np.nan, note="") -> dict:
     return {"outcome": outcome, "model": model, "visit": str(visit), "estimate": float(estimate),
@@ -42,9 +50,7 @@ def visit_row(outcome, analysis, model, visit, estimate=np.nan, std_error=np.nan
 
 def failed_rows(outcome, analysis, model, visits, reason) -> list:
     """A row of NaN per visit, ``note`` "not estimable: <reason>" (at most 300 characters)."""
-    reason = " ".join(str(reason).split())
-    reason = reason if len(reason) <= 300 else reason[:297] + "..."
-    return [visit_row(outcome, analysis, model, v, note=f"not estimable: {reason}") for v in visits]
+    return [visit_row(outcome, analysis, model, v, note=not_estimable(reason)) for v in visits]
 
 
 def sensitivity_table(rows) -> pd.DataFrame:
@@ -66,7 +72,7 @@ def per_visit(outcome, analysis, model, frame, visits, estimate_at) -> list:
         try:
             rows.append(visit_row(outcome, analysis, model, visit, **estimate_at(visit)))
         except FAILURES as exc:
-            rows.append(visit_row(outcome, analysis, model, visit, note=f"not estimable: {exc}"))
+            rows.append(visit_row(outcome, analysis, model, visit, note=not_estimable(exc)))
     return rows
 
 

@@ -25,7 +25,10 @@ function                     module               figure
 
 Shared parts: ``style`` (Okabe-Ito colours by arm, theme and font sizes), ``save`` (the one
 byte-stable writer), ``labels`` (text on the figures), ``common`` (order of arms, visits and
-outcomes). Importing the library never sets matplotlib's backend: a script sets it
+outcomes), ``layout`` (text that must fit: overlapping tick labels rotated or thinned, titles
+and labels wrapped, the figure drawn when there is nothing to plot or a figure cannot be drawn)
+and ``limits`` (when a figure aggregates or samples for a large trial). Every figure fits any
+trial: 10 to 5,000 participants, 1 to 12 post-baseline visits, 1 to 6 outcomes, any labels. Importing the library never sets matplotlib's backend: a script sets it
 (``matplotlib.use("Agg")``) before drawing. The names are imported on first use, so a script
 drawing one figure loads only that figure's module.
 
@@ -59,6 +62,9 @@ _MODULES = {
     "standardized_mean_difference": "baseline_table",
     "svg_path": "save",
     "save_figure": "save",
+    "texts_outside": "layout",
+    "placeholder_figure": "layout",
+    "draw_or_placeholder": "layout",
     "arm_colours": "style",
     "OKABE_ITO": "style",
 }

@@ -12,6 +12,7 @@ parallel group randomised trials. BMJ 2010;340:c332 (item 15).
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,16 @@ from pilottrial.config.trial import Trial
 from pilottrial.report.figures.common import arm_order, participants
 from pilottrial.report.figures.labels import number
 
-__all__ = ["table_one", "standardized_mean_difference"]
+__all__ = ["table_one", "standardized_mean_difference", "baseline_characteristics"]
+
+#: A text characteristic with more levels than this is left out of Table 1 unless the config names
+#: it (analysis.covariates or analysis.strata): free text or codes, not a characteristic to tabulate.
+MAX_LEVELS = 12
+#: Column names that identify records rather than describe participants (``id``, ``subjid``,
+#: ``patient_id``, ``USUBJID``...): left out of Table 1 when they have more than MAX_LEVELS values,
+#: unless the config names them.
+_IDENTIFIER = re.compile(r"^(.*[_.\s-])?(u?subj(ect)?_?id|pat(ient)?_?id|record_?id|id|ids|usubjid|studyid)$",
+                         re.IGNORECASE)
 
 
 def standardized_mean_difference(treatment, reference, kind: str = "continuous") -> float:
@@ -126,13 +136,123 @@ def _continuous_rows(variable, values_by_arm, arms, overall):
             {"variable": variable, "level": "", "statistic": "median [IQR]", **median_iqr, "smd": math.nan}]
 
 
+
+def _label_columns(trial: Trial) -> set:
+    """Columns of the data file that hold labels, scores or score-derived values (never in Table 1)."""
+    cols = trial.section("columns")
+    out = {cols.get("participant", "participant"), cols.get("arm", "arm"), cols.get("visit", "visit"),
+           cols.get("day"), cols.get("paramcd"), cols.get("value"), cols.get("base"), "participant", "arm", "visit"}
+    for outcome in trial.outcomes:
+        spec = outcome.spec
+        out |= {spec.get("column"), spec.get("baseline_column")}
+        out |= {str(c) for c in (spec.get("columns") or {}).values()}
+    out |= set(trial.section("data").get("drop_columns", []) or [])
+    return {str(c) for c in out if c is not None}
+
+
+def baseline_characteristics(frame: pd.DataFrame, trial: Trial) -> list[str]:
+    """The columns Table 1 describes: the covariates and strata of the analysis, then every other
+    participant-level column of the data.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The trial data as read (any layout), participants as text in the participant column.
+    trial : Trial
+        The typed config.
+
+    Returns
+    -------
+    list of str
+        ``analysis.covariates`` and ``analysis.strata`` present in the data, in that order, then
+        the other columns in file order that are constant within each participant (a value
+        measured once, before randomization: age, sex, site). Never a score: the outcome columns
+        (``column``, ``columns`` of a wide layout, ``baseline_column``), the label columns and
+        ``data.drop_columns`` are left out, as is every column that changes from visit to visit
+        (post-baseline values, ADaM ``CHG``, ``AVISITN``), identifier columns (``id``,
+        ``SUBJID``... with more than :data:`MAX_LEVELS` values) and every text column with more than :data:`MAX_LEVELS` levels.
+    """
+    pid = trial.section("columns").get("participant", "participant")
+    analysis = trial.section("analysis")
+    named = [str(c) for c in list(analysis.get("covariates", []) or []) + list(analysis.get("strata", []) or [])]
+    excluded = _label_columns(trial)
+    chosen = [c for c in dict.fromkeys(named) if c in frame.columns and c != pid]
+    if pid not in frame.columns:
+        return chosen
+    grouped = frame.groupby(frame[pid].astype(str), sort=False)
+    for column in frame.columns:
+        if column in excluded or column in chosen or str(column) in excluded:
+            continue
+        values = frame[column]
+        if values.notna().sum() == 0:
+            continue
+        if _IDENTIFIER.match(str(column)) and values.dropna().astype(str).nunique() > MAX_LEVELS:
+            continue
+        if int(grouped[column].nunique(dropna=True).max()) > 1:  # changes within a participant
+            continue
+        numeric = pd.to_numeric(values.dropna(), errors="coerce")
+        if numeric.isna().any() and values.dropna().astype(str).str.strip().nunique() > MAX_LEVELS:
+            continue
+        chosen.append(column)
+    return chosen
+
+
+def _missing_as_nan(frame: pd.DataFrame, trial: Trial) -> pd.DataFrame:
+    """Cells equal to a declared missing-value code (``data.missing_codes``) set to NaN."""
+    codes = trial.section("data").get("missing_codes") or []
+    if not codes:
+        return frame
+    text = {str(c).strip() for c in codes}
+    numbers = {float(c) for c in codes if _is_number(c)}
+    for column in frame.columns:
+        values = frame[column]
+        as_text = values.astype(str).str.strip()
+        hit = as_text.isin(text)
+        if numbers:
+            hit |= pd.to_numeric(values, errors="coerce").isin(numbers)
+        if hit.any():
+            frame[column] = values.where(~hit)
+    return frame
+
+
+def _is_number(x) -> bool:
+    try:
+        float(x)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(x, bool)
+
+
+def _baseline_scores(analysis: pd.DataFrame, name: str, trial: Trial) -> tuple[pd.Series, str]:
+    """Each participant's baseline score of one outcome, and how the row is labelled.
+
+    The score at the baseline visit; without a baseline visit the ``baseline`` column of the
+    analysis table (a baseline given as a column); in a raw-score trial without either, the
+    score at the first visit (labelled with that visit).
+    """
+    part = analysis.loc[analysis["outcome"].astype(str) == name]
+    if trial.baseline is not None:
+        part = part.loc[part["visit"].astype(str) == trial.baseline]
+        return pd.to_numeric(part.set_index("participant")["score"], errors="coerce"), "baseline"
+    if "baseline" in part:
+        scores = pd.to_numeric(part.groupby("participant")["baseline"].first(), errors="coerce")
+        if scores.notna().any() or not trial.visit_order:
+            return scores, "baseline"
+    first = trial.visit_order[0] if trial.visit_order else None
+    part = part.loc[part["visit"].astype(str) == str(first)]
+    return pd.to_numeric(part.set_index("participant")["score"], errors="coerce"), f"{first}"
+
+
 def table_one(analysis: pd.DataFrame, raw_frame: pd.DataFrame, config: dict,
               characteristics: list | None = None) -> pd.DataFrame:
     r"""Table 1: baseline characteristics by arm with standardized mean differences.
 
-    Rows, in order: the number randomized; each participant characteristic of the raw data
-    (by default every column that is not the participant, arm or visit column, an outcome
-    column or a dropped column; e.g. age and sex); the baseline score of every outcome.
+    Rows, in order: the number randomized; each baseline characteristic of the raw data (by
+    default :func:`baseline_characteristics`: the covariates and strata, then every other
+    participant-level column that is not a label, a score or a dropped column; e.g. age and
+    sex; never a post-baseline value); the baseline score of every outcome (at the baseline
+    visit, or from its baseline column; a raw-score trial without a baseline shows the first
+    visit). Cells equal to a ``data.missing_codes`` code count as missing.
     Continuous variables get a *mean (SD)* and a *median [IQR]* row, categorical ones an
     *n (%)* row per level (and a *missing* row when values are missing).
 
@@ -175,7 +295,7 @@ def table_one(analysis: pd.DataFrame, raw_frame: pd.DataFrame, config: dict,
     visit_col = cols.get("visit", "visit")
     baseline = trial.baseline
 
-    frame = raw_frame.copy()
+    frame = _missing_as_nan(raw_frame.copy(), trial)
     frame[pid] = frame[pid].astype(str)
     frame = frame.loc[frame[pid].isin(set(arm_of.index))]
     if visit_col in frame and baseline is not None:
@@ -183,11 +303,7 @@ def table_one(analysis: pd.DataFrame, raw_frame: pd.DataFrame, config: dict,
         frame = frame.sort_values("_first", kind="mergesort").drop(columns="_first")
     per_person = frame.drop_duplicates(pid, keep="first").set_index(pid).reindex(arm_of.index)
     if characteristics is None:
-        excluded = {pid, cols.get("arm", "arm"), visit_col, cols.get("paramcd"), cols.get("value"),
-                    "participant", "arm", "visit"}
-        excluded |= {str(o.spec.get("column")) for o in trial.outcomes}
-        excluded |= set(trial.section("data").get("drop_columns", []) or [])
-        characteristics = [c for c in raw_frame.columns if c not in excluded and per_person[c].notna().any()]
+        characteristics = baseline_characteristics(frame, trial)
 
     def split(values: pd.Series) -> dict:
         return {a: values[arm_of == a] for a in arms}
@@ -233,20 +349,15 @@ def table_one(analysis: pd.DataFrame, raw_frame: pd.DataFrame, config: dict,
     rows_outcomes = analysis.copy()
     rows_outcomes["participant"] = rows_outcomes["participant"].astype(str)
     for name in trial.outcome_names:
-        part = rows_outcomes.loc[rows_outcomes["outcome"].astype(str) == name]
-        if baseline is not None:
-            part = part.loc[part["visit"].astype(str) == baseline]
-            scores = pd.to_numeric(part.set_index("participant")["score"], errors="coerce")
-        else:
-            scores = pd.to_numeric(part.groupby("participant")["baseline"].first(), errors="coerce")
+        scores, label = _baseline_scores(rows_outcomes, name, trial)
         scores = scores[~scores.index.duplicated()].reindex(arm_of.index)
         if scores.notna().sum() == 0:
             continue
         by_arm = {a: v.dropna().to_numpy(dtype=float) for a, v in split(scores).items()}
-        rows += _continuous_rows(f"{name} at baseline", by_arm, arms, scores.dropna().to_numpy(dtype=float))
+        rows += _continuous_rows(f"{name} at {label}", by_arm, arms, scores.dropna().to_numpy(dtype=float))
         n_missing = {a: int(v.isna().sum()) for a, v in split(scores).items()}
         if sum(n_missing.values()):
-            rows.append({"variable": f"{name} at baseline", "level": "missing", "statistic": "n",
+            rows.append({"variable": f"{name} at {label}", "level": "missing", "statistic": "n",
                          **{a: str(n) for a, n in n_missing.items()}, "overall": str(sum(n_missing.values())),
                          "smd": math.nan})
     table = pd.DataFrame(rows, columns=["variable", "level", "statistic", *arms, "overall", "smd"])

@@ -26,10 +26,16 @@ from matplotlib import patches
 from pilottrial.config.trial import Trial
 from pilottrial.models.frame import model_frame
 from pilottrial.report.figures.common import arm_order, participants, visit_order
+from pilottrial.report.figures.labels import at_visit
+from pilottrial.report.figures.layout import text_width, wrap_to_width
 from pilottrial.report.figures.save import save_figure
 from pilottrial.report.figures.style import DPI, arm_colours, theme
+from pilottrial.report.format import arm_label
 
 __all__ = ["plot_consort"]
+
+#: Up to this many post-baseline visits get a follow-up box each; more share one box per arm.
+_FOLLOW_UP_BOXES = 4
 
 _YES = {"yes", "y", "true", "1"}
 
@@ -146,6 +152,26 @@ def _wrap(text: str, width_in: float, fontsize: float, indent: int = 0) -> list[
     return textwrap.wrap(text, chars) or [""]
 
 
+def _fit(fig, lines: list, width_in: float, fontsize: float, align: str = "left", pad: float = 0.08) -> list:
+    """Box lines ``(text, bold, indent)`` wrapped at word boundaries to the inside of a box
+    ``width_in`` wide, measured with the renderer; a continuation line is indented one step more.
+    Lines that fit are returned unchanged."""
+    out = []
+    for text, bold, indent in lines:
+        if text is None:
+            out.append((text, bold, indent))
+            continue
+        inner = width_in - 2 * pad - (0.14 * indent if align == "left" else 0.0)
+        weight = "bold" if bold else "normal"
+        if text_width(fig, text, fontsize, weight) / fig.dpi <= inner:
+            out.append((text, bold, indent))
+            continue
+        wrapped = wrap_to_width(fig, text, (inner - (0.14 if align == "left" else 0.0)) * fig.dpi, fontsize, weight)
+        for k, part in enumerate(wrapped.split("\n")):
+            out.append((part, bold, indent if k == 0 or align != "left" else indent + 1))
+    return out
+
+
 def plot_consort(analysis: pd.DataFrame, config: dict, screening: pd.DataFrame | None,
                  path: str | PathLike) -> dict:
     """Draw the CONSORT flow diagram of a two-arm (or multi-arm) pilot trial.
@@ -240,29 +266,46 @@ def plot_consort(analysis: pd.DataFrame, config: dict, screening: pd.DataFrame |
         if counts["randomized_log"] is not None and counts["randomized_log"] != counts["randomized"]:
             rand_lines.append((f"(screening log: {counts['randomized_log']} randomized)", False, 0))
         post = list(next(iter(counts["arms"].values()))["follow_up"]) if arms else []
-        alloc = {a: [(f"Allocated to {a} (n = {c['allocated']})", True, 0),
+        alloc = {a: [(f"Allocated to {arm_label(a)} (n = {c['allocated']})", True, 0),
                      (f"Received allocated intervention (n = {c['received']})", False, 1),
                      (f"Did not receive it (n = {c['not_received']})", False, 1)]
                  for a, c in counts["arms"].items()}
         follow = {}
+        compact = len(post) > _FOLLOW_UP_BOXES
         for a, c in counts["arms"].items():
             follow[a] = []
+            if compact:  # one box: a line per visit
+                lines = [("Follow-up", True, 0)]
+                for v in post:
+                    f = c["follow_up"][v]
+                    text = f"{at_visit(v)}: assessed {f['assessed']}, lost {f['lost']}"
+                    lines.append((text + (f", missed {f['missed']}" if f["missed"] else ""), False, 1))
+                follow[a].append(lines)
+                continue
             for v in post:
                 f = c["follow_up"][v]
                 lost = f"Lost to follow-up (n = {f['lost']})"
                 if 0 < f["newly_lost"] < f["lost"]:
                     lost = f"Lost to follow-up (n = {f['lost']}; {f['newly_lost']} since the last visit)"
-                lines = [(f"Follow-up at {v}", True, 0), (f"Assessed (n = {f['assessed']})", False, 1),
+                lines = [(f"Follow-up at {at_visit(v)}", True, 0), (f"Assessed (n = {f['assessed']})", False, 1),
                          (lost, False, 1)]
                 if f["missed"]:
                     lines.append((f"Missed the visit, seen later (n = {f['missed']})", False, 1))
                 follow[a].append(lines)
-        n_follow_lines = [max(len(follow[a][j]) for a in arms) for j in range(len(post))]
         primary = counts["primary_outcome"]
         analysed = {a: [(f"Analysed (n = {c['analysed']})", True, 0),
                         (f"MMRM of the primary outcome, {primary}", False, 1),
                         (f"Excluded: no post-baseline {primary} (n = {c['not_analysed']})", False, 1)]
                     for a, c in counts["arms"].items()}
+        # every line inside its box (long reasons, arm and outcome names)
+        assessed_lines = _fit(fig, assessed_lines, top_w, fs, "center")
+        rand_lines = _fit(fig, rand_lines, top_w, fs, "center")
+        excl_lines = _fit(fig, excl_lines, excl_w, fs)
+        alloc = {a: _fit(fig, lines, col_w, fs) for a, lines in alloc.items()}
+        follow = {a: [_fit(fig, lines, col_w, fs) for lines in boxes] for a, boxes in follow.items()}
+        analysed = {a: _fit(fig, lines, col_w, fs) for a, lines in analysed.items()}
+        n_boxes = len(next(iter(follow.values()))) if arms else 0
+        n_follow_lines = [max(len(follow[a][j]) for a in arms) for j in range(n_boxes)]
 
         # ---- vertical layout (inches from the top)
         h_assessed = canvas.height(assessed_lines) if assessed_lines else 0.0
@@ -326,7 +369,7 @@ def plot_consort(analysis: pd.DataFrame, config: dict, screening: pd.DataFrame |
                 canvas.arrow(cx, top(y_split), cx, top(y_alloc))
                 canvas.box(x0, top(y_alloc), col_w, alloc[arm], edge=edge, align="left", lw=1.6)
                 previous = y_alloc + h_alloc
-                for j in range(len(post)):
+                for j in range(n_boxes):
                     canvas.arrow(cx, top(previous), cx, top(y_follow[j]))
                     lines = follow[arm][j] + [("", False, 0)] * (n_follow_lines[j] - len(follow[arm][j]))
                     canvas.box(x0, top(y_follow[j]), col_w, lines, edge=edge, align="left", lw=1.6)

@@ -12,8 +12,10 @@ from scipy import stats
 from pilottrial.config.trial import Trial
 from pilottrial.models.primary import fit_outcome_mmrm
 from pilottrial.report.figures.common import arm_order, visit_order
+from pilottrial.report.figures.labels import legend_label
 from pilottrial.report.figures.save import save_figure
 from pilottrial.report.figures.style import DPI, GREY, OKABE_ITO, arm_colours, theme
+from pilottrial.report.format import arm_label
 
 __all__ = ["plot_residuals"]
 
@@ -56,18 +58,20 @@ def plot_residuals(analysis: pd.DataFrame, outcome: str, config: dict, path: str
     visits = [v for v in visit_order(trial, analysis) if v in set(res["visit"])]
     visits += sorted(set(res["visit"]) - set(visits))
     visit_colours = {v: OKABE_ITO[(2 + i) % len(OKABE_ITO)] for i, v in enumerate(visits)}
-    markers = dict(zip(visits, ["o", "s", "^", "D", "v", "P", "X", "<", ">"] * 3))
+    markers = dict(zip(visits, ["o", "s", "^", "D", "v", "P", "X", "<", ">"] * (1 + len(visits) // 9)))
     std = res["standardized"].to_numpy(dtype=float)
     n = len(std)
     rank = np.argsort(np.argsort(std, kind="mergesort"), kind="mergesort")
     theoretical = stats.norm.ppf((rank + 1 - 0.375) / (n + 0.25))
+    size = 16 if n <= 2000 else 5  # thousands of points: small markers
     with theme("whitegrid", "report"):
         fig, (qq, rf) = plt.subplots(1, 2, figsize=(8.0, 4.4), dpi=DPI)
         for arm in arms:
             mask = (res["arm"] == arm).to_numpy() if "arm" in res else np.ones(n, dtype=bool)
             if mask.any():
-                qq.scatter(theoretical[mask], std[mask], s=16, color=colours[arm], alpha=0.8,
-                           edgecolor="white", linewidth=0.4, label=arm, zorder=3)
+                qq.scatter(theoretical[mask], std[mask], s=size, color=colours[arm], alpha=0.8,
+                           edgecolor="white", linewidth=0.4 if n <= 2000 else 0.0,
+                           label=legend_label(arm_label(arm), 24), zorder=3)
         lim = float(max(np.abs(theoretical).max(), np.abs(std).max(), 2.5)) * 1.05 if n else 3.0
         qq.plot([-lim, lim], [-lim, lim], color=GREY, linestyle="--", linewidth=1.0, zorder=2)
         qq.set_xlim(-lim, lim)
@@ -79,8 +83,8 @@ def plot_residuals(analysis: pd.DataFrame, outcome: str, config: dict, path: str
                   frameon=False)
         for v in visits:
             mask = (res["visit"] == v).to_numpy()
-            rf.scatter(res.loc[mask, "fitted"], std[mask], s=18, color=visit_colours[v], marker=markers[v],
-                       alpha=0.85, edgecolor="white", linewidth=0.4, label=v, zorder=3)
+            rf.scatter(res.loc[mask, "fitted"], std[mask], s=size + 2, color=visit_colours[v], marker=markers[v],
+                       alpha=0.85, edgecolor="white", linewidth=0.4 if n <= 2000 else 0.0, label=v, zorder=3)
         rf.axhline(0.0, color="0.25", linewidth=1.0, zorder=1)
         for sign in (-2, 2):
             rf.axhline(sign, color=GREY, linestyle="--", linewidth=0.9, zorder=1)
@@ -89,7 +93,8 @@ def plot_residuals(analysis: pd.DataFrame, outcome: str, config: dict, path: str
         rf.set_xlabel(f"Fitted {response}")
         rf.set_ylabel("Standardized (Cholesky) residual")
         rf.set_title("Residual against fitted, by visit", fontsize=9.5)
-        rf.legend(title="Visit", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=max(len(visits), 1),
+        rf.legend(title="Visit", loc="upper center", bbox_to_anchor=(0.5, -0.16),
+                  ncol=max(min(len(visits), 4 if max((len(v) for v in visits), default=0) > 6 else 6), 1),
                   frameon=False)
         structure = _STRUCTURES.get(fit.structure, fit.structure)
         fig.suptitle(f"{outcome}: MMRM residual diagnostics\n({structure} covariance; "

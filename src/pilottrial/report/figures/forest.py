@@ -7,14 +7,56 @@ from os import PathLike
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib import transforms
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from pilottrial.config.trial import Trial
 from pilottrial.report.figures.common import efficacy_names
-from pilottrial.report.figures.labels import favours, level_pct, number, p_value
+from pilottrial.report.figures.labels import at_visit, favours, level_pct, number, p_value, shortened
+from pilottrial.report.figures.layout import placeholder_figure, text_width
 from pilottrial.report.figures.save import save_figure
 from pilottrial.report.figures.style import DPI, GREY, theme
+from pilottrial.report.format import arm_label, as_float, not_estimable_reason, not_estimable_text
 
 __all__ = ["plot_forest"]
+
+
+def _p_position(fig, axes, p_x: float, p_start_in: float) -> tuple[float, float]:
+    """Where the p column starts (fraction of the text column) and the room from the text column's
+    left edge to the next panel or the figure's edge (inches), in the current layout."""
+    width = fig.get_size_inches()[0]
+    tax = axes[0][1].get_position()
+    right = axes[0][2].get_position().x0 if len(axes[0]) > 2 else 1.0
+    return max(p_x, p_start_in / (tax.width * width)), (right - tax.x0) * width
+
+
+#: Least height of a row of the forest plot (inches).
+_MIN_ROW = 0.2
+
+
+def _number(x) -> float:
+    """A table cell as a float (NaN when missing or not a number)."""
+    value = as_float(x)
+    return np.nan if value is None else value
+
+
+def _difference_text(r) -> str:
+    """``"−12.3 (−19.9 to −4.7)"``; ``"not estimable"`` for a row without an estimate."""
+    if not np.isfinite(r.estimate):
+        return "not estimable"
+    return f"{number(r.estimate)} ({number(r.ci_lower)} to {number(r.ci_upper)})"
+
+
+def _p_text(r) -> str:
+    """The p value, with the adjusted one when it differs; empty for a row without an estimate."""
+    if not np.isfinite(r.estimate):
+        return ""
+    text = p_value(r.p_value)
+    if np.isfinite(r.p_adjusted) and not str(r.adjustment).startswith("none") and not np.isclose(r.p_adjusted,
+                                                                                                 r.p_value):
+        text += f"; adj. {p_value(r.p_adjusted)}"
+    return text
 
 
 def plot_forest(contrasts: pd.DataFrame, config: dict, path: str | PathLike,
@@ -59,6 +101,7 @@ def plot_forest(contrasts: pd.DataFrame, config: dict, path: str | PathLike,
     """
     trial = Trial.from_config(config)
     reference, treatment = trial.reference, trial.treatment
+    short_reference, short_treatment = (shortened(arm_label(a), 28) for a in (reference, treatment))
     alpha = trial.alpha
     table = contrasts.copy()
     if "model" in table:
@@ -77,14 +120,18 @@ def plot_forest(contrasts: pd.DataFrame, config: dict, path: str | PathLike,
         mcid = trial.outcome(outcome).mcid
         for v in visits:
             r = part.loc[part["visit"] == v].iloc[0]
-            rows.append({"outcome": outcome, "visit": v, "estimate": float(r["estimate"]),
-                         "ci_lower": float(r["ci_lower"]), "ci_upper": float(r["ci_upper"]),
-                         "p_value": float(r.get("p_value", np.nan)), "p_adjusted": np.nan,
-                         "adjustment": "", "mcid": float(mcid) if mcid is not None else np.nan})
+            reason = not_estimable_reason(r)
+            rows.append({"outcome": outcome, "visit": v, "estimate": _number(r.get("estimate")),
+                         "ci_lower": _number(r.get("ci_lower")), "ci_upper": _number(r.get("ci_upper")),
+                         "p_value": _number(r.get("p_value")), "p_adjusted": np.nan,
+                         "adjustment": "", "mcid": float(mcid) if mcid is not None else np.nan,
+                         "note": "" if reason is None else not_estimable_text(reason)})
     drawn = pd.DataFrame(rows, columns=["outcome", "visit", "estimate", "ci_lower", "ci_upper", "p_value",
-                                        "p_adjusted", "adjustment", "mcid"])
+                                        "p_adjusted", "adjustment", "mcid", "note"])
     if drawn.empty:
-        raise ValueError("no contrasts of an efficacy outcome to draw")
+        placeholder_figure(path, f"Treatment differences ({model.upper()})",
+                           "Nothing to draw: no contrast of an efficacy outcome.")
+        return drawn
     if multiplicity is not None and not multiplicity.empty:
         mult = multiplicity.copy()
         if "model" in mult:
@@ -95,7 +142,7 @@ def plot_forest(contrasts: pd.DataFrame, config: dict, path: str | PathLike,
             if (r["outcome"], r["visit"]) in lookup.index:
                 hit = lookup.loc[(r["outcome"], r["visit"])]
                 hit = hit.iloc[0] if isinstance(hit, pd.DataFrame) else hit
-                drawn.at[i, "p_adjusted"] = float(hit["p_adjusted"])
+                drawn.at[i, "p_adjusted"] = _number(hit.get("p_adjusted"))
                 drawn.at[i, "adjustment"] = str(hit.get("adjustment", ""))
     with_g = effect_sizes is not None and not effect_sizes.empty
     if with_g:
@@ -111,12 +158,25 @@ def plot_forest(contrasts: pd.DataFrame, config: dict, path: str | PathLike,
     outcomes = list(dict.fromkeys(drawn["outcome"]))
     n_rows = [int((drawn["outcome"] == o).sum()) for o in outcomes]
     heights = [n + 2.2 for n in n_rows]
-    fig_h = 0.8 + 0.34 * sum(heights)
+    fig_h = 0.8 + (0.34 if sum(n_rows) <= 24 else 0.26) * sum(heights)
     ratios = [3.0, 2.7] + ([2.1] if with_g else [])
-    diff_text = [f"{number(a)} ({number(b)} to {number(c)})" for a, b, c in
-                 zip(drawn["estimate"], drawn["ci_lower"], drawn["ci_upper"])]
+    diff_text = [_difference_text(r) for r in drawn.itertuples()]
+    p_text = [_p_text(r) for r in drawn.itertuples()]
+    header = f"Difference ({level_pct(alpha)} CI)"
+    with theme("whitegrid", "report"):
+        probe = Figure(dpi=DPI)
+        FigureCanvasAgg(probe)
+        diff_w = max([text_width(probe, t, 8) for t in diff_text] + [text_width(probe, header, 8, "bold")]) / DPI
+        p_w = max([text_width(probe, t, 8) for t in p_text] + [text_width(probe, "p", 8, "bold")]) / DPI
+    gap_in = 0.08  # inches between the widest difference (or its header) and the p column
     text_width_in = 7.4 * ratios[1] / sum(ratios)
+    if diff_w + gap_in + p_w > 0.97 * text_width_in:  # widen the text column so that p fits beside
+        others = sum(ratios) - ratios[1]
+        need = (diff_w + gap_in + p_w) / 0.97
+        ratios[1] = need * others / max(7.4 - need, 2.0)
+        text_width_in = 7.4 * ratios[1] / sum(ratios)
     p_x = min(0.78, (max(len(t) for t in diff_text) + 2) * 0.58 * 8 / 72 / text_width_in)
+    p_x = max(p_x, (diff_w + gap_in) / text_width_in)  # the p column never runs into the differences
     if with_g:
         g_vals = drawn[["g", "g_lower", "g_upper"]].to_numpy(dtype=float)
         g_vals = g_vals[np.isfinite(g_vals)]
@@ -124,6 +184,7 @@ def plot_forest(contrasts: pd.DataFrame, config: dict, path: str | PathLike,
     with theme("whitegrid", "report"):
         fig, axes = plt.subplots(len(outcomes), len(ratios), figsize=(8.0, fig_h), dpi=DPI, squeeze=False,
                                  gridspec_kw={"height_ratios": heights, "width_ratios": ratios})
+        p_column = []
         for k, outcome in enumerate(outcomes):
             part = drawn.loc[drawn["outcome"] == outcome].reset_index(drop=True)
             better = trial.outcome(outcome).better
@@ -146,28 +207,22 @@ def plot_forest(contrasts: pd.DataFrame, config: dict, path: str | PathLike,
             ax.set_xlim(low - pad, high + pad)
             ax.set_ylim(-0.6, len(part) - 0.4)
             ax.set_yticks(ypos)
-            ax.set_yticklabels(part["visit"])
+            ax.set_yticklabels([at_visit(v) for v in part["visit"]])
             ax.grid(axis="y", visible=False)
             ax.set_title(f"{outcome}" + (f"  (dashed: \u00b1MCID = {mcid:g})" if np.isfinite(mcid) else ""),
                          loc="left", fontsize=9.5)
-            label = f"Difference in mean change ({treatment} \u2212 {reference})"
-            note = favours(better, reference, treatment)
+            label = f"Difference in mean change ({short_treatment} \u2212 {short_reference})"
+            note = favours(better, short_reference, short_treatment)
             ax.set_xlabel(label + ("\n" + note if note else ""), fontsize=8)
             # text column
             tax.set_axis_off()
             tax.set_ylim(ax.get_ylim())
             tax.set_xlim(0, 1)
-            tax.text(0.0, len(part) - 0.4, f"Difference ({level_pct(alpha)} CI)", fontsize=8,
-                     fontweight="bold", va="bottom")
-            tax.text(p_x, len(part) - 0.4, "p", fontsize=8, fontweight="bold", va="bottom")
+            tax.text(0.0, len(part) - 0.4, header, fontsize=8, fontweight="bold", va="bottom")
+            p_column.append(tax.text(p_x, len(part) - 0.4, "p", fontsize=8, fontweight="bold", va="bottom"))
             for y, r in zip(ypos, part.itertuples()):
-                tax.text(0.0, y, f"{number(r.estimate)} ({number(r.ci_lower)} to {number(r.ci_upper)})",
-                         fontsize=8, va="center")
-                p_text = p_value(r.p_value)
-                if np.isfinite(r.p_adjusted) and not str(r.adjustment).startswith("none") \
-                        and not np.isclose(r.p_adjusted, r.p_value):
-                    p_text += f"; adj. {p_value(r.p_adjusted)}"
-                tax.text(p_x, y, p_text, fontsize=8, va="center")
+                tax.text(0.0, y, _difference_text(r), fontsize=8, va="center")
+                p_column.append(tax.text(p_x, y, _p_text(r), fontsize=8, va="center"))
             if with_g:
                 gax = axes[k][2]
                 gax.axvline(0.0, color="0.25", linewidth=1.0, zorder=1)
@@ -194,11 +249,60 @@ def plot_forest(contrasts: pd.DataFrame, config: dict, path: str | PathLike,
             text = text[: -len(f" at {r.visit}")] if text.endswith(f" at {r.visit}") else text
             if text not in methods:
                 methods.append(text)
-        bottom = 0.0
         if methods:
             fig.text(0.01, 0.005, "adj.: adjusted p, " + "; ".join(methods) + (" (at each visit)" if any(
                 str(a).endswith(f" at {v}") for a, v in zip(shown["adjustment"], shown["visit"])) else ""),
                      fontsize=7.5, ha="left", va="bottom", color="0.25")
-            bottom = 0.35 / fig_h
-        save_figure(fig, path, tight_layout={"h_pad": 0.6, "rect": (0, bottom, 1, 1)})
+        options = _fit_columns(fig, axes, n_rows, p_column, p_x, diff_w + gap_in, p_w, bool(methods))
+        save_figure(fig, path, tight_layout=options)
     return drawn
+
+
+def _fit_columns(fig, axes, n_rows: list[int], p_column: list, p_x: float, p_start_in: float, p_width_in: float,
+                 footnote: bool) -> dict:
+    """Lay the forest plot out so that every row has room and the p column fits beside the
+    differences; returns the layout options for :func:`save_figure`.
+
+    After a trial layout: a panel lower than :data:`_MIN_ROW` inches per row makes the figure
+    taller (long titles or labels took the room); a p column that would start within
+    ``p_start_in`` inches of the differences moves right; a text column too narrow for the
+    differences and the p values gets a larger share of the width. When nothing had to change,
+    the trial layout is undone, so that the figure is laid out once, by :func:`save_figure`.
+    """
+    sp = fig.subplotpars
+    before = {"left": sp.left, "right": sp.right, "bottom": sp.bottom, "top": sp.top, "wspace": sp.wspace,
+              "hspace": sp.hspace}
+
+    def options() -> dict:
+        return {"h_pad": 0.6, "rect": (0, 0.35 / fig.get_figheight() if footnote else 0.0, 1, 1)}
+
+    changed = False
+    for _ in range(4):
+        fig.tight_layout(**options())
+        width, height = fig.get_size_inches()
+        short = [max(0.0, n * _MIN_ROW - axes[k][0].get_position().height * height) for k, n in enumerate(n_rows)]
+        if sum(short) > 0.01:
+            fig.set_size_inches(width, height + 1.15 * sum(short) + 0.1)
+            changed = True
+            continue
+        x, room = _p_position(fig, axes, p_x, p_start_in)
+        if x * axes[0][1].get_position().width * width + p_width_in > room - 0.05:
+            grid = axes[0][1].get_gridspec()
+            ratios = list(grid.get_width_ratios())
+            ratios[1] *= (x * axes[0][1].get_position().width * width + p_width_in + 0.1) / room
+            grid.set_width_ratios(ratios)
+            changed = True
+            continue
+        break
+    if changed:
+        fig.tight_layout(**options())
+    x, _ = _p_position(fig, axes, p_x, p_start_in)
+    if x != p_x:  # at a fixed distance from the differences, whatever width the column gets later
+        for text in p_column:
+            ax = text.axes
+            shifted = transforms.offset_copy(ax.transAxes, fig=fig, x=p_start_in * 72.0, y=0.0, units="points")
+            text.set_transform(transforms.blended_transform_factory(shifted, ax.transData))
+            text.set_x(0.0)
+    if not changed:
+        fig.subplots_adjust(**before)
+    return options()

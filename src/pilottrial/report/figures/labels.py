@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 
-__all__ = ["MINUS", "number", "p_value", "level_pct", "better_suffix", "favours"]
+__all__ = ["MINUS", "number", "p_value", "level_pct", "better_suffix", "favours", "at_visit", "legend_label",
+           "shortened"]
 
 MINUS = "\u2212"
 
@@ -45,3 +48,25 @@ def favours(better: str | None, reference: str, treatment: str) -> str:
     if better == "higher":
         return f"\u2190 favours {reference}    favours {treatment} \u2192"
     return ""
+
+
+def at_visit(visit) -> str:
+    """A visit label after "at" in a title: a bare number is a visit code (``"29"`` -> ``"visit 29"``);
+    other labels as they are (``"30d"``, ``"week 6"``)."""
+    text = str(visit).strip()
+    try:
+        float(text)
+    except ValueError:
+        return text
+    return f"visit {text}"
+
+
+def legend_label(text: str, width: int = 30) -> str:
+    """A legend entry on lines of at most ``width`` characters (long arm names would make the legend
+    cover the data); short entries unchanged."""
+    return text if len(text) <= width else textwrap.fill(text, width, break_long_words=False)
+
+
+def shortened(text: str, width: int = 18) -> str:
+    """``text`` cut at a word boundary to at most ``width`` characters, with an ellipsis when cut."""
+    return text if len(text) <= width else textwrap.shorten(text, width, placeholder="\u2026")

@@ -25,9 +25,12 @@ from scipy import stats
 
 from pilottrial.config.trial import Trial
 from pilottrial.report.figures.common import arm_order, outcome_rows, outcome_spec, visit_order
-from pilottrial.report.figures.labels import better_suffix, level_pct
+from pilottrial.report.figures.labels import better_suffix, legend_label, level_pct, shortened
+from pilottrial.report.figures.layout import fit_xticks
+from pilottrial.report.figures.limits import TRAJECTORY_LINES, TRAJECTORY_SEED
 from pilottrial.report.figures.save import save_figure
 from pilottrial.report.figures.style import DPI, GREY, arm_colours, theme
+from pilottrial.report.format import arm_label
 
 __all__ = ["plot_mean_change", "plot_mean_score", "plot_trajectories", "mean_ci"]
 
@@ -50,6 +53,16 @@ def mean_ci(values: np.ndarray, level: float) -> tuple[float, float, float, int]
     sd = math.sqrt(float(((x - mean) ** 2).sum()) / (n - 1))
     half = float(stats.t.ppf(0.5 + level / 2.0, n - 1)) * sd / math.sqrt(n)
     return mean, mean - half, mean + half, n
+
+
+def _line_sample(people: list[str], arm: str) -> list[str]:
+    """The participants whose trajectories are drawn: all, or a seeded random sample of
+    :data:`~pilottrial.report.figures.limits.TRAJECTORY_LINES` (the same on every run)."""
+    if len(people) <= TRAJECTORY_LINES:
+        return list(people)
+    seed = np.random.SeedSequence([TRAJECTORY_SEED, *str(arm).encode("utf-8")])
+    chosen = np.random.default_rng(seed).choice(len(people), size=TRAJECTORY_LINES, replace=False)
+    return [people[i] for i in sorted(chosen)]
 
 
 def _better(trial: Trial, outcome: str) -> str | None:
@@ -143,7 +156,7 @@ def plot_mean_change(analysis: pd.DataFrame, outcome: str, config: dict, path: s
             has_ci = np.isfinite(lo) & np.isfinite(hi)
             colour = colours[arm]
             ax.plot(x, mean, color=colour, marker="o", markersize=6, linewidth=2.0,
-                    label=f"{arm} (n = {n_arm})", zorder=3)
+                    label=legend_label(f"{arm_label(arm)} (n = {n_arm})"), zorder=3)
             if has_ci.any():
                 ax.errorbar(x[has_ci], mean[has_ci],
                             yerr=np.vstack([mean[has_ci] - lo[has_ci], hi[has_ci] - mean[has_ci]]),
@@ -221,7 +234,7 @@ def plot_mean_score(analysis: pd.DataFrame, outcome: str, config: dict, path: st
             ok = np.isfinite(lo) & np.isfinite(hi)
             n_arm = int(rows.loc[rows["arm"] == arm, "participant"].nunique())
             ax.plot(x, mean, color=colours[arm], marker="o", markersize=6, linewidth=2.0, zorder=3,
-                    label=f"{arm} (n = {n_arm})")
+                    label=legend_label(f"{arm_label(arm)} (n = {n_arm})"))
             if ok.any():
                 ax.errorbar(x[ok], mean[ok], yerr=np.vstack([mean[ok] - lo[ok], hi[ok] - mean[ok]]), fmt="none",
                             ecolor=colours[arm], elinewidth=1.5, capsize=4, zorder=2)
@@ -230,17 +243,36 @@ def plot_mean_score(analysis: pd.DataFrame, outcome: str, config: dict, path: st
         ax.set_xlim(-0.45, len(order) - 0.55)
         ax.set_ylabel(f"{outcome} score{better_suffix(_better(trial, outcome))}")
         ax.set_title(f"{outcome}: mean score by arm ({level_pct(alpha)} CI)")
+        top = _below_tick_labels(fig, ax)
         for i, arm in enumerate(arms):
-            ax.annotate(f"n {arm}", xy=(0, 0), xycoords="axes fraction", xytext=(-6, -20 - 11 * i),
+            ax.annotate(f"n {shortened(arm_label(arm))}", xy=(0, 0), xycoords="axes fraction", xytext=(-6, -top - 11 * i),
                         textcoords="offset points", ha="right", va="top", fontsize=7.5, color=colours[arm])
             for visit in order:
                 n = int(table.loc[(table["arm"] == arm) & (table["visit"] == visit), "n"].iloc[0])
                 ax.annotate(str(n), xy=(xpos[visit], 0), xycoords=("data", "axes fraction"),
-                            xytext=(0, -20 - 11 * i), textcoords="offset points", ha="center", va="top",
+                            xytext=(0, -top - 11 * i), textcoords="offset points", ha="center", va="top",
                             fontsize=7.5, color=colours[arm])
         ax.legend(title="Arm", loc="best", frameon=True)
         save_figure(fig, path)
     return table
+
+
+def _below_tick_labels(fig, ax) -> float:
+    """Points below the x axis where the rows of numbers start: 20, or lower when the tick labels
+    had to be rotated (:func:`~pilottrial.report.figures.layout.fit_xticks`) and reach further down."""
+    sp = fig.subplotpars
+    before = {"left": sp.left, "right": sp.right, "bottom": sp.bottom, "top": sp.top, "wspace": sp.wspace,
+              "hspace": sp.hspace}
+    fig.tight_layout()
+    if not fit_xticks(ax):
+        fig.subplots_adjust(**before)  # as if never laid out: the saved figure is laid out once
+        return 20.0
+    fig.tight_layout()
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_text()]
+    depth = (ax.bbox.y0 - min(b.y0 for b in boxes)) * 72.0 / fig.dpi if boxes else 0.0
+    return max(20.0, depth + 6.0)
 
 
 def plot_trajectories(analysis: pd.DataFrame, outcome: str, config: dict, path: str | PathLike) -> None:
@@ -250,7 +282,10 @@ def plot_trajectories(analysis: pd.DataFrame, outcome: str, config: dict, path: 
     ``config["visits"]["order"]`` as thin translucent lines in the arm's
     colour; the arm mean at each visit is overlaid as a thick line. Panels
     share the y axis, limited to the outcome's ``range`` when configured.
-    Rows with a missing ``score`` are dropped.
+    Rows with a missing ``score`` are dropped. An arm of more than
+    :data:`~pilottrial.report.figures.limits.TRAJECTORY_LINES` participants
+    shows the lines of a seeded random sample of that many (the panel title
+    says so); its mean uses every participant.
 
     Parameters
     ----------
@@ -285,10 +320,13 @@ def plot_trajectories(analysis: pd.DataFrame, outcome: str, config: dict, path: 
             arm_df["_x"] = arm_df["visit"].map(xpos)
             arm_df = arm_df.sort_values(["participant", "_x"], kind="mergesort")
             people = sorted(arm_df["participant"].unique())
-            for pid in people:
+            shown = _line_sample(people, arm)
+            sampled = len(shown) < len(people)
+            for pid in shown:
                 p = arm_df.loc[arm_df["participant"] == pid]
                 ax.plot(p["_x"].to_numpy(dtype=float), p["score"].to_numpy(dtype=float),
-                        color=colour, alpha=0.35, linewidth=0.8, marker="o", markersize=2, zorder=2)
+                        color=colour, alpha=0.2 if sampled else 0.35, linewidth=0.6 if sampled else 0.8,
+                        marker="o", markersize=1.5 if sampled else 2, zorder=2)
             mx, my = [], []
             for visit in order:
                 vals = arm_df.loc[arm_df["visit"] == visit, "score"].to_numpy(dtype=float)
@@ -299,7 +337,10 @@ def plot_trajectories(analysis: pd.DataFrame, outcome: str, config: dict, path: 
                 ax.plot(mx, my, color=colour, linewidth=3.0, marker="o", markersize=7,
                         markeredgecolor="white", label="Arm mean", zorder=4)
                 ax.legend(loc="best", frameon=True)
-            ax.set_title(f"{arm} (n = {len(people)})", color=colour, fontweight="bold")
+            title = f"{arm_label(arm)} (n = {len(people)})"
+            if sampled:
+                title += f"\nlines: random sample of {len(shown)}"
+            ax.set_title(title, color=colour, fontweight="bold")
             ax.set_xticks(range(len(order)))
             ax.set_xticklabels(order)
             ax.set_xlim(-0.3, len(order) - 0.7)

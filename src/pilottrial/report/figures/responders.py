@@ -13,8 +13,10 @@ from pilottrial.analyses.feasibility import wilson_interval
 from pilottrial.config.trial import Trial
 from pilottrial.report.figures.common import efficacy_names, outcome_spec, responder_improvement
 from pilottrial.report.figures.labels import level_pct
+from pilottrial.report.figures.layout import placeholder_figure
 from pilottrial.report.figures.save import save_figure
 from pilottrial.report.figures.style import DPI, GREY, arm_colours, theme
+from pilottrial.report.format import arm_label
 
 __all__ = ["plot_responders"]
 
@@ -70,16 +72,22 @@ def plot_responders(responders: pd.DataFrame, config: dict, path: str | PathLike
     drawn = pd.DataFrame(rows, columns=["outcome", "definition", "visit", "arm", "n", "N", "proportion",
                                         "ci_lower", "ci_upper", "threshold"])
     if drawn.empty:
-        raise ValueError("the responder table is empty")
+        placeholder_figure(path, "Responders by arm", "Nothing to draw: the responder table is empty.")
+        return drawn.drop(columns="threshold")
     improvement = responder_improvement(trial)
+    # up to three outcomes side by side (a row per definition); more: a row per outcome
+    transposed = len(outcomes) > 3
+    shape = (len(outcomes), len(definitions)) if transposed else (len(definitions), len(outcomes))
+    n_visits = max(int(drawn.groupby(["outcome", "definition"])["visit"].nunique().max()), 1)
+    width_in = min(11.0, max(8.0, 1.0 + shape[1] * (0.55 + 0.42 * n_visits))) if n_visits > 4 else 8.0
 
     with theme("whitegrid", "report"):
-        fig, axes = plt.subplots(len(definitions), len(outcomes), figsize=(8.0, 0.6 + 2.9 * len(definitions)),
+        fig, axes = plt.subplots(shape[0], shape[1], figsize=(width_in, 0.6 + 2.9 * shape[0]),
                                  dpi=DPI, squeeze=False, sharey=True)
         width = 0.36
         for i, definition in enumerate(definitions):
             for j, outcome in enumerate(outcomes):
-                ax = axes[i][j]
+                ax = axes[j][i] if transposed else axes[i][j]
                 part = drawn.loc[(drawn["outcome"] == outcome) & (drawn["definition"] == definition)]
                 spec = outcome_spec(trial, outcome)
                 if definition == "response":
@@ -104,22 +112,27 @@ def plot_responders(responders: pd.DataFrame, config: dict, path: str | PathLike
                     p = sub["proportion"].to_numpy(dtype=float)
                     lo, hi = sub["ci_lower"].to_numpy(dtype=float), sub["ci_upper"].to_numpy(dtype=float)
                     ax.bar(x, p, width=width * 0.95, color=colours[arm], zorder=2,
-                           label=arm if (i == 0 and j == 0) else None)
+                           label=arm_label(arm) if (i == 0 and j == 0) else None)
                     ok = np.isfinite(lo) & np.isfinite(hi)
                     ax.errorbar(x[ok], p[ok], yerr=np.vstack([p[ok] - lo[ok], hi[ok] - p[ok]]), fmt="none",
                                 ecolor="0.2", elinewidth=1.0, capsize=3, zorder=3)
+                    crowded = len(visits) > 4
                     for xi, hi_i, n, N in zip(x, hi, sub["n"], sub["N"]):
                         if pd.notna(n):
                             ax.text(xi, (hi_i if np.isfinite(hi_i) else 0) + 0.02, f"{int(n)}/{int(N)}",
-                                    ha="center", va="bottom", fontsize=7, zorder=4)
+                                    ha="center", va="bottom", fontsize=6 if crowded else 7, zorder=4,
+                                    rotation=90 if crowded else 0)
                 ax.set_xticks(np.arange(len(visits)))
                 ax.set_xticklabels(visits)
+                if crowded:
+                    ax.set_ylim(0, 1.32)
                 ax.set_xlim(-0.6, len(visits) - 0.4)
                 ax.grid(axis="x", visible=False)
-            axes[i][0].set_ylabel("Participants (%)")
-        handles = [patches.Patch(color=colours[a], label=a) for a in (reference, treatment)]
+        for row in axes:
+            row[0].set_ylabel("Participants (%)")
+        handles = [patches.Patch(color=colours[a], label=arm_label(a)) for a in (reference, treatment)]
         fig.legend(handles=handles, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0))
         fig.suptitle(f"Responders by arm (observed data; {level_pct(alpha)} Wilson CI; n/N above the bars)",
                      fontsize=10)
-        save_figure(fig, path, tight_layout={"rect": (0, 0.05, 1, 1)})
+        save_figure(fig, path, tight_layout={"rect": (0, 0.32 / fig.get_figheight(), 1, 1)})  # legend row
     return drawn.drop(columns="threshold")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from pilottrial.report.figures.layout import fit_figure_labels, fit_texts, fit_xticks
 from pilottrial.report.figures.style import DPI
 
 __all__ = ["svg_path", "save_figure"]
@@ -38,7 +39,11 @@ def save_figure(fig: plt.Figure, path: str | PathLike, *, svg: bool = True,
         Also write the SVG beside it (:func:`svg_path`).
     tight_layout : bool or dict, default True
         Call :meth:`~matplotlib.figure.Figure.tight_layout` first (with these keyword
-        arguments when a dict); ``False`` keeps the layout as drawn.
+        arguments when a dict), then fit the text (:func:`~pilottrial.report.figures.layout.fit_xticks`
+        for overlapping tick labels, :func:`~pilottrial.report.figures.layout.fit_figure_labels` for
+        a figure title or x label that the panels reach into,
+        :func:`~pilottrial.report.figures.layout.fit_texts` for titles and labels wider than the
+        figure; nothing changes when everything fits); ``False`` keeps the layout as drawn.
 
     Returns
     -------
@@ -48,7 +53,17 @@ def save_figure(fig: plt.Figure, path: str | PathLike, *, svg: bool = True,
     out = Path(path)
     try:
         if tight_layout is not False:
-            fig.tight_layout(**(tight_layout if isinstance(tight_layout, dict) else {}))
+            options = dict(tight_layout) if isinstance(tight_layout, dict) else {}
+
+            def layout():
+                fig.tight_layout(**options)
+
+            layout()
+            if [ax for ax in fig.axes if fit_xticks(ax)]:
+                layout()
+            fit_figure_labels(fig, options)
+            fit_texts(fig, layout)
+            fit_figure_labels(fig, options)
         out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, format="png", dpi=DPI, metadata={"Software": None})
         if svg:

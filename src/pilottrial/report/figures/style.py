@@ -80,6 +80,11 @@ _FONTS = {
 }
 
 
+#: Labels are text as the config and the data give them: "$" (a price, "Cost ($)") is a dollar
+#: sign, never the start of a mathtext formula.
+_TEXT = {"text.parse_math": False}
+
+
 def arm_colours(arms) -> dict[str, str]:
     """Map arm names to Okabe-Ito colours in the given order.
 
@@ -100,6 +105,8 @@ def arm_colours(arms) -> dict[str, str]:
 def theme(axes: str = "whitegrid", fonts: str = "report", rc: dict | None = None):
     """The rcParams of one figure, as a context manager (:func:`matplotlib.pyplot.rc_context`).
 
+    Text is never parsed as mathtext (labels with "$" are drawn as they are).
+
     Parameters
     ----------
     axes : {"whitegrid", "white", "plain"}
@@ -109,4 +116,4 @@ def theme(axes: str = "whitegrid", fonts: str = "report", rc: dict | None = None
     rc : dict, optional
         Further rcParams, applied last.
     """
-    return plt.rc_context({**_AXES[axes], **_FONTS[fonts], **(rc or {})})
+    return plt.rc_context({**_AXES[axes], **_FONTS[fonts], **_TEXT, **(rc or {})})

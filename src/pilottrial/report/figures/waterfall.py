@@ -12,9 +12,12 @@ from matplotlib.lines import Line2D
 
 from pilottrial.config.trial import Trial
 from pilottrial.report.figures.common import arm_order, outcome_rows, outcome_spec, responder_improvement
-from pilottrial.report.figures.labels import better_suffix, number
+from pilottrial.report.figures.labels import at_visit, better_suffix, number
+from pilottrial.report.figures.layout import placeholder_figure
+from pilottrial.report.figures.limits import WATERFALL_EDGES
 from pilottrial.report.figures.save import save_figure
 from pilottrial.report.figures.style import DPI, GREY, arm_colours, theme
+from pilottrial.report.format import arm_label
 
 __all__ = ["plot_waterfall"]
 
@@ -64,11 +67,20 @@ def plot_waterfall(analysis: pd.DataFrame, outcome: str, config: dict, path: str
     :math:`\\%\\text{change} = 100\\,(\\text{score} - \\text{baseline}) / \\text{baseline}`;
     participants with baseline 0 (undefined) or no score at the visit are left out, and the
     subtitle says how many. Bars beyond plus or minus 200% are cut there and labelled with
-    their value (the returned table keeps the value).
+    their value (the returned table keeps the value; with more than 40 such bars, or more than
+    :data:`~pilottrial.report.figures.limits.WATERFALL_EDGES` bars in all, the subtitle counts
+    them instead). Above that many bars, the bars touch and have no edges.
     """
     trial = Trial.from_config(config)
     rows = outcome_rows(analysis, outcome)
-    visit = str(visit) if visit is not None else _last_key_visit(rows, trial)
+    columns = ["participant", "arm", "baseline", "score", "pct_change"]
+    if visit is None:
+        try:
+            visit = _last_key_visit(rows, trial)
+        except ValueError as exc:
+            placeholder_figure(path, f"{outcome}: percent change from baseline", f"Nothing to draw: {exc}.")
+            return pd.DataFrame(columns=columns)
+    visit = str(visit)
     arms = arm_order(trial, analysis)
     colours = arm_colours(arms)
     spec = outcome_spec(trial, outcome)
@@ -88,30 +100,34 @@ def plot_waterfall(analysis: pd.DataFrame, outcome: str, config: dict, path: str
         x = np.arange(len(usable))
         values = usable["pct_change"].to_numpy(dtype=float)
         shown = np.clip(values, -_CAP, _CAP)
-        ax.bar(x, shown, width=0.8,
-               color=[colours.get(a, "0.5") for a in usable["arm"]], edgecolor="white", linewidth=0.4, zorder=2)
+        many = len(usable) > WATERFALL_EDGES
+        ax.bar(x, shown, width=1.0 if many else 0.8, color=[colours.get(a, "0.5") for a in usable["arm"]],
+               edgecolor="none" if many else "white", linewidth=0.0 if many else 0.4, zorder=2)
         clipped = np.flatnonzero(shown != values)
-        for i in clipped:  # bars cut at the cap carry their value
+        labelled = not many and clipped.size <= 40
+        for i in clipped if labelled else []:  # bars cut at the cap carry their value
             ax.text(x[i], shown[i], f"{number(values[i], 0)}%", rotation=90, fontsize=7,
                     ha="center", va="top" if values[i] > 0 else "bottom", color="white", zorder=4)
         ax.axhline(0.0, color="0.25", linewidth=1.0, zorder=1)
         ax.axhline(threshold, color=GREY, linestyle="--", linewidth=1.2, zorder=3)
         direction = "improvement" if better in ("lower", "higher") else "change"
-        handles = [patches.Patch(color=colours[a], label=f"{a} (n = {int((usable['arm'] == a).sum())})")
+        handles = [patches.Patch(color=colours[a], label=f"{arm_label(a)} (n = {int((usable['arm'] == a).sum())})")
                    for a in arms]
         handles.append(Line2D([], [], color=GREY, linestyle="--",
                               label=f"response: \u2265{100 * improvement:g}% {direction} ({number(threshold, 0)}%)"))
         ax.legend(handles=handles, loc="best", frameon=True)
         ax.set_xticks([])
-        ax.set_xlim(-0.8, max(len(usable), 1) - 0.2)
+        ax.set_xlim(-0.8 if not many else -0.5, max(len(usable), 1) - (0.2 if not many else 0.5))
         ax.set_xlabel("Participants, sorted by percent change")
         ax.set_ylabel(f"Change from baseline in {outcome} (%)")
-        sub = f"{len(usable)} of {n_total} participants with a score at {visit}"
+        sub = f"{len(usable)} of {n_total} participants with a score at {at_visit(visit)}"
         if n_zero:
             sub += f"; {n_zero} with baseline 0 left out"
-        if clipped.size:
+        if clipped.size and labelled:
             sub += f"; bars cut at \u00b1{_CAP:g}% show their value"
-        ax.set_title(f"{outcome}: percent change from baseline at {visit}{better_suffix(better)}\n{sub}",
+        elif clipped.size:
+            sub += f"; {clipped.size} bars cut at \u00b1{_CAP:g}%"
+        ax.set_title(f"{outcome}: percent change from baseline at {at_visit(visit)}{better_suffix(better)}\n{sub}",
                      fontsize=9.5)
         save_figure(fig, path)
     return usable[["participant", "arm", "baseline", "score", "pct_change"]]

@@ -3,7 +3,19 @@ descriptives, software versions, input checksums, the config as used and how to 
 
 from __future__ import annotations
 
-from pilottrial.report.format import MISSING, as_float, fmt_ci, fmt_int, fmt_num, fmt_p, text_or_missing, visit_label
+from pilottrial.report.format import (
+    MISSING,
+    arm_label,
+    as_float,
+    fmt_ci,
+    fmt_int,
+    fmt_num,
+    fmt_p,
+    not_estimable_reason,
+    not_estimable_text,
+    text_or_missing,
+    visit_label,
+)
 from pilottrial.report.sections.blocks import para, table_block
 from pilottrial.report.sections.context import Context
 from pilottrial.report.sections.labels import structure_name
@@ -29,17 +41,27 @@ def covariance_section(c: Context) -> list[dict]:
     rows = []
     for r in models.itertuples():
         attempts = as_float(getattr(r, "fallback_attempts", None))
-        rows.append([f"{r.outcome}", {"mmrm": "MMRM", "lmm": "LMM (random intercept)"}.get(str(r.model), str(r.model)),
-                     structure_name(r.covariance), str(getattr(r, "df_method", MISSING)).replace("-", " "),
+        rows.append([text_or_missing(r.outcome),
+                     {"mmrm": "MMRM", "lmm": "LMM (random intercept)"}.get(str(r.model), text_or_missing(r.model)),
+                     structure_name(r.covariance) if text_or_missing(r.covariance) != MISSING else
+                     not_estimable_text(not_estimable_reason(r) or "no fit"),
+                     text_or_missing(getattr(r, "df_method", None)).replace("-", " "),
                      fmt_num(getattr(r, "neg2_reml_loglik", None), 2), fmt_num(getattr(r, "aic", None), 2),
                      fmt_int(getattr(r, "n_participants", None)), fmt_int(getattr(r, "n_observations", None)),
                      fmt_int(attempts)])
-    fell_back = [r for r in models.itertuples() if str(r.model) == "mmrm" and str(r.covariance) != wanted]
+    fell_back = [r for r in models.itertuples() if str(r.model) == "mmrm" and str(r.covariance) != wanted
+                 and text_or_missing(r.covariance) != MISSING]
+    failed = [text_or_missing(r.outcome) for r in models.itertuples()
+              if str(r.model) == "mmrm" and text_or_missing(r.covariance) == MISSING]
     note = (f"Requested MMRM structure: {structure_name(wanted)}; fallback chain: "
             f"{', '.join(structure_name(s) for s in chain) if chain else 'not used'}. ")
-    note += ("Every MMRM converged with the requested structure." if not fell_back else
-             "Structures used after non-convergence: " + ", ".join(f"{r.outcome} ({structure_name(r.covariance)})"
-                                                                   for r in fell_back) + ".")
+    if not fell_back and not failed:
+        note += "Every MMRM converged with the requested structure."
+    if fell_back:
+        note += ("Structures used after non-convergence: "
+                 + ", ".join(f"{r.outcome} ({structure_name(r.covariance)})" for r in fell_back) + ".")
+    if failed:
+        note += (" " if fell_back else "") + "No MMRM could be fitted for " + ", ".join(failed) + "."
     return [para(note), table_block("Models fitted: covariance structure used and fit statistics",
                                     [("Outcome", "text"), ("Model", "text"), ("Covariance", "text"), ("df method", "text"),
                                      ("−2 log L (REML)", "num"), ("AIC", "num"), ("Participants", "num"),
@@ -58,8 +80,13 @@ def all_contrasts_section(c: Context) -> list[dict]:
         decimals = c.decimals(o.name)[1]
         for model in ("mmrm", "lmm"):
             for v in c.post_baseline:
-                r = first_row(contrasts, outcome=o.name, model=model, visit=v)
+                r = c.contrast(o.name, model, v)
                 if r is None:
+                    continue
+                reason = not_estimable_reason(r)
+                if reason is not None and as_float(r.get("estimate")) is None:
+                    rows.append([f"{labels[model]}, {visit_label(v)}", not_estimable_text(reason), MISSING, MISSING,
+                                 MISSING, MISSING])
                     continue
                 rows.append([f"{labels[model]}, {visit_label(v)}", fmt_num(r.get("estimate"), decimals),
                              fmt_num(r.get("std_error"), decimals),
@@ -67,7 +94,8 @@ def all_contrasts_section(c: Context) -> list[dict]:
                              fmt_p(r.get("p_value"), prefix=False)])
         if rows:
             groups.append((o.name, rows))
-    return [table_block(f"All treatment contrasts ({c.treatment} minus {c.reference}): difference in adjusted mean change",
+    return [table_block(f"All treatment contrasts ({c.treatment_name} minus {c.reference_name}): difference in "
+                        f"{c.effect_measure.replace(' from baseline', '')}",
                         [("Model, visit", "text"), ("Estimate", "num"), ("SE", "num"), (f"{c.level} CI", "num"),
                          ("df", "num"), ("p", "num")], groups=groups)]
 
@@ -88,7 +116,7 @@ def descriptives_section(c: Context) -> list[dict]:
                     continue
                 change = (MISSING if as_float(r.get("change_mean")) is None else
                           f"{fmt_num(r.get('change_mean'), decimals)} ({fmt_num(r.get('change_sd'), decimals)})")
-                rows.append([f"{visit_label(v)}, {arm}", fmt_int(r.get("n")), fmt_int(r.get("n_missing")),
+                rows.append([f"{visit_label(v)}, {arm_label(arm)}", fmt_int(r.get("n")), fmt_int(r.get("n_missing")),
                              f"{fmt_num(r.get('mean'), decimals)} ({fmt_num(r.get('sd'), decimals)})",
                              f"{fmt_num(r.get('median'), decimals)} [{fmt_num(r.get('q1'), decimals)}, "
                              f"{fmt_num(r.get('q3'), decimals)}]", change])

@@ -6,6 +6,9 @@ their titles and the part of the report they belong to.
 
 from __future__ import annotations
 
+import sys
+import traceback
+
 import pandas as pd
 
 from pilottrial.report.sections.appendix import (
@@ -18,6 +21,7 @@ from pilottrial.report.sections.appendix import (
     reproduce_section,
     software_section,
 )
+from pilottrial.report.sections.blocks import para
 from pilottrial.report.sections.closing import limitations_section, planning_section, warnings_section
 from pilottrial.report.sections.context import Context
 from pilottrial.report.sections.figure_blocks import figure_items
@@ -39,7 +43,10 @@ from pilottrial.report.sections.outcomes import (
 from pilottrial.report.sections.participants import baseline_section, feasibility_section, flow_section
 from pilottrial.report.sections.robustness import missing_data_section, sensitivity_section
 
-__all__ = ["SECTION_ORDER", "PARTS", "build_document"]
+__all__ = ["SECTION_ORDER", "PARTS", "SECTION_FAILED", "build_document"]
+
+#: Start of the paragraph that replaces a section whose builder failed (the rule's log has the traceback).
+SECTION_FAILED = "This section could not be written"
 
 #: Section ids in document order, with their titles and the part they belong to.
 SECTION_ORDER = (
@@ -146,7 +153,12 @@ def build_document(config: dict, tables: dict[str, pd.DataFrame], figures: dict 
     for sid, title, part in SECTION_ORDER:
         if sid == "contents":
             continue
-        blocks = _BUILDERS[sid](context)
+        try:
+            blocks = _BUILDERS[sid](context)
+        except Exception as exc:  # noqa: BLE001 -- one section that cannot be written must not cost the report
+            traceback.print_exc(file=sys.stderr)
+            blocks = [para(f"{SECTION_FAILED} ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
+                           f"the log of the report rule has the details.", cls="section-failed")]
         if sid in ("other-figures", "planning") and not blocks:
             continue
         sections.append({"id": sid, "title": title, "part": part, "blocks": blocks})

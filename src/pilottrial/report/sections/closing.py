@@ -3,14 +3,20 @@ limitations, each generated from the config and the result tables."""
 
 from __future__ import annotations
 
+import pandas as pd
+
 from pilottrial.report.format import (
     MISSING,
+    arm_label,
     as_float,
     fmt_ci,
     fmt_est_ci,
     fmt_int,
     fmt_num,
     fmt_pct,
+    not_estimable_reason,
+    plural,
+    points,
     text_or_missing,
     visit_label,
 )
@@ -37,8 +43,8 @@ def planning_section(c: Context) -> list[dict]:
     visit = settings.get("visit") or (c.key_visits or [""])[-1]
     blocks = [para(
         f"From the pilot's primary MMRM ({outcome}) the simulations take the covariance of the change across "
-        f"visits, the baseline distribution and slope, and each arm's dropout, and set the {c.treatment} minus "
-        f"{c.reference} difference at {visit_label(visit)} to each target below. Every simulated trial "
+        f"visits, the baseline distribution and slope, and each arm's dropout, and set the {c.treatment_name} minus "
+        f"{c.reference_name} difference at {visit_label(visit)} to each target below. Every simulated trial "
         f"({fmt_int(settings.get('n_sims', 1000))} per sample size) is analysed with the same MMRM (unstructured "
         f"covariance, REML, Satterthwaite df); power is the share of trials whose {c.level} CI excludes no "
         f"difference. The analytic approximations are those of Lu, Luo and Chen (2008) for an MMRM with dropout "
@@ -57,8 +63,8 @@ def planning_section(c: Context) -> list[dict]:
                          fmt_est_ci(sim.power, sim.mc_lower, sim.mc_upper) if sim is not None else MISSING,
                          fmt_int(lu.n_per_arm) if lu is not None else MISSING,
                          fmt_int(t.n_per_arm) if t is not None else MISSING])
-        sim80 = by.get(("simulation", powers[0]))
-        if sim80 is not None and str(getattr(sim80, "reached", "yes")) == "yes":
+        sim80 = by.get(("simulation", powers[0])) if powers else None
+        if sim80 is not None and str(getattr(sim80, "reached", "yes")) == "yes" and as_float(effect) is not None:
             sentences.append(
                 f"To detect a difference of {fmt_num(abs(float(effect)), 1)} points ({_EFFECT_SOURCES.get(source, source)}) "
                 f"with {100 * powers[0]:.0f}% power, a definitive trial needs about {fmt_int(sim80.n_per_arm)} "
@@ -96,20 +102,38 @@ def _warning_items(c: Context) -> list[str]:
     models = c.t("models")
     if has_columns(models, "outcome", "model", "covariance"):
         for r in models[models["model"].astype(str) == "mmrm"].itertuples():
-            if str(r.covariance) != wanted:
-                out.append(f"{r.outcome}: the {structure_name(wanted)} MMRM did not converge; the "
+            if text_or_missing(r.covariance) == MISSING:
+                reason = not_estimable_reason(r)
+                out.append(f"{text_or_missing(r.outcome)}: no MMRM could be fitted"
+                           + (f" ({reason})." if reason else "."))
+            elif str(r.covariance) != wanted:
+                out.append(f"{text_or_missing(r.outcome)}: the {structure_name(wanted)} MMRM did not converge; the "
                            f"{structure_name(r.covariance)} structure was used instead.")
     contrasts = c.t("contrasts")
-    if has_columns(contrasts, "estimate"):
+    if has_columns(contrasts, "outcome", "model", "visit", "estimate", "ci_lower"):
+        found: dict[tuple, list[str]] = {}
         for r in contrasts.itertuples():
             if as_float(r.estimate) is None or as_float(r.ci_lower) is None:
-                out.append(f"{r.outcome}, {r.model} at {visit_label(r.visit)}: the contrast could not be estimated.")
+                reason = not_estimable_reason(r) or c.model_reason(str(r.outcome), str(r.model))
+                key = (text_or_missing(r.outcome), _MODEL_NAMES.get(str(r.model), text_or_missing(r.model)), reason)
+                found.setdefault(key, []).append(str(r.visit))
+        for (outcome, model, reason), visits in found.items():
+            out.append(f"{outcome}, {model} {_at_visits(c, visits)}: the "
+                       f"{'contrast' if len(visits) == 1 else 'contrasts'} could not be estimated"
+                       + (f" ({reason})." if reason else "."))
     sens = c.t("sensitivity")
-    if has_columns(sens, "estimate", "analysis"):
+    if has_columns(sens, "outcome", "visit", "estimate", "analysis"):
+        found = {}
         for r in sens.itertuples():
             if as_float(r.estimate) is None:
-                out.append(f"{r.outcome} at {visit_label(r.visit)}: {analysis_label(str(r.analysis))} could not be "
-                           f"estimated ({text_or_missing(getattr(r, 'note', None))}).")
+                reason = not_estimable_reason(r)
+                note = reason if reason is not None else text_or_missing(getattr(r, "note", None))
+                key = (text_or_missing(r.outcome), analysis_label(str(r.analysis)), note)
+                found.setdefault(key, []).append(str(r.visit))
+        for (outcome, label, note), visits in found.items():
+            out.append(f"{outcome} {_at_visits(c, visits)}: {label} could not be estimated"
+                       + (f" ({note})." if note and note != MISSING else "."))
+    out += _not_estimable_items(c)
     md = c.t("missing_data")
     if has_columns(md, "table", "pct_missing"):
         miss = md[md["table"].astype(str) == "missingness"]
@@ -125,7 +149,7 @@ def _warning_items(c: Context) -> list[str]:
                     pct = as_float(r.get("pct_missing"))
                     heavy = heavy or (pct is not None and pct > 10)
                     parts.append(f"{fmt_int(r.get('n_missing'))}/{fmt_int(r.get('n_randomized'))} "
-                                 f"({fmt_pct(pct, scale=1)}) {arm}")
+                                 f"({fmt_pct(pct, scale=1)}) {arm_label(arm)}")
                 if heavy:
                     same.setdefault(", ".join(parts), []).append(o.name)
             for parts, names in same.items():
@@ -152,6 +176,50 @@ def _warning_items(c: Context) -> list[str]:
     return out
 
 
+_MODEL_NAMES = {"mmrm": "MMRM", "lmm": "LMM (random intercept)"}
+#: Tables whose not-estimable rows are listed among the data warnings (the contrasts, the sensitivity
+#: analyses and the fits have their own items; the posterior and the adjusted p-values follow the
+#: contrasts).
+_LISTED = (("multiple_imputation", "multiple imputation", "estimate"),
+           ("tipping_point", "tipping-point analysis", "estimate"),
+           ("effect_sizes", "standardized effect size", "estimate"),
+           ("responders", "risk difference of the responder analysis", "risk_difference"),
+           ("mechanism", "mechanism correlation", "pearson_r"))
+
+
+def _at_visits(c: Context, visits: list[str]) -> str:
+    """``"at week 2 and week 6"``; ``"at every key visit"`` / ``"at every post-baseline visit"`` for long lists."""
+    if len(visits) > 3 and set(visits) == set(c.post_baseline):
+        return "at every post-baseline visit"
+    if len(visits) > 3 and set(visits) == set(c.key_visits):
+        return "at every key visit"
+    return "at " + join_words([visit_label(v) for v in visits])
+
+
+def _not_estimable_items(c: Context) -> list[str]:
+    """One warning per table, outcome and reason for the rows marked not estimable, with their visits."""
+    out = []
+    for name, label, estimate in _LISTED:
+        table = c.t(name)
+        if table.empty:
+            continue
+        outcome_column = "outcome" if "outcome" in table.columns else "mechanism_outcome"
+        found: dict[tuple, list[str]] = {}
+        for _, row in table.iterrows():
+            reason = not_estimable_reason(row)
+            if reason is None or as_float(row.get(estimate)) is not None:
+                continue
+            key = (text_or_missing(row.get(outcome_column)), reason)
+            visit = text_or_missing(row.get("visit"))
+            visits = found.setdefault(key, [])
+            if visit != MISSING and visit not in visits:
+                visits.append(visit)
+        for (outcome, reason), visits in found.items():
+            where = f" {_at_visits(c, visits)}" if visits else ""
+            out.append(f"{outcome}{where}: the {label} could not be estimated" + (f" ({reason})." if reason else "."))
+    return out
+
+
 def limitations(config: dict, tables: dict) -> list[str]:
     """The limitations paragraph items, generated from the config and the tables."""
     return _limitation_items(Context(config, tables))
@@ -161,8 +229,12 @@ def _limitation_items(c: Context) -> list[str]:
     items = []
     primary = c.primary
     key = c.key_visits
-    text = (f"Small sample: {fmt_int(c.n_total)} participants were randomized ({c.arm_n_text()}), so every "
-            f"estimate is imprecise.")
+    if c.is_pilot:
+        text = (f"Small sample: {plural(c.n_total, 'participant')} {'was' if c.n_total == 1 else 'were'} "
+                f"randomized ({c.arm_n_text()}), so every estimate is imprecise.")
+    else:
+        text = (f"Precision: {plural(c.n_total, 'participant')} {'was' if c.n_total == 1 else 'were'} "
+                f"randomized ({c.arm_n_text()}).")
     if primary is not None and key:
         row = c.mmrm_row(primary.name, key[-1])
         if row is not None and as_float(row.get("ci_upper")) is not None and as_float(row.get("ci_lower")) is not None:
@@ -171,18 +243,24 @@ def _limitation_items(c: Context) -> list[str]:
                      f"{fmt_num(width)} points ({fmt_ci(row.get('ci_lower'), row.get('ci_upper'))})")
             mcid = as_float(primary.mcid)
             if mcid:
-                text += f", {fmt_num(width / mcid, 1)} times the MCID of {fmt_num(mcid, 0)} points"
+                text += f", {fmt_num(width / mcid, 1)} times the MCID of {points(mcid)}"
             text += "."
     items.append(text)
-    items.append("A pilot trial is not powered to test efficacy: the effect estimates are for planning a definitive "
-                 "trial, p-values are descriptive, and the effects of small trials that are followed up tend to be "
-                 "overestimated.")
+    if c.is_pilot:
+        items.append(f"A {c.kind} is not powered to test efficacy: the effect estimates are for planning a definitive "
+                     "trial, p-values are descriptive, and the effects of small trials that are followed up tend to be "
+                     "overestimated.")
     n_eff = len(c.efficacy)
     sens = c.t("sensitivity")
     n_sens = sens["analysis"].nunique() if has_columns(sens, "analysis") else 0
-    items.append(f"Multiplicity: {n_eff} efficacy outcomes at {len(key)} key visits and {n_sens} sensitivity "
-                 f"analyses were examined; only the secondary outcomes were adjusted (Holm), so an isolated small "
-                 f"p-value should be read with caution.")
+    holm = str(c.analysis.get("multiplicity", "holm")) == "holm"
+    adjusted = ("only the secondary outcomes were adjusted (Holm)" if holm and n_eff > 1 else
+                "no p-value was adjusted")
+    examined = f"{plural(n_eff, 'efficacy outcome')} at {plural(len(key), 'key visit')}"
+    if n_sens:
+        examined += f" and {plural(n_sens, 'sensitivity analysis', 'sensitivity analyses')}"
+    items.append(f"Multiplicity: {examined} {'was' if n_eff == 1 and len(key) == 1 and not n_sens else 'were'} "
+                 f"examined; {adjusted}, so an isolated small p-value should be read with caution.")
     md = c.t("missing_data")
     if primary is not None and key and has_columns(md, "table"):
         miss = select_rows(md[md["table"].astype(str) == "missingness"], outcome=primary.name, visit=key[-1])
@@ -191,21 +269,26 @@ def _limitation_items(c: Context) -> list[str]:
             n_rand = int(miss["n_randomized"].astype(float).sum())
             tp = select_rows(c.t("tipping_point"), outcome=primary.name)
             tipping = ""
-            if len(tp):
+            if len(tp) and any(as_float(x) is not None for x in tp.get("estimate", [])):
                 tip = as_float(tp.iloc[0].get("tipping_delta"))
                 tipping = (f"; in the tipping-point analysis the conclusion was unchanged up to δ = "
-                           f"{fmt_num(tp['delta'].astype(float).max(), 0)} points" if tip is None else
-                           f"; the tipping-point analysis changes the conclusion at δ = {fmt_num(tip, 0)} points")
-            items.append(f"Missing data: {n_missing} of {n_rand} participants ({fmt_pct(n_missing / n_rand if n_rand else None)}) "
+                           f"{points(pd.to_numeric(tp['delta'], errors='coerce').max())}" if tip is None else
+                           f"; the tipping-point analysis changes the conclusion at δ = {points(tip)}")
+            probe = ("the reference-based imputations probe this assumption" if has_columns(c.t("multiple_imputation"),
+                                                                                              "analysis") else "")
+            if tipping and not probe:
+                probe, tipping = tipping[2:], ""
+            items.append(f"Missing data: {n_missing} of {plural(n_rand, 'participant')} "
+                         f"({fmt_pct(n_missing / n_rand if n_rand else None)}) "
                          f"had no {primary.name} score at {visit_label(key[-1])}. The primary analysis assumes data "
-                         f"missing at random; the reference-based imputations probe this assumption{tipping}.")
+                         f"missing at random" + (f"; {probe}{tipping}." if probe else "."))
     ae = c.t("adverse_events")
     if has_columns(ae, "term", "rd_ci_lower", "rd_ci_upper"):
         more = [r for r in ae.itertuples() if (as_float(r.rd_ci_lower) or 0) > 0 and str(r.term) != "any adverse event"]
         if more:
             shown = ", ".join(f"{r.term} ({fmt_pct(r.pct_treatment, scale=1)} vs {fmt_pct(r.pct_reference, scale=1)})"
                               for r in more)
-            items.append(f"Blinding: adverse events more frequent with {c.treatment} — {shown} — may have revealed the "
+            items.append(f"Blinding: adverse events more frequent with {c.treatment_name} — {shown} — may have revealed the "
                          f"allocation to participants and raters (functional unblinding) despite the active control.")
     prog = c.t("progression")
     if has_columns(prog, "name", "met"):

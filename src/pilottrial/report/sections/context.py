@@ -13,10 +13,11 @@ from functools import cached_property
 import pandas as pd
 
 from pilottrial.config.trial import Outcome, Trial
-from pilottrial.report.format import ESTIMATE_DECIMALS, as_float, fmt_int
+from pilottrial.report.figures.limits import MISSING_PATTERN_ROWS, TRAJECTORY_LINES
+from pilottrial.report.format import ESTIMATE_DECIMALS, arm_label, as_float, fmt_int, not_estimable_reason
 from pilottrial.report.sections.tables import first_row, has_columns, mmrm_row, select_rows, table_of
 
-__all__ = ["Context", "report_alpha", "ci_level", "df_label", "outcomes_primary_first"]
+__all__ = ["Context", "report_alpha", "ci_level", "df_label", "outcomes_primary_first", "trial_phase", "trial_kind"]
 
 
 def report_alpha(trial: Trial) -> float:
@@ -40,6 +41,22 @@ def df_label(trial: Trial) -> str:
     if key == "kenward-roger-linear":
         return "Kenward-Roger (linear)"
     return "Satterthwaite"
+
+
+def trial_phase(trial: Trial) -> str | None:
+    """``"pilot"`` or ``"feasibility"`` when ``trial.phase`` says so; None for any other trial.
+
+    Only a trial whose config calls it a pilot or feasibility trial is called one in the report
+    (estimation first, p-values for completeness); any other is a "randomized trial".
+    """
+    phase = str(trial.section("trial").get("phase") or "").strip().lower()
+    return phase if phase in ("pilot", "feasibility") else None
+
+
+def trial_kind(trial: Trial) -> str:
+    """What the report calls the trial: ``"pilot trial"``, ``"feasibility trial"`` or ``"trial"``."""
+    phase = trial_phase(trial)
+    return f"{phase} trial" if phase else "trial"
 
 
 def outcomes_primary_first(trial: Trial) -> list[Outcome]:
@@ -79,6 +96,8 @@ class Context:
         self.extra_warnings = [str(w) for w in (warnings or []) if str(w).strip()]
         self.analysis = self.trial.section("analysis")
         self.reference, self.treatment = self.trial.arms
+        #: The arms as sentences and headers name them ("arm 0" for a bare code).
+        self.reference_name, self.treatment_name = arm_label(self.reference), arm_label(self.treatment)
         self.alpha = report_alpha(self.trial)
         self.level = ci_level(self.trial)
         self.df_label = df_label(self.trial)
@@ -88,7 +107,14 @@ class Context:
         self.primary = self.outcomes[0] if self.outcomes else None
         order = list(self.trial.visit_order)
         self.visit_order = order
+        self.raw = self.trial.response == "raw"
         self.baseline = self.trial.baseline if self.trial.baseline is not None else (order[0] if order else None)
+        #: ``"pilot"``, ``"feasibility"`` or None (:func:`trial_phase`); ``kind`` names the trial.
+        self.phase = trial_phase(self.trial)
+        self.is_pilot = self.phase is not None
+        self.kind = trial_kind(self.trial)
+        #: What a treatment effect is a difference in.
+        self.effect_measure = "adjusted mean score" if self.raw else "adjusted mean change from baseline"
         self.post_baseline = [v for v in order if v != self.baseline]
         self.key_visits = list(self.trial.key_visits) or self.post_baseline
         #: Post-baseline visits with the key visits first (in their order), then the others.
@@ -99,12 +125,37 @@ class Context:
         return table_of(self.tables, name)
 
     def mmrm_row(self, outcome: str, visit: str) -> pd.Series | None:
-        """The primary MMRM contrast of an outcome at a visit, or None."""
-        return mmrm_row(self.t("contrasts"), outcome, visit)
+        """The primary MMRM contrast of an outcome at a visit, or None (:meth:`contrast`)."""
+        return self.contrast(outcome, "mmrm", visit)
+
+    def contrast(self, outcome: str, model: str, visit: str) -> pd.Series | None:
+        """The contrast of an outcome at a visit from ``model`` (``mmrm``, ``lmm``), or None.
+
+        A contrast without an estimate and without a note of its own gets the note of its model
+        in models.csv (why the model could not be fitted), so that the report can say why.
+        """
+        if model == "mmrm":
+            row = mmrm_row(self.t("contrasts"), outcome, visit)
+        else:
+            row = first_row(self.t("contrasts"), outcome=outcome, model=model, visit=visit)
+        if row is None or as_float(row.get("estimate")) is not None or not_estimable_reason(row) is not None:
+            return row
+        reason = self.model_reason(outcome, model)
+        if reason is None:
+            return row
+        row = row.copy()
+        row["note"] = f"not estimable: {reason}"
+        return row
+
+    def model_reason(self, outcome: str, model: str) -> str | None:
+        """Why the model of an outcome could not be fitted (its note in models.csv), or None."""
+        row = first_row(self.t("models"), outcome=outcome, model=model)
+        return not_estimable_reason(row) if row is not None else None
 
     @cached_property
     def n_by_arm(self) -> dict[str, int | None]:
-        """Participants randomized per arm: feasibility.csv, else the baseline descriptives."""
+        """Participants randomized per arm: feasibility.csv, else missing_data.csv (``n_randomized``),
+        else the baseline descriptives (n + missing)."""
         feas = self.t("feasibility")
         out: dict[str, int | None] = {}
         for arm in (self.reference, self.treatment):
@@ -113,10 +164,22 @@ class Context:
             out[arm] = int(round(value)) if value is not None else None
         if all(v is not None for v in out.values()):
             return out
+        missing = self.t("missing_data")
+        if has_columns(missing, "table", "arm", "n_randomized"):
+            rows = missing[missing["table"].astype(str) == "missingness"]
+            for arm in (self.reference, self.treatment):
+                counts = [as_float(x) for x in rows.loc[rows["arm"].astype(str) == arm, "n_randomized"]]
+                counts = [x for x in counts if x is not None]
+                if out[arm] is None and counts:
+                    out[arm] = int(round(max(counts)))
+            if all(v is not None for v in out.values()):
+                return out
         desc = self.t("descriptives")
         if has_columns(desc, "arm", "visit", "n"):
-            rows = desc[desc["visit"].astype(str) == str(self.baseline)]
+            rows = desc[desc["visit"].astype(str) == str(self.baseline)] if self.baseline is not None else desc
             for arm in (self.reference, self.treatment):
+                if out[arm] is not None:
+                    continue
                 best = None
                 for _, r in rows[rows["arm"].astype(str) == arm].iterrows():
                     n = as_float(r.get("n"))
@@ -135,8 +198,8 @@ class Context:
 
     def arm_n_text(self) -> str:
         """``"15 ketamine, 15 midazolam"``."""
-        return (f"{fmt_int(self.n_by_arm.get(self.treatment))} {self.treatment}, "
-                f"{fmt_int(self.n_by_arm.get(self.reference))} {self.reference}")
+        return (f"{fmt_int(self.n_by_arm.get(self.treatment))} {self.treatment_name}, "
+                f"{fmt_int(self.n_by_arm.get(self.reference))} {self.reference_name}")
 
     def decimals(self, outcome: str) -> tuple[int, int]:
         """(descriptive, estimate) decimals of an outcome: (1, 2) for scores whose baseline SD is at
@@ -150,5 +213,27 @@ class Context:
         return 1, ESTIMATE_DECIMALS
 
     def figures_for(self, section: str) -> list[dict]:
-        """The figure blocks placed in a section, in their order."""
-        return [f for f in self.figures if f["section"] == section]
+        """The figure blocks placed in a section, in their order (captions completed by :meth:`figure_note`)."""
+        out = []
+        for block in self.figures:
+            if block["section"] != section:
+                continue
+            note = self.figure_note(block)
+            if note:
+                block = {**block, "caption": f"{block['caption']} {note}".strip(), "alt": f"{block['alt']} {note}"}
+            out.append(block)
+        return out
+
+    def figure_note(self, block: dict) -> str:
+        """What a figure's caption must add for a large trial: that the trajectories show a sample of
+        the participants' lines, or that the missing-data pattern combines identical patterns
+        (:mod:`pilottrial.report.figures.limits`); "" otherwise."""
+        key = str(block.get("key", ""))
+        counts = [n for n in self.n_by_arm.values() if n is not None]
+        if key.endswith("_trajectories") and counts and max(counts) > TRAJECTORY_LINES:
+            return (f"In an arm of more than {TRAJECTORY_LINES} participants the lines are those of a random sample "
+                    f"of {TRAJECTORY_LINES}; the arm means use every participant.")
+        if key.endswith("_missing_pattern") and counts and sum(counts) > MISSING_PATTERN_ROWS:
+            return ("Participants with the same pattern of observed and missing visits share a row, labelled with "
+                    "their number.")
+        return ""

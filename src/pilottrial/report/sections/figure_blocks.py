@@ -71,7 +71,7 @@ def figure_items(figures: dict | None) -> list[dict]:
             raise ValueError(f"figure {item['key']!r} at {item['path']} is not a PNG file")
         caption = item["caption"]
         alt = item["alt"] or (caption if caption else f"Figure {item['key']}")
-        blocks.append({"kind": "figure", "section": item["section"], "outcome": item["outcome"],
+        blocks.append({"kind": "figure", "key": item["key"], "section": item["section"], "outcome": item["outcome"],
                        "caption": caption, "alt": alt,
                        "cls": f"fig-{item['section']}" + (" fig-wide" if item["wide"] else ""),
                        "src": "data:image/png;base64," + base64.b64encode(data).decode("ascii")})

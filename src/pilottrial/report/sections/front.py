@@ -10,6 +10,8 @@ from pilottrial.report.format import (
     fmt_int,
     fmt_num,
     fmt_pct,
+    percentage_points,
+    plural,
     text_or_missing,
     visit_label,
 )
@@ -26,11 +28,11 @@ __all__ = ["summary_section", "objectives_section", "design_section", "estimands
 def summary_section(c: Context) -> list[dict]:
     """Summary: the design in one paragraph, the primary outcome's key results, harms that differ, feasibility."""
     blocks = [para(
-        f"Randomized, parallel-group pilot trial of {c.treatment} versus {c.reference} "
-        f"({text_or_missing(c.trial.name)}); {fmt_int(c.n_total)} participants randomized "
-        f"({c.arm_n_text()}). Effects are {c.treatment} minus {c.reference} differences in adjusted "
-        f"mean change from baseline with {c.level} confidence intervals; as in any pilot trial, they "
-        f"are estimates for planning, not tests of efficacy.")]
+        f"Randomized, parallel-group {c.kind} of {c.treatment_name} versus {c.reference_name} "
+        f"({text_or_missing(c.trial.name)}); {plural(c.n_total, 'participant')} randomized "
+        f"({c.arm_n_text()}). Effects are {c.treatment_name} minus {c.reference_name} differences in "
+        f"{c.effect_measure} with {c.level} confidence intervals"
+        + (f"; as in any {c.kind}, they are estimates for planning, not tests of efficacy." if c.is_pilot else "."))]
     if c.primary is not None:
         sentences = [contrast_sentence(c.trial, c.primary, v, c.mmrm_row(c.primary.name, v))
                      for v in c.key_visits]
@@ -42,17 +44,19 @@ def summary_section(c: Context) -> list[dict]:
                   if (as_float(r.rd_ci_lower) or 0) > 0 or (as_float(r.rd_ci_upper) or 0) < 0]
         if differ:
             blocks.append(para("Harms: " + "; ".join(
-                f"{r.term} in {fmt_pct(r.pct_treatment, scale=1)} of {c.treatment} and "
-                f"{fmt_pct(r.pct_reference, scale=1)} of {c.reference} participants (risk difference "
-                f"{fmt_est_ci(100 * as_float(r.risk_difference), 100 * as_float(r.rd_ci_lower), 100 * as_float(r.rd_ci_upper), 1)} "
+                f"{text_or_missing(r.term)} in {fmt_pct(r.pct_treatment, scale=1)} of {c.treatment_name} and "
+                f"{fmt_pct(r.pct_reference, scale=1)} of {c.reference_name} participants (risk difference "
+                f"{fmt_est_ci(*percentage_points(r.risk_difference, r.rd_ci_lower, r.rd_ci_upper), 1)} "
                 f"percentage points)" for r in differ) + "."))
     prog = c.t("progression")
     if has_columns(prog, "name", "met"):
         met = int((prog["met"].astype(str) == "met").sum())
         confident = sum(1 for x in prog.get("met_with_confidence", []) if truthy(x))
-        not_met = [str(n) for n, m in zip(prog["name"], prog["met"]) if str(m) != "met"]
-        text = (f"Feasibility: {met} of {len(prog)} pre-specified progression criteria were met by their "
-                f"point estimate ({confident} with the whole confidence interval at or above the threshold).")
+        not_met = [text_or_missing(n) for n, m in zip(prog["name"], prog["met"]) if str(m) != "met"]
+        criteria = plural(len(prog), "pre-specified progression criterion", "pre-specified progression criteria")
+        text = (f"Feasibility: {met} of {criteria} {'was' if len(prog) == 1 else 'were'} met by "
+                f"{'its' if len(prog) == 1 else 'their'} point estimate ({confident} with the whole confidence "
+                f"interval at or above the threshold).")
         if not_met:
             text += " Not met: " + "; ".join(not_met) + "."
         blocks.append(para(text))
@@ -65,15 +69,17 @@ def objectives_section(c: Context) -> list[dict]:
     blocks = []
     if c.primary is not None:
         blocks.append(para(
-            f"Primary objective: to estimate the effect of {c.treatment} compared with {c.reference} on "
-            f"{c.primary.name} (primary outcome), as the difference in mean change from baseline at {key}, "
-            f"with {c.level} confidence intervals."))
+            f"Primary objective: to estimate the effect of {c.treatment_name} compared with {c.reference_name} on "
+            f"{c.primary.name} (primary outcome), as the difference in {c.effect_measure.replace('adjusted ', '')} "
+            f"at {key}, with {c.level} confidence intervals."))
     secondary = [o.name for o in c.efficacy if not o.primary]
     items = []
     if secondary:
-        items.append(f"the same effect on the secondary outcomes {join_words(secondary)}")
+        items.append(f"the same effect on the secondary {'outcome' if len(secondary) == 1 else 'outcomes'} "
+                     f"{join_words(secondary)}")
     if c.t("responders").shape[0]:
-        items.append("the proportions of responders and remitters in each arm")
+        remitters = any(o.remission_below is not None for o in c.efficacy)
+        items.append("the proportions of responders" + (" and remitters" if remitters else "") + " in each arm")
     harms = c.trial.section("harms")
     if harms:
         parts = []
@@ -93,7 +99,8 @@ def objectives_section(c: Context) -> list[dict]:
         text = ("Feasibility objectives: to estimate recruitment, eligibility, consent, retention and data "
                 "completeness for a definitive trial")
         if criteria:
-            text += f", judged against {len(criteria)} pre-specified progression criteria"
+            text += (", judged against "
+                     + plural(len(criteria), "pre-specified progression criterion", "pre-specified progression criteria"))
         blocks.append(para(text + "."))
     return blocks
 
@@ -104,12 +111,14 @@ def design_section(c: Context) -> list[dict]:
     visits = c.visit_order
     key = c.key_visits
     blocks = [para(
-        f"Randomized, parallel-group, two-arm pilot trial. {fmt_int(c.n_total)} participants were randomized "
-        f"to {c.treatment} (treatment, n = {fmt_int(c.n_by_arm.get(c.treatment))}) or {c.reference} "
-        f"(reference, n = {fmt_int(c.n_by_arm.get(c.reference))}). Outcomes were assessed at "
+        f"Randomized, parallel-group, two-arm {c.kind}. {plural(c.n_total, 'participant')} "
+        f"{'was' if c.n_total == 1 else 'were'} randomized to {c.treatment_name} (treatment, n = "
+        f"{fmt_int(c.n_by_arm.get(c.treatment))}) or {c.reference_name} (reference, n = "
+        f"{fmt_int(c.n_by_arm.get(c.reference))}). Outcomes were assessed at "
         f"{join_words([visit_label(v) for v in visits])}"
         + (f" ({visit_label(base)} is the baseline)" if base and base.lower() != "baseline" else "")
-        + f"; the key visits, reported first, are {join_words([visit_label(v) for v in key])}.")]
+        + (f"; the key visits, reported first, are {join_words([visit_label(v) for v in key])}." if len(key) > 1
+           else f"; the key visit, reported first, is {join_words([visit_label(v) for v in key])}."))]
     rows = []
     for o in c.outcomes:
         rng = o.range
@@ -156,10 +165,11 @@ def _model_text(c: Context, visits_txt: str) -> str:
     analysis = c.analysis
     covariates = list(dict.fromkeys(list(analysis.get("covariates", []) or [])
                                     + list(analysis.get("strata", []) or [])))
-    extra = "".join(f" + {c}" for c in covariates)
+    extra = "".join(f" + {name}" for name in covariates)
     if c.trial.response == "raw":
         return f"score ~ arm × visit{extra}, fitted to all visits ({visits_txt}) without a baseline covariate,"
-    return f"change from baseline ~ baseline{extra} + arm × visit, fitted to the post-baseline visits ({visits_txt})"
+    baseline = "baseline × visit" if analysis.get("baseline_by_visit") else "baseline"
+    return f"change from baseline ~ {baseline}{extra} + arm × visit, fitted to the post-baseline visits ({visits_txt})"
 
 
 def _structure_text(c: Context) -> tuple[str, str]:
@@ -169,15 +179,16 @@ def _structure_text(c: Context) -> tuple[str, str]:
     wanted = str(analysis.get("covariance", "us"))
     name = structure_name(wanted)
     main = f"{with_article(name)} covariance matrix"
-    chain = [str(c) for c in analysis.get("fallback", []) or []]
+    chain = [str(code) for code in analysis.get("fallback", []) or []]
     note = ""
     if chain:
         note = ("Had it failed to converge, the first converging of the "
-                + ", ".join(structure_name(s) for s in chain) + " structures would have been used")
+                + ", ".join(structure_name(code) for code in chain)
+                + (" structures would have been used" if len(chain) > 1 else " structure would have been used"))
     if has_columns(models, "model", "covariance", "outcome"):
         mmrm = models[models["model"].astype(str) == "mmrm"]
-        used = [f"{row.outcome} ({structure_name(row.covariance)})"
-                for row in mmrm.itertuples() if str(row.covariance) != wanted]
+        used = [f"{text_or_missing(row.outcome)} ({structure_name(row.covariance)})"
+                for row in mmrm.itertuples() if str(row.covariance) != wanted and text_or_missing(row.covariance) != MISSING]
         if used and chain:
             note = (f"The {name} fit did not converge for " + ", ".join(used)
                     + ", where the structure in brackets, the first converging in the fallback chain, was used")
@@ -206,37 +217,48 @@ def methods_section(c: Context) -> list[dict]:
              f"{_model_text(c, visits_txt)} with {structure} of the repeated measurements within "
              f"participant, estimated by restricted maximum likelihood (REML). {fallback_note}{cov}; {c.level} "
              f"confidence intervals use the t distribution with these degrees of freedom (α = {fmt_num(c.alpha, 2)})."),
-        para(f"The treatment effect at each visit is the difference in adjusted mean change from baseline, "
-             f"{c.treatment} minus {c.reference}. All randomized participants with a baseline score contribute; "
-             f"the MMRM is valid when data are missing at random (MAR), which corresponds to the hypothetical "
-             f"strategy for dropout in the estimands."),
-        para("This is a pilot trial, so the emphasis is on estimation: effects are reported with their "
-             "confidence intervals first, and p-values are given last, for completeness only; they are not "
-             "tests of efficacy."),
+        para(f"The treatment effect at each visit is the difference in {c.effect_measure}, "
+             f"{c.treatment_name} minus {c.reference_name}. All randomized participants "
+             + ("contribute" if c.raw else "with a baseline score contribute")
+             + "; the MMRM is valid when data are missing at random (MAR), which corresponds to the hypothetical "
+               "strategy for dropout in the estimands."),
     ]
+    if c.is_pilot:
+        blocks.append(para(f"This is a {c.kind}, so the emphasis is on estimation: effects are reported with their "
+                           "confidence intervals first, and p-values are given last, for completeness only; they are "
+                           "not tests of efficacy."))
     multiplicity = str(analysis.get("multiplicity", "holm"))
     blocks.append(heading("Multiplicity"))
-    if multiplicity == "holm":
+    secondary = [o for o in c.efficacy if not o.primary]
+    if multiplicity == "holm" and secondary:
         blocks.append(para("The primary outcome is not adjusted. The p-values of the secondary efficacy outcomes are "
-                           "adjusted by Holm's step-down method across the secondary outcomes at each key visit; "
-                           "mechanism outcomes are exploratory and not adjusted. Confidence intervals are not adjusted."))
+                           "adjusted by Holm's step-down method across the secondary outcomes at each key visit"
+                           + ("; mechanism outcomes are exploratory and not adjusted" if c.mechanism else "")
+                           + ". Confidence intervals are not adjusted."))
+    elif multiplicity == "holm":
+        blocks.append(para("The primary outcome is the only efficacy outcome, so no p-value is adjusted for "
+                           "multiplicity" + ("; mechanism outcomes are exploratory" if c.mechanism else "")
+                           + ". Confidence intervals are not adjusted."))
     else:
         blocks.append(para("No adjustment for multiplicity was made (the config sets analysis.multiplicity so)."))
     m = int(as_float(analysis.get("imputations")) or 100)
-    step = fmt_num(analysis.get("tipping_delta_step", 1), 0 if float(analysis.get("tipping_delta_step", 1)).is_integer() else 1)
-    dmax = fmt_num(analysis.get("tipping_delta_max", 20), 0 if float(analysis.get("tipping_delta_max", 20)).is_integer() else 1)
-    blocks += [
-        heading("Missing data"),
-        para(f"The primary MMRM uses every observed score and assumes data missing at random (MAR). Multiple "
-             f"imputation ({m} imputations; an MMRM imputation model with one baseline slope per visit, "
-             f"unstructured covariance) re-estimated each key-visit difference by ANCOVA, pooled by Rubin's rules "
-             f"with Barnard-Rubin degrees of freedom, under MAR and under three reference-based assumptions for "
-             f"{c.treatment}-arm participants after their last observed visit: jump to reference (J2R), copy "
-             f"increments in reference (CIR) and copy reference (CR) (Carpenter, Roger & Kenward 2013). A "
-             f"delta-adjusted tipping-point analysis shifted the imputed {c.treatment}-arm values in the "
-             f"unfavourable direction by δ = 0 to {dmax} points in steps of {step} at the last key visit, to find the "
-             f"smallest shift that changes the conclusion."),
-    ]
+    step_value = as_float(analysis.get("tipping_delta_step", 1)) or 1.0
+    max_value = as_float(analysis.get("tipping_delta_max", 20)) or 20.0
+    step = fmt_num(step_value, 0 if step_value.is_integer() else 1)
+    dmax = fmt_num(max_value, 0 if max_value.is_integer() else 1)
+    text = "The primary MMRM uses every observed score and assumes data missing at random (MAR)."
+    if has_columns(c.t("multiple_imputation"), "analysis"):
+        text += (f" Multiple imputation ({plural(m, 'imputation')}; an MMRM imputation model with one baseline slope "
+                 f"per visit, unstructured covariance) re-estimated each key-visit difference by ANCOVA, pooled by "
+                 f"Rubin's rules with Barnard-Rubin degrees of freedom, under MAR and under three reference-based "
+                 f"assumptions for {c.treatment_name}-arm participants after their last observed visit: jump to "
+                 f"reference (J2R), copy increments in reference (CIR) and copy reference (CR) (Carpenter, Roger & "
+                 f"Kenward 2013).")
+    if has_columns(c.t("tipping_point"), "delta"):
+        text += (f" A delta-adjusted tipping-point analysis shifted the imputed {c.treatment_name}-arm values in the "
+                 f"unfavourable direction by δ = 0 to {dmax} points in steps of {step} at the last key visit, to find "
+                 f"the smallest shift that changes the conclusion.")
+    blocks += [heading("Missing data"), para(text)]
     sens = c.t("sensitivity")
     analyses = list(dict.fromkeys(sens["analysis"].astype(str))) if has_columns(sens, "analysis") else []
     draws = fmt_int(analysis.get("randomization_draws", 10000))
@@ -247,7 +269,8 @@ def methods_section(c: Context) -> list[dict]:
         "gee_bias_reduced": "generalized estimating equations with exchangeable working correlation and the Mancl-DeRouen bias-reduced sandwich covariance, t on N − p df",
         "randomization_test": f"randomization test of the MMRM t statistic ({draws} Monte Carlo re-randomizations of the arm labels, seed {seed})",
         "mann_whitney": "Mann-Whitney test of the change at each key visit with the Hodges-Lehmann shift and its order-statistic interval (no model)",
-        "lmm_random_intercept": "linear mixed model with a random participant intercept (statsmodels MixedLM, REML, Satterthwaite df)",
+        "lmm_random_intercept": "linear mixed model with a random participant intercept (REML with the participant "
+                                "variance constrained at ≥ 0, as lme4; Satterthwaite df)",
     }
     items = []
     for a in analyses:
@@ -269,20 +292,37 @@ def methods_section(c: Context) -> list[dict]:
     else:
         blocks.append(para("No sensitivity analyses were run."))
     improvement = as_float(analysis.get("responder_improvement", 0.3)) or 0.3
-    blocks += [
-        heading("Secondary analyses"),
-        bullets([
-                "Standardized effect sizes (Hedges' g): the MMRM difference over the pooled within-arm baseline SD, "
-                "and the observed difference in mean change over its pooled SD, each with a 95% interval.",
-                f"Responders: at least {fmt_num(100 * improvement, 0)}% improvement from baseline; remission: a score "
-                "below the outcome's cut-off. Risk difference with the Newcombe hybrid-score interval, odds ratio with "
-                "the Gart-adjusted logit interval, Fisher's exact test and the number needed to treat (Altman's notation "
-                "when the interval includes no difference). Participants without a score at the visit are excluded.",
-                "Bayesian reading: posterior probability that the treatment is better (and better by more than the MCID) "
-                "from the normal likelihood of the MMRM estimate, under a flat prior and a sceptical prior N(0, s²) "
-                "that gives 5% probability to a benefit beyond the MCID (s = MCID / 1.645).",
-        ]),
-    ]
+    secondary_items = []
+    if has_columns(c.t("effect_sizes"), "method"):
+        secondary_items.append(
+            "Standardized effect sizes (Hedges' g): the MMRM difference over the pooled within-arm baseline SD, "
+            "and the observed difference in mean change over its pooled SD, each with a 95% interval.")
+    if has_columns(c.t("responders"), "definition"):
+        remission = any(o.remission_below is not None for o in c.efficacy)
+        secondary_items.append(
+            f"Responders: at least {fmt_num(100 * improvement, 0)}% improvement from baseline"
+            + ("; remission: a score below the outcome's cut-off" if remission else "")
+            + ". Risk difference with the Newcombe hybrid-score interval, odds ratio with "
+              "the Gart-adjusted logit interval, Fisher's exact test and the number needed to treat (Altman's notation "
+              "when the interval includes no difference). Participants without a score at the visit are excluded.")
+    if has_columns(c.t("posterior"), "prior"):
+        if any(as_float(o.mcid) is not None for o in c.efficacy):
+            secondary_items.append(
+                "Bayesian reading: posterior probability that the treatment is better (and better by more than the "
+                "MCID) from the normal likelihood of the MMRM estimate, under a flat prior and a sceptical prior "
+                "N(0, s²) that gives 5% probability to a benefit beyond the MCID (s = MCID / 1.645).")
+        elif as_float(analysis.get("sceptical_prior_sd")) is not None:
+            secondary_items.append(
+                "Bayesian reading: posterior probability that the treatment is better, from the normal likelihood of "
+                "the MMRM estimate under a flat prior and a sceptical prior N(0, s²) with s = "
+                f"{fmt_num(analysis.get('sceptical_prior_sd'))} (analysis.sceptical_prior_sd); no outcome has an MCID.")
+        else:
+            secondary_items.append(
+                "Bayesian reading: posterior probability that the treatment is better, from the normal likelihood of "
+                "the MMRM estimate under a flat prior (no outcome has an MCID, which the sceptical prior and the "
+                "probability of a clinically important benefit need).")
+    if secondary_items:
+        blocks += [heading("Secondary analyses"), bullets(secondary_items)]
     other = []
     if c.trial.section("harms"):
         other.append("Harms: participants with each adverse event by arm, risk difference (Newcombe interval) and "

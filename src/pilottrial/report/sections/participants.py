@@ -6,7 +6,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pilottrial.report.format import MISSING, as_float, fmt_ci, fmt_int, fmt_num, fmt_pct, text_or_missing, visit_label
+from pilottrial.report.format import (
+    MISSING,
+    arm_label,
+    as_float,
+    fmt_ci,
+    fmt_int,
+    fmt_num,
+    fmt_pct,
+    not_estimable_reason,
+    not_estimable_text,
+    plural,
+    text_or_missing,
+    visit_label,
+)
 from pilottrial.report.sections.blocks import heading, para, table_block
 from pilottrial.report.sections.context import Context
 from pilottrial.report.sections.tables import first_row, has_columns, select_rows, truthy
@@ -42,7 +55,7 @@ def flow_section(c: Context) -> list[dict]:
         sentence.append(f"{fmt_int(randomized)} were randomized ({c.arm_n_text()})")
         text = sentence[0] + " and " + sentence[1]
     else:
-        text = f"{fmt_int(randomized)} participants were randomized ({c.arm_n_text()})"
+        text = f"{plural(randomized, 'participant')} {'was' if randomized == 1 else 'were'} randomized ({c.arm_n_text()})"
     last_key = c.key_visits[-1] if c.key_visits else None
     if last_key is not None:
         kept = value("retention", "all", last_key)
@@ -78,8 +91,8 @@ def flow_section(c: Context) -> list[dict]:
     note = ""
     if received[0] is not None and "assumed" in str(received[0].get("note", "")):
         note = "Receipt of the intervention is " + str(received[0].get("note")) + "."
-    blocks.append(table_block("Participant flow (CONSORT)", [("Stage", "text"), (c.reference, "num"),
-                                                             (c.treatment, "num"), ("Total", "num")], rows,
+    blocks.append(table_block("Participant flow (CONSORT)", [("Stage", "text"), (c.reference_name, "num"),
+                                                             (c.treatment_name, "num"), ("Total", "num")], rows,
                               note=note))
     return blocks
 
@@ -105,7 +118,7 @@ def _table_one(c: Context, table: pd.DataFrame) -> dict:
         rows.append([label.strip()] + cells + [text_or_missing(row.get("overall")),
                                                fmt_num(abs(smd), 2) if smd is not None else "",
                                                {"cls": "level" if label.startswith(" ") else ""}])
-    columns = [("Characteristic", "text")] + [(a, "num") for a in arms] + [("Overall", "num"), ("|SMD|", "num")]
+    columns = [("Characteristic", "text")] + [(arm_label(a), "num") for a in arms] + [("Overall", "num"), ("|SMD|", "num")]
     return table_block("Baseline characteristics by arm (Table 1)", columns, rows,
                        note="Mean (SD), median [IQR] or n (%). |SMD|: absolute standardized mean difference between the "
                             "arms, a description of chance imbalance; no tests are made (CONSORT item 15).")
@@ -137,8 +150,8 @@ def baseline_section(c: Context) -> list[dict]:
     for _arm in arms:
         cols += [("n", "num"), ("Mean (SD)", "num"), ("Median [Q1, Q3]", "num")]
     blocks.append(table_block(f"Baseline scores by arm ({visit_label(base)})", cols, rows,
-                              spanners=[("", 1), (f"{c.reference} (n = {fmt_int(c.n_by_arm.get(c.reference))})", 3),
-                                        (f"{c.treatment} (n = {fmt_int(c.n_by_arm.get(c.treatment))})", 3)],
+                              spanners=[("", 1), (f"{c.reference_name} (n = {fmt_int(c.n_by_arm.get(c.reference))})", 3),
+                                        (f"{c.treatment_name} (n = {fmt_int(c.n_by_arm.get(c.treatment))})", 3)],
                               note="Baseline differences between randomized arms are not tested (CONSORT): any "
                                    "difference is due to chance."))
     return blocks
@@ -176,15 +189,18 @@ def feasibility_section(c: Context) -> list[dict]:
                     cells.append(MISSING)
                     continue
                 r = sel.iloc[0]
-                if measure == "recruitment_per_month":
+                reason = not_estimable_reason(r)
+                if reason is not None and as_float(r.get("value")) is None and as_float(r.get("proportion")) is None:
+                    cells.append(not_estimable_text(reason))
+                elif measure == "recruitment_per_month":
                     cells.append(f"{fmt_num(r.value, 2)} ({fmt_ci(r.ci_lower, r.ci_upper)}); "
                                  f"{fmt_int(r.numerator)} in {fmt_int(r.denominator)} months")
                 else:
                     cells.append(f"{fmt_int(r.numerator)}/{fmt_int(r.denominator)}, {fmt_pct(r.proportion)} "
                                  f"({fmt_ci(100 * (as_float(r.ci_lower) or np.nan), 100 * (as_float(r.ci_upper) or np.nan), 1)})")
             rows.append([what] + cells)
-        blocks.append(table_block("Feasibility measures", [("Measure", "text"), (c.reference, "num"),
-                                                           (c.treatment, "num"), ("All", "num")], rows,
+        blocks.append(table_block("Feasibility measures", [("Measure", "text"), (c.reference_name, "num"),
+                                                           (c.treatment_name, "num"), ("All", "num")], rows,
                                   note=f"n/N, percentage ({c.level} Wilson interval, %); recruitment: mean randomized per "
                                        f"month with an exact Poisson interval. Completeness: observed/expected scores of "
                                   f"the outcomes scheduled at the visit.", cls="wide"))
@@ -194,7 +210,10 @@ def feasibility_section(c: Context) -> list[dict]:
             rate = str(r.metric) != "recruitment_per_month"
             shown = (lambda x: fmt_pct(x)) if rate else (lambda x: fmt_num(x, 2))
             confident = truthy(getattr(r, "met_with_confidence", None))
-            rows.append([str(r.name), shown(r.threshold), f"{shown(r.observed)} ({shown(r.ci_lower)} to {shown(r.ci_upper)})",
+            reason = not_estimable_reason(r)
+            observed = (not_estimable_text(reason) if reason is not None and as_float(r.observed) is None else
+                        f"{shown(r.observed)} ({shown(r.ci_lower)} to {shown(r.ci_upper)})")
+            rows.append([text_or_missing(r.name), shown(r.threshold), observed,
                          text_or_missing(r.met), "yes" if confident else ("no" if confident is False else MISSING),
                          {"cls": "flag" if str(r.met) != "met" else ""}])
         blocks.append(heading("Progression criteria"))

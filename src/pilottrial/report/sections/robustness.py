@@ -9,12 +9,18 @@ import pandas as pd
 
 from pilottrial.report.format import (
     MISSING,
+    arm_label,
     as_float,
     fmt_est_ci,
+    fmt_estimate,
     fmt_int,
     fmt_num,
     fmt_p,
     fmt_pct,
+    not_estimable_reason,
+    not_estimable_text,
+    plural,
+    points,
     text_or_missing,
     visit_label,
 )
@@ -139,9 +145,11 @@ def sensitivity_section(c: Context) -> list[dict]:
         return blocks + [para("No sensitivity analyses were run.")] + c.figures_for("sensitivity")
     judged = agreement["agrees"].dropna()
     differs = agreement[agreement["agrees"].fillna(True) == False]  # noqa: E712 (nullable boolean)
-    text = (f"Of {len(agreement)} comparisons ({agreement['analysis'].nunique()} analyses, "
-            f"{agreement['outcome'].nunique()} outcomes, {agreement['visit'].nunique()} key visits), "
-            f"{int(judged.sum())} agree with the primary analysis and {int((~judged).sum())} do not")
+    n_agree, n_differ = int(judged.sum()), int((~judged).sum())
+    text = (f"Of {plural(len(agreement), 'comparison')} ({plural(agreement['analysis'].nunique(), 'analysis', 'analyses')}, "
+            f"{plural(agreement['outcome'].nunique(), 'outcome')}, {plural(agreement['visit'].nunique(), 'key visit')}), "
+            f"{n_agree} {'agrees' if n_agree == 1 else 'agree'} with the primary analysis and {n_differ} "
+            f"{'does' if n_differ == 1 else 'do'} not")
     if len(judged) < len(agreement):
         text += f"; {len(agreement) - len(judged)} cannot be judged"
     text += "."
@@ -151,15 +159,18 @@ def sensitivity_section(c: Context) -> list[dict]:
         blocks.append(para("Conclusions that differ from the primary analysis: " + "; ".join(shown) + "."))
     groups = []
     structure = structure_name(c.analysis.get("covariance", "us"))
+    notes = _notes(c.t("sensitivity"), c.t("multiple_imputation"))
     for (outcome, visit), sub in agreement.groupby(["outcome", "visit"], sort=False):
         primary = c.mmrm_row(outcome, visit)
-        rows = [[f"Primary: MMRM, {structure} covariance",
-                 fmt_est_ci(primary.get("estimate"), primary.get("ci_lower"), primary.get("ci_upper")),
+        rows = [[f"Primary: MMRM, {structure} covariance", fmt_estimate(primary),
                  fmt_p(primary.get("p_value"), prefix=False), "reference", {"cls": "primary-row"}]]
         for r in sub.itertuples():
             agrees = r.agrees
             verdict = MISSING if pd.isna(agrees) else ("agrees" if agrees else "DIFFERS")
             estimate = fmt_est_ci(r.estimate, r.ci_lower, r.ci_upper)
+            reason = not_estimable_reason({"note": notes.get((str(r.outcome), str(r.visit), str(r.analysis)))})
+            if reason is not None and as_float(r.estimate) is None and as_float(r.p_value) is None:
+                estimate = not_estimable_text(reason)
             rows.append([analysis_label(r.analysis), estimate, fmt_p(r.p_value, prefix=False), verdict,
                          {"cls": "flag" if verdict == "DIFFERS" else ""}])
         groups.append((f"{outcome} at {visit_label(visit)}", rows))
@@ -170,6 +181,17 @@ def sensitivity_section(c: Context) -> list[dict]:
                                    "with its own p-value. Hodges-Lehmann: median of the pairwise differences in "
                               "observed change."))
     return blocks + c.figures_for("sensitivity")
+
+
+def _notes(*tables: pd.DataFrame) -> dict:
+    """``{(outcome, visit, analysis): note}`` of the rows of sensitivity and imputation tables."""
+    out = {}
+    for table in tables:
+        if not has_columns(table, "outcome", "visit", "analysis", "note"):
+            continue
+        for outcome, visit, analysis, note in zip(table["outcome"], table["visit"], table["analysis"], table["note"]):
+            out.setdefault((str(outcome), str(visit), str(analysis)), note)
+    return out
 
 
 def missing_data_section(c: Context) -> list[dict]:
@@ -196,8 +218,8 @@ def missing_data_section(c: Context) -> list[dict]:
             if rows:
                 groups.append((o.name, rows))
         blocks.append(table_block("Missing scores by outcome, visit and arm",
-                                  [("Visit", "text"), (f"{c.reference}: missing/randomized (%)", "num"),
-                                   (f"{c.treatment}: missing/randomized (%)", "num")], groups=groups,
+                                  [("Visit", "text"), (f"{c.reference_name}: missing/randomized (%)", "num"),
+                                   (f"{c.treatment_name}: missing/randomized (%)", "num")], groups=groups,
                                   note="Visits at which an outcome was not scheduled are left out."))
         drop = md[md["table"].astype(str) == "dropout"]
         if len(drop):
@@ -209,13 +231,14 @@ def missing_data_section(c: Context) -> list[dict]:
                         continue
                     inter = as_float(sub["n_intermittent"].astype(float).sum()) if "n_intermittent" in sub else None
                     last = {str(r.visit): r.n_last_observed for r in sub.itertuples()}
-                    rows.append([f"{o.name}, {arm}"] + [fmt_int(last.get(v)) for v in c.visit_order]
+                    rows.append([f"{o.name}, {arm_label(arm)}"] + [fmt_int(last.get(v)) for v in c.visit_order]
                                 + [fmt_int(inter)])
             blocks.append(table_block("Last visit with a score (dropout pattern)",
                                       [("Outcome, arm", "text")] + [(visit_label(v), "num") for v in c.visit_order]
                                       + [("Intermittent", "num")], rows,
                                       note="Participants by the last visit at which they had a score; intermittent: "
-                                           "a missing visit followed by an observed one."))
+                                           "a missing visit followed by an observed one.",
+                                      cls="wide" if len(c.visit_order) > 6 else ""))
     if has_columns(mi, "outcome", "visit", "analysis"):
         groups = []
         for o in c.efficacy:
@@ -223,22 +246,22 @@ def missing_data_section(c: Context) -> list[dict]:
             for v in c.key_visits:
                 primary = c.mmrm_row(o.name, v)
                 if primary is not None:
-                    rows.append(["MMRM (primary, MAR)", fmt_est_ci(primary.get("estimate"), primary.get("ci_lower"),
-                                                                   primary.get("ci_upper")),
+                    rows.append(["MMRM (primary, MAR)", fmt_estimate(primary),
                                  fmt_p(primary.get("p_value"), prefix=False), MISSING, {"cls": "primary-row"}])
                 for r in select_rows(mi, outcome=o.name, visit=v).itertuples():
-                    rows.append([analysis_label(str(r.analysis)), fmt_est_ci(r.estimate, r.ci_lower, r.ci_upper),
-                                 fmt_p(r.p_value, prefix=False), fmt_num(r.fraction_missing_info, 2)])
+                    rows.append([analysis_label(str(r.analysis)), fmt_estimate(r),
+                                 fmt_p(r.p_value, prefix=False), fmt_num(getattr(r, "fraction_missing_info", None), 2)])
                 if rows:
                     groups.append((f"{o.name} at {visit_label(v)}", rows))
                     rows = []
-        m = first_row(mi)
+        imputations = [as_float(x) for x in mi["imputations"]] if "imputations" in mi else []
+        imputations = [x for x in imputations if x is not None]
         blocks.append(heading("Multiple imputation"))
         blocks.append(table_block("Multiple imputation under MAR and reference-based assumptions",
                                   [("Analysis", "text"), (f"Estimate ({c.level} CI)", "ci"), ("p", "num"),
                                    ("Fraction of missing information", "num")], groups=groups,
-                                  note=f"ANCOVA of each completed data set, pooled by Rubin's rules "
-                                       f"({fmt_int(m.get('imputations')) if m is not None else MISSING} imputations)."))
+                                  note="ANCOVA of each completed data set, pooled by Rubin's rules"
+                                       + (f" ({plural(max(imputations), 'imputation')})." if imputations else ".")))
     if has_columns(tp, "outcome", "delta", "conclusion"):
         blocks.append(heading("Tipping point"))
         rows = []
@@ -251,13 +274,17 @@ def missing_data_section(c: Context) -> list[dict]:
             start = sub.iloc[0]
             tip = as_float(start.get("tipping_delta"))
             visit = str(start.get("visit"))
-            dmax = as_float(sub["delta"].max())
+            dmax = as_float(pd.to_numeric(sub["delta"], errors="coerce").max())
+            if not any(as_float(x) is not None for x in sub["estimate"]):
+                reason = not_estimable_reason(start)
+                rows.append([o.name, visit_label(visit), not_estimable_text(reason), MISSING, MISSING, MISSING])
+                continue
             if tip is None:
                 at = sub.iloc[-1]
-                verdict = f"remains unchanged up to δ = {fmt_num(dmax, 0)} points (the largest examined)"
+                verdict = f"remains unchanged up to δ = {points(dmax)} (the largest examined)"
             else:
                 at = sub[sub["delta"].astype(float) >= tip].iloc[0]
-                verdict = f"changes to '{text_or_missing(at.get('conclusion'))}' at δ = {fmt_num(tip, 0)} points"
+                verdict = f"changes to '{text_or_missing(at.get('conclusion'))}' at δ = {points(tip)}"
             rows.append([o.name, visit_label(visit), text_or_missing(start.get("conclusion")), verdict,
                          fmt_num(at.get("delta"), 0),
                          fmt_est_ci(at.get("estimate"), at.get("ci_lower"), at.get("ci_upper"))])

@@ -9,7 +9,16 @@ from __future__ import annotations
 import pandas as pd
 
 from pilottrial.config.trial import Outcome, Trial
-from pilottrial.report.format import ESTIMATE_DECIMALS, as_float, fmt_ci, fmt_num, fmt_p, visit_label
+from pilottrial.report.format import (
+    ESTIMATE_DECIMALS,
+    arm_label,
+    as_float,
+    fmt_ci,
+    fmt_num,
+    fmt_p,
+    not_estimable_reason,
+    visit_label,
+)
 from pilottrial.report.sections.context import ci_level, df_label
 
 __all__ = ["key_result_sentence", "contrast_sentence"]
@@ -43,14 +52,17 @@ def key_result_sentence(config: dict, outcome: dict | Outcome, visit: str, row: 
 
 def contrast_sentence(trial: Trial, outcome: Outcome, visit: str, row: pd.Series | dict | None) -> str:
     """:func:`key_result_sentence` for a typed trial and outcome."""
-    reference, treatment = trial.arms
+    reference, treatment = (arm_label(a) for a in trial.arms)
     name = outcome.name
     when = visit_label(visit)
     if row is None:
         return f"At {when}, no {name} contrast is available."
     est = as_float(row.get("estimate"))
     if est is None:
-        return f"At {when}, the {name} difference between {treatment} and {reference} could not be estimated."
+        reason = not_estimable_reason(row)
+        return (f"At {when}, the {name} difference between {treatment} and {reference} could not be estimated"
+                + (f" ({reason})." if reason else "."))
+    measure = "mean score" if trial.response == "raw" else "mean change"
     better = outcome.better
     magnitude = fmt_num(abs(est), ESTIMATE_DECIMALS)
     if better in ("lower", "higher") and fmt_num(est, ESTIMATE_DECIMALS) != fmt_num(0, ESTIMATE_DECIMALS):
@@ -61,7 +73,7 @@ def contrast_sentence(trial: Trial, outcome: Outcome, visit: str, row: pd.Series
         lead = (f"At {when}, {name} changed by {fmt_num(est, ESTIMATE_DECIMALS, signed=True)} points more "
                 f"with {treatment} than with {reference}")
     details = (
-        f"difference in mean change {fmt_num(est, ESTIMATE_DECIMALS)} points; "
+        f"difference in {measure} {fmt_num(est, ESTIMATE_DECIMALS)} points; "
         f"{ci_level(trial)} CI {fmt_ci(row.get('ci_lower'), row.get('ci_upper'), ESTIMATE_DECIMALS)}; "
         f"{df_label(trial)} df {fmt_num(row.get('df'), 1)}; "
         f"{fmt_p(row.get('p_value'))}"
