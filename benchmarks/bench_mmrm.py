@@ -238,7 +238,9 @@ def memory_child(job: dict) -> dict:
     baseline, source = _peak_mb()
     baseline_maxrss = _maxrss_mb()
     seconds, _, fit, _ = fit_case(data, spec)
-    peak, _ = _peak_mb()
+    # the high-water mark never falls; the kernel syncs its RSS counters lazily, so a later
+    # reading can come out a few hundred kB below an earlier one
+    peak = max(_peak_mb()[0], baseline)
     return {"peak_rss_mb": peak, "baseline_rss_mb": baseline, "fit_increment_mb": peak - baseline,
             "ru_maxrss_mb": _maxrss_mb(), "baseline_ru_maxrss_mb": baseline_maxrss,
             "measure": source, "seconds": seconds, "neg2_reml_loglik": float(fit.neg2_loglik)}

@@ -117,7 +117,7 @@ class Browser:
             self.events.append(event)
 
     # -- pages -------------------------------------------------------------------------------
-    def new_page(self, width: int = 1280, height: int = 900) -> "Page":
+    def new_page(self, width: int = 1280, height: int = 900) -> Page:
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         page = Page(self, session)
@@ -145,7 +145,7 @@ class Browser:
                 pass
         shutil.rmtree(self.profile, ignore_errors=True)
 
-    def __enter__(self) -> "Browser":
+    def __enter__(self) -> Browser:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -1,7 +1,16 @@
-"""Shared fixtures: the read-only reference folder (SAS / R outputs) and the FEV benchmark data."""
+"""Shared fixtures: the demo trial (config, Trial, analysis table, primary contrasts), the
+read-only reference folder (SAS / R outputs) and the FEV benchmark data.
+
+The test tree mirrors the package (tests/config, tests/data, tests/models, tests/analyses,
+tests/planning, tests/report, tests/demo, tests/provenance) plus tests/workflow for Snakemake
+runs. There are no ``__init__.py`` files: pytest puts this folder and each test file's folder on
+``sys.path``, so helpers here are imported by name (``from conftest import REPO_ROOT``,
+``from project import copy_project``) and every test file's name must be unique in the tree.
+"""
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -10,6 +19,76 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REFERENCE_DIR = REPO_ROOT.parent / "shared" / "reference"
+
+# Scripts run by hand, not modules to import (``--doctest-modules`` would import them).
+collect_ignore = ["corpus/make_corpus.py", "make_environment_yml.py"]
+
+
+# ---- the demo trial, loaded and fitted once per session ----------------------------------------
+# Session-scoped and shared by every test module: copy before changing (``copy.deepcopy(config)``,
+# ``analysis.copy()``). Each fixture checks at the end of the session that no test changed it.
+
+
+def _absolute_paths(config: dict) -> dict:
+    """The config's file paths made absolute, so tests may change the working directory."""
+    from pilottrial.config.load import PATH_KEYS
+
+    for keys in PATH_KEYS:
+        block = config
+        for key in keys:
+            block = block.get(key) if isinstance(block, dict) else None
+        if isinstance(block, dict) and isinstance(block.get("path"), str):
+            block["path"] = str(Path(block["path"]).resolve())
+    return config
+
+
+@pytest.fixture(scope="session")
+def demo_config() -> dict:
+    """The demo trial's validated config, ``load_config(REPO_ROOT / "config" / "config.yaml")``,
+    with absolute file paths. Shared: ``copy.deepcopy`` it before changing it."""
+    from pilottrial.config import load_config
+
+    config = _absolute_paths(load_config(REPO_ROOT / "config" / "config.yaml"))
+    snapshot = copy.deepcopy(config)
+    yield config
+    assert config == snapshot, "a test changed the shared demo_config: copy.deepcopy it first"
+
+
+@pytest.fixture(scope="session")
+def demo_trial(demo_config):
+    """The demo trial as a typed :class:`pilottrial.config.Trial`."""
+    from pilottrial.config import Trial
+
+    return Trial.from_config(demo_config)
+
+
+@pytest.fixture(scope="session")
+def demo_analysis(demo_config) -> pd.DataFrame:
+    """The demo's analysis table, ``pilottrial.data.load_trial(demo_config)``. Shared: ``.copy()``
+    it before changing it."""
+    from pilottrial.data import load_trial
+
+    analysis = load_trial(demo_config)
+    snapshot = analysis.copy(deep=True)
+    yield analysis
+    pd.testing.assert_frame_equal(analysis, snapshot, obj="the shared demo_analysis (copy it before changing it)")
+
+
+@pytest.fixture(scope="session")
+def demo_primary(demo_analysis, demo_config) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(contrasts, models)`` of the demo's primary analysis,
+    ``pilottrial.models.primary.primary_contrasts(demo_analysis, demo_config)``. Shared: copy
+    before changing."""
+    from pilottrial.models.primary import primary_contrasts
+
+    contrasts, models = primary_contrasts(demo_analysis, demo_config)
+    snapshots = contrasts.copy(deep=True), models.copy(deep=True)
+    yield contrasts, models
+    pd.testing.assert_frame_equal(contrasts, snapshots[0], obj="the shared demo contrasts (copy before changing)")
+    pd.testing.assert_frame_equal(models, snapshots[1], obj="the shared demo models (copy before changing)")
+
+
+# ---- reference material -------------------------------------------------------------------------
 
 
 def _unavailable(reason: str):

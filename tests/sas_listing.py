@@ -1,6 +1,6 @@
 """Parse the printed listing of SAS PROC MIXED (the ``.lst`` text) into numbers and tables.
 
-Pure functions, no pytest: used by tests/test_mmrm_sas.py to read the reference listings in
+Pure functions, no pytest: used by tests/models/test_mmrm_sas.py to read the reference listings in
 ``<reference>/fev/sas/`` and ``<reference>/fev/kenward_roger/`` at test time, so that the expected
 values are the numbers SAS printed rather than hand-copied ones.
 

@@ -25,22 +25,18 @@ from __future__ import annotations
 
 import html
 import math
-import os
 import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import REPO_ROOT, require_r
-from test_workflow import SNAKEMAKE, copy_project
-
-pytestmark = pytest.mark.e2e
+from project import SNAKEMAKE, copy_project, project_env
 
 GALLERY = REPO_ROOT / "tests" / "gallery"
 MANIFEST = yaml.safe_load((GALLERY / "gallery.yaml").read_text(encoding="utf-8"))
@@ -107,8 +103,8 @@ class GalleryRun:
     name: str
     workdir: Path
     returncode: int
-    stdout: str
-    stderr: str
+    stdout: str = field(repr=False)
+    stderr: str = field(repr=False)
 
     @property
     def results(self) -> Path:
@@ -118,21 +114,43 @@ class GalleryRun:
     def console(self) -> str:
         return self.stdout + self.stderr
 
+    @property
+    def traceback(self) -> bool:
+        """A Python traceback on the console, as Python or as Snakemake prints it."""
+        return "Traceback" in self.console or bool(re.search(r'^\s*File ".+", line \d+', self.console, re.MULTILINE))
+
     def failure(self) -> str:
-        """Why the run failed, in a few lines: the first 'error:' line, else the failing rule
-        and the last lines of its log (the exception), else the console's last lines."""
+        """Why the run failed, in one line: the first 'error:' line; else, for each failing rule,
+        the exception in its log; else an exception raised while Snakemake read the workflow;
+        each with the innermost pilottrial (or scripts/) frame raising it."""
         errors = [line for line in self.console.splitlines() if line.startswith("error:")]
         if errors:
             return errors[0]
-        rule = re.search(r"Error in rule (\S+?):", self.console)
-        if rule:
-            logs = re.findall(r"^\s*log: (\S+)", self.console[rule.start():], flags=re.MULTILINE)
-            log = self.workdir / logs[0].rstrip(",") if logs else None
-            tail = log.read_text(errors="replace").strip().splitlines()[-4:] if log and log.is_file() else []
-            if not tail:
-                tail = self.stderr.strip().splitlines()[-6:]
-            return f"rule {rule.group(1)}: " + " | ".join(line.strip() for line in tail)
-        return " | ".join(line.strip() for line in self.console.strip().splitlines()[-6:])
+        causes = {}
+        for rule in re.finditer(r"Error in rule (\S+?):", self.console):
+            log = re.search(r"^\s*log: (\S+)", self.console[rule.start():], flags=re.MULTILINE)
+            path = self.workdir / log.group(1).rstrip(",") if log else None
+            text = path.read_text(errors="replace") if path and path.is_file() else ""
+            causes.setdefault(rule.group(1), f"rule {rule.group(1)}: {_exception(text)}{_frame(text)}")
+        if causes:
+            return "; ".join(causes.values())
+        parse = re.search(r'^(\w+) in file "[^"]*?([^/"]+)", line \d+:\n(.*)$', self.console, re.MULTILINE)
+        if parse:
+            return f"while parsing {parse.group(2)}: {parse.group(1)}: {parse.group(3).strip()}{_frame(self.console)}"
+        return self.console.strip().splitlines()[-1] if self.console.strip() else "(no output)"
+
+
+def _exception(log: str) -> str:
+    """The exception line of a traceback (the last line naming an Error or Exception)."""
+    lines = [line.strip() for line in log.strip().splitlines()]
+    named = [line for line in lines if re.match(r"[A-Za-z_][\w.]*(Error|Exception)\b", line)]
+    return named[-1] if named else (lines[-1] if lines else "(empty log)")
+
+
+def _frame(text: str) -> str:
+    """' (at pilottrial/<module>.py:<line> in <function>)' for the innermost frame of ours."""
+    frames = re.findall(r'File ".*?/((?:pilottrial|scripts)/[^"]+)", line (\d+), in (\S+)', text)
+    return f" (at {frames[-1][0]}:{frames[-1][1]} in {frames[-1][2]})" if frames else ""
 
 
 RUNS: dict[str, GalleryRun] = {}
@@ -148,11 +166,9 @@ def run_trial(name: str, data: Path, tmp_path_factory) -> GalleryRun:
     shutil.copy2(GALLERY / "configs" / f"{name}.yaml", gallery / f"{name}.yaml")
     for file in TRIALS[name]["data"]:
         shutil.copy2(data / file, gallery / file)
-    # the copy's own library first: the run analyses with the snapshot it copied
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(workdir / "src"),
-                                                                       os.environ.get("PYTHONPATH")]))}
+    # project_env: the copy's own library first, so every job analyses with the snapshot it copied
     run = subprocess.run([SNAKEMAKE, "--cores", "2", "--configfile", f"gallery/{name}.yaml"], cwd=workdir,
-                         capture_output=True, text=True, timeout=TIMEOUT, env=env)
+                         capture_output=True, text=True, timeout=TIMEOUT, env=project_env(workdir))
     (gallery / "snakemake.stdout").write_text(run.stdout)
     (gallery / "snakemake.stderr").write_text(run.stderr)
     RUNS[name] = GalleryRun(name, workdir, run.returncode, run.stdout, run.stderr)
@@ -166,11 +182,40 @@ def needs(name: str) -> str:
 
 # --- the tests -------------------------------------------------------------------------------
 
+def test_gallery_manifest_names_a_config_data_and_known_features_for_every_trial():
+    """gallery.yaml, configs/ and make_quirks.py agree (cheap: nothing runs)."""
+    sys.path.insert(0, str(GALLERY))
+    try:
+        from make_quirks import QUIRKS
+    finally:
+        sys.path.remove(str(GALLERY))
+    configs = {p.stem for p in (GALLERY / "configs").glob("*.yaml")}
+    assert configs == set(TRIALS), f"configs without a gallery entry or the reverse: {configs ^ set(TRIALS)}"
+    assert len(TRIALS) >= 8
+    exported = re.findall(r'"([\w.]+\.csv)"\)', (GALLERY / "export_r_trials.R").read_text(encoding="utf-8"))
+    for name, trial in TRIALS.items():
+        config = config_of(name)
+        assert config["trial"]["name"] == name
+        assert config["data"]["path"] == trial["data"][0], "data.path is the file beside the config"
+        assert set(trial.get("needs") or []) <= set(FEATURES), f"{name}: unknown feature in {trial['needs']}"
+        assert config.get("power", {}).get("enabled") is False, f"{name}: power simulations make the gallery slow"
+        known = exported if trial["origin"] == "r" else list(QUIRKS)
+        assert set(trial["data"]) <= set(known), f"{name}: {trial['data']} is written by neither script"
+
+
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", gallery_params())
 def test_gallery_trial_runs_to_report(name, request, tmp_path_factory):
     run = run_trial(name, data_folder(request, name), tmp_path_factory)
-    assert run.returncode == 0, f"{name}: exit {run.returncode}: {run.failure()}{needs(name)}"
-    assert "Traceback" not in run.console, f"{name}: a traceback on the console{needs(name)}"
+    refused = TRIALS[name].get("refused")
+    if refused:  # a trial the pipeline must refuse: one line, no traceback, nothing written
+        errors = [line for line in run.console.splitlines() if line.startswith("error:")]
+        assert run.returncode != 0 and len(errors) == 1 and refused in errors[0], run.console[-2000:]
+        assert not run.traceback and not run.results.exists()
+        return
+    if run.returncode != 0:
+        pytest.fail(f"{name}: exit {run.returncode}: {run.failure()}{needs(name)}", pytrace=False)
+    assert not run.traceback, f"{name}: a traceback on the console{needs(name)}"
     for report in ("report.html", "report.pdf"):
         assert (run.results / report).is_file(), f"{name}: no {report}{needs(name)}"
 
@@ -181,8 +226,11 @@ def test_gallery_trial_runs_to_report(name, request, tmp_path_factory):
     assert len(mmrm), f"{name}: no MMRM contrast in tables/contrasts.csv"
     numbers = mmrm[["estimate", "std_error", "df"]].apply(pd.to_numeric, errors="coerce")
     finite = numbers.apply(lambda c: c.map(math.isfinite)).all(axis=1)
-    explained = (mmrm["reason"].astype(str).str.strip().ne("") & mmrm["reason"].notna()
-                 if "reason" in mmrm else pd.Series(False, index=mmrm.index))
+    # a contrast that could not be estimated is explained in models.csv (note: "not estimable: ...")
+    models = pd.read_csv(run.results / "tables" / "models.csv", dtype={"outcome": str}, keep_default_na=False)
+    noted = set(models.loc[(models["model"] == "mmrm") & models.get("note", "").astype(str).str.strip().ne(""),
+                           "outcome"]) if "note" in models else set()
+    explained = mmrm["outcome"].isin(noted)
     unexplained = mmrm[~finite & ~explained]
     assert unexplained.empty, (f"{name}: MMRM contrasts without a finite estimate/SE/df and without a reason:\n"
                                f"{unexplained.to_string()}")
@@ -219,16 +267,17 @@ def r_input(name: str, data: Path, folder: Path) -> Path:
     return out
 
 
+@pytest.mark.e2e
 @pytest.mark.r
 @pytest.mark.parametrize("name", gallery_params(r_compare_only=True))
 def test_gallery_mmrm_matches_r_gls_unstructured_reml(name, request, tmp_path_factory, tmp_path):
     rscript = require_r(*R_PACKAGES)
     data = data_folder(request, name)
     reference_csv = tmp_path / "r_contrasts.csv"
-    r = subprocess.run([rscript, str(GALLERY / "gallery_contrasts.R"), str(GALLERY / "configs" / f"{name}.yaml"),
-                        str(r_input(name, data, tmp_path)), str(reference_csv)], capture_output=True, text=True,
-                       timeout=900)
-    assert r.returncode == 0, r.stderr[-2000:]
+    r_run = subprocess.run([rscript, str(GALLERY / "gallery_contrasts.R"), str(GALLERY / "configs" / f"{name}.yaml"),
+                            str(r_input(name, data, tmp_path)), str(reference_csv)], capture_output=True,
+                           text=True, timeout=900)
+    assert r_run.returncode == 0, r_run.stderr[-2000:]
     reference = pd.read_csv(reference_csv, keep_default_na=False, na_values=[""])
     converged = reference[reference["converged"].astype(str).str.upper() == "TRUE"]
     if converged.empty:

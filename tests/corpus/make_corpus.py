@@ -3,7 +3,9 @@
     python tests/corpus/make_corpus.py
 
 Each case folder holds ``config.yaml``, its data file and ``expect.txt`` (fragments that the
-one-line error must contain, one per line). ``tests/test_corpus.py`` runs the pipeline on each.
+one-line error must contain, one per line). ``tests/provenance/test_corpus_checks.py`` runs each
+case through the checks the workflow runs before any job; ``tests/workflow/test_corpus.py`` runs a
+few of them through Snakemake.
 """
 
 from __future__ import annotations
@@ -161,7 +163,7 @@ def cases():
     c["analysis"]["covariates"] = ["site"]
     yield "covariate_missing", c, d, "data.csv", ["['site']"]
     # Not here: a --configfile that is not valid YAML is parsed, and reported, by Snakemake itself
-    # before the workflow runs; pilottrial.config.load.load_config's own message is tested in test_config.py.
+    # before the workflow runs; pilottrial.config.load.load_config's own message is tested in tests/config/test_config.py.
 
 
 def main():

@@ -3,7 +3,7 @@
 ``fit_mmrm(data, formula, subject=..., visit=..., covariance="us")`` fits by REML or ML and
 returns an :class:`MMRMFit` with coefficients, LS-means and treatment contrasts, with
 Satterthwaite or Kenward-Roger degrees of freedom. Validated against SAS PROC MIXED
-(tests/test_mmrm_sas.py) and R nlme/emmeans (tests/test_r_parity.py).
+(tests/models/test_mmrm_sas.py) and R nlme/emmeans (tests/models/test_primary_r_parity.py).
 
 Modules: :mod:`~pilottrial.models.mmrm.fit` (fitting with a fallback chain and budgets),
 :mod:`~pilottrial.models.mmrm.design` (formula to design and missingness patterns),

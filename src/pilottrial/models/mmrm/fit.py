@@ -110,8 +110,8 @@ def fit_mmrm(data: pd.DataFrame, formula: str, subject: str, visit: str, covaria
     :math:`g = \partial(c'\Phi c)/\partial\phi` and :math:`A` twice the inverse Hessian of
     :math:`-2\ell` in SAS's covariance parameters :math:`\phi` (Satterthwaite 1946; Fai &
     Cornelius 1996). Kenward-Roger: the adjusted covariance and df of Kenward & Roger (1997).
-    Validated against SAS PROC MIXED (tests/test_mmrm_sas.py) and R nlme/emmeans
-    (tests/test_r_parity.py).
+    Validated against SAS PROC MIXED (tests/models/test_mmrm_sas.py) and R nlme/emmeans
+    (tests/models/test_primary_r_parity.py).
 
     References
     ----------

@@ -31,7 +31,7 @@ decrement below ``1e-12``; the Satterthwaite df of a contrast ``c`` is
 :math:`2(c'\Phi c)^2/(g'Ag)` with :math:`g_j = (\Phi c)'P_j(\Phi c)`,
 :math:`P_j = X'V^{-1}V_jV^{-1}X` and :math:`A` twice the inverse of the observed Hessian, as in
 :mod:`pilottrial.models.mmrm.inference` (there from finite differences of the gradient, here exact).
-``tests/test_power.py`` checks estimates, standard errors and df against ``fit_mmrm`` to 1e-6.
+``tests/planning/test_power.py`` checks estimates, standard errors and df against ``fit_mmrm`` to 1e-6.
 
 A trial the batch cannot fit (a design cell without data, no convergence, a Hessian that is
 not positive definite) is flagged in ``status`` so that the caller can refit it with
