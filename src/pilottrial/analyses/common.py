@@ -25,7 +25,7 @@ import pandas as pd
 from pilottrial.config.trial import Trial
 
 __all__ = ["as_trial", "outcome_frame", "is_outcome_frame", "outcome_label", "NOT_ESTIMABLE", "not_estimable",
-           "is_not_estimable", "reason_of", "with_note", "not_estimable_lines"]
+           "is_not_estimable", "reason_of", "with_note", "not_estimable_lines", "example_frame"]
 
 #: Start of the note of every row that could not be estimated.
 NOT_ESTIMABLE = "not estimable"
@@ -171,3 +171,15 @@ def not_estimable_lines(table: pd.DataFrame, name: str, keys=("outcome", "visit"
             where = ", ".join(str(row[k]) for k in keys if k in table.columns and pd.notna(row[k]) and str(row[k]))
             lines.append(f"{name}: {where}: {notes[0]}" if where else f"{name}: {notes[0]}")
     return lines
+
+
+def example_frame():
+    """A tiny two-arm trial for the docstring examples: 10 participants (5 per arm: placebo,
+    drug) x 2 visits (week4, week8), with ``participant, visit, arm, baseline, change``."""
+    import pandas as pd
+
+    return pd.DataFrame({
+        "participant": [f"P{i}" for i in range(10) for _ in range(2)], "visit": ["week4", "week8"] * 10,
+        "arm": ["placebo"] * 10 + ["drug"] * 10,
+        "baseline": [25, 25, 27, 27, 27, 27, 31, 31, 23, 23, 31, 31, 28, 28, 36, 36, 36, 36, 38, 38],
+        "change": [2, 0, -4, -3, 1, -1, 2, 1, -5, -2, -5, -11, -5, -7, -3, -4, -7, -14, -12, -13]})

@@ -79,12 +79,8 @@ def mixed_anova_complete_case(frame: pd.DataFrame, reference: str, treatment: st
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> frame = pd.DataFrame({
-    ...     "participant": [f"P{i}" for i in range(10) for _ in range(2)], "visit": ["week4", "week8"] * 10,
-    ...     "arm": ["placebo"] * 10 + ["drug"] * 10,
-    ...     "baseline": [25, 25, 27, 27, 27, 27, 31, 31, 23, 23, 31, 31, 28, 28, 36, 36, 36, 36, 38, 38],
-    ...     "change": [2, 0, -4, -3, 1, -1, 2, 1, -5, -2, -5, -11, -5, -7, -3, -4, -7, -14, -12, -13]})
+    >>> from pilottrial.analyses.common import example_frame
+    >>> frame = example_frame()
     >>> table = mixed_anova_complete_case(frame, "placebo", "drug")
     >>> [(row.visit, round(row.estimate, 2), round(row.df, 2), round(row.p_value, 4)) for row in table.itertuples()]
     [('week4', -5.6, 8.0, 0.0325), ('week8', -8.8, 5.11, 0.0068)]

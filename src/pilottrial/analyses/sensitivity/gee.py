@@ -142,12 +142,8 @@ def gee_bias_reduced(frame: pd.DataFrame, reference: str, treatment: str, *, vis
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> frame = pd.DataFrame({
-    ...     "participant": [f"P{i}" for i in range(10) for _ in range(2)], "visit": ["week4", "week8"] * 10,
-    ...     "arm": ["placebo"] * 10 + ["drug"] * 10,
-    ...     "baseline": [25, 25, 27, 27, 27, 27, 31, 31, 23, 23, 31, 31, 28, 28, 36, 36, 36, 36, 38, 38],
-    ...     "change": [2, 0, -4, -3, 1, -1, 2, 1, -5, -2, -5, -11, -5, -7, -3, -4, -7, -14, -12, -13]})
+    >>> from pilottrial.analyses.common import example_frame
+    >>> frame = example_frame()
     >>> table = gee_bias_reduced(frame, "placebo", "drug")
     >>> [(row.visit, round(row.estimate, 2), round(row.std_error, 2), row.df) for row in table.itertuples()]
     [('week4', -4.91, 3.24, 5.0), ('week8', -8.11, 3.44, 5.0)]

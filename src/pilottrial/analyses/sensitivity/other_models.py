@@ -54,12 +54,8 @@ def lmm_random_intercept(frame: pd.DataFrame, reference: str, treatment: str, *,
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> frame = pd.DataFrame({
-    ...     "participant": [f"P{i}" for i in range(10) for _ in range(2)], "visit": ["week4", "week8"] * 10,
-    ...     "arm": ["placebo"] * 10 + ["drug"] * 10,
-    ...     "baseline": [25, 25, 27, 27, 27, 27, 31, 31, 23, 23, 31, 31, 28, 28, 36, 36, 36, 36, 38, 38],
-    ...     "change": [2, 0, -4, -3, 1, -1, 2, 1, -5, -2, -5, -11, -5, -7, -3, -4, -7, -14, -12, -13]})
+    >>> from pilottrial.analyses.common import example_frame
+    >>> frame = example_frame()
     >>> table = lmm_random_intercept(frame, "placebo", "drug")
     >>> [(row.visit, round(row.estimate, 2), round(row.std_error, 2)) for row in table.itertuples()]
     [('week4', -4.91, 3.17), ('week8', -8.11, 3.17)]
@@ -120,12 +116,8 @@ def mmrm_structures(frame: pd.DataFrame, reference: str, treatment: str, *, stru
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> frame = pd.DataFrame({
-    ...     "participant": [f"P{i}" for i in range(10) for _ in range(2)], "visit": ["week4", "week8"] * 10,
-    ...     "arm": ["placebo"] * 10 + ["drug"] * 10,
-    ...     "baseline": [25, 25, 27, 27, 27, 27, 31, 31, 23, 23, 31, 31, 28, 28, 36, 36, 36, 36, 38, 38],
-    ...     "change": [2, 0, -4, -3, 1, -1, 2, 1, -5, -2, -5, -11, -5, -7, -3, -4, -7, -14, -12, -13]})
+    >>> from pilottrial.analyses.common import example_frame
+    >>> frame = example_frame()
     >>> table = mmrm_structures(frame, "placebo", "drug", structures=["cs", "ar1"])
     >>> table[["analysis", "visit", "estimate", "std_error"]].round(2)
        analysis  visit  estimate  std_error

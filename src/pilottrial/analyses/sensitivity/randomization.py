@@ -247,12 +247,8 @@ def randomization_test(frame: pd.DataFrame, reference: str, treatment: str, *, p
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> frame = pd.DataFrame({
-    ...     "participant": [f"P{i}" for i in range(10) for _ in range(2)], "visit": ["week4", "week8"] * 10,
-    ...     "arm": ["placebo"] * 10 + ["drug"] * 10,
-    ...     "baseline": [25, 25, 27, 27, 27, 27, 31, 31, 23, 23, 31, 31, 28, 28, 36, 36, 36, 36, 38, 38],
-    ...     "change": [2, 0, -4, -3, 1, -1, 2, 1, -5, -2, -5, -11, -5, -7, -3, -4, -7, -14, -12, -13]})
+    >>> from pilottrial.analyses.common import example_frame
+    >>> frame = example_frame()
     >>> table = randomization_test(frame, "placebo", "drug", draws=1000, seed=1, outcome="HAM-D")
     >>> [(row.visit, round(row.estimate, 2), round(row.p_value, 3)) for row in table.itertuples()]
     [('week4', -4.86, 0.206), ('week8', -8.06, 0.024)]
