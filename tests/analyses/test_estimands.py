@@ -102,3 +102,10 @@ def test_without_a_baseline_visit():
     table = estimand_table(config)
     assert table.iloc[0]["variable"] == "CAPS-5 at 24h and 30d"
     assert table.iloc[0]["summary"].startswith("difference in mean score")
+
+
+def test_numeric_arm_codes_read_as_arms():
+    config = demo_config()
+    config["arms"] = {"reference": "0", "treatment": "1"}
+    table = estimand_table(config)
+    assert (table["treatment"] == "arm 1 versus arm 0, as randomized").all()

@@ -9,8 +9,6 @@ import pandas as pd
 import pytest
 from conftest import REPO_ROOT, require_r
 
-from pilottrial.config.load import load_config
-from pilottrial.data import load_trial
 from pilottrial.models.frame import model_formula, model_frame
 from pilottrial.models.primary import fit_outcome_mmrm, primary_contrasts
 
@@ -55,13 +53,14 @@ write.csv(do.call(rbind, rows), args[2], row.names = FALSE)
 
 
 @pytest.fixture(scope="module")
-def demo():
-    config = load_config(REPO_ROOT / "config" / "config.yaml")
-    config["data"]["path"] = str(REPO_ROOT / config["data"]["path"])
+def demo(demo_config, demo_analysis):
+    """The demo's efficacy outcomes (session fixtures, not refitted here), as configured and with
+    ``baseline_by_visit: true``."""
+    config = copy.deepcopy(demo_config)
     config["outcomes"] = [o for o in config["outcomes"] if o["name"] in OUTCOMES]
     by_visit = copy.deepcopy(config)
     by_visit["analysis"]["baseline_by_visit"] = True
-    return load_trial(config), config, by_visit
+    return demo_analysis[demo_analysis["outcome"].isin(list(OUTCOMES))].copy(), config, by_visit
 
 
 def test_baseline_by_visit_formula_has_a_baseline_slope_per_visit(demo):

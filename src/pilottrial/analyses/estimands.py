@@ -34,6 +34,12 @@ DEFAULT_INTERCURRENT_EVENT = "treatment discontinuation or dropout (no further a
 DEFAULT_STRATEGY = "hypothetical (MAR)"
 
 
+def _arm(label) -> str:
+    """An arm in a sentence: a bare code such as ``0`` reads ``arm 0``; a name as it is."""
+    text = str(label).strip()
+    return f"arm {text}" if text.replace(".", "", 1).lstrip("-").isdigit() else text
+
+
 def _join(items: list[str]) -> str:
     items = [str(i) for i in items]
     if len(items) <= 1:
@@ -133,7 +139,7 @@ def estimand_table(config, analysis: pd.DataFrame | None = None) -> pd.DataFrame
             "outcome": name,
             "population": declared.get("population") or DEFAULT_POPULATION,
             "variable": declared.get("variable") or variable,
-            "treatment": f"{treatment} versus {reference}, as randomized",
+            "treatment": f"{_arm(treatment)} versus {_arm(reference)}, as randomized",
             "summary": declared.get("summary") or summary,
         }
         events = declared.get("intercurrent_events")
