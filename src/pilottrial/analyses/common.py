@@ -173,13 +173,18 @@ def not_estimable_lines(table: pd.DataFrame, name: str, keys=("outcome", "visit"
     return lines
 
 
-def example_frame():
+def example_frame(missing: bool = False):
     """A tiny two-arm trial for the docstring examples: 10 participants (5 per arm: placebo,
-    drug) x 2 visits (week4, week8), with ``participant, visit, arm, baseline, change``."""
+    drug) x 2 visits (week4, week8), with ``participant, visit, arm, baseline, change``;
+    ``missing=True`` removes the week-8 change of P3 (placebo) and P8 (drug)."""
     import pandas as pd
 
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         "participant": [f"P{i}" for i in range(10) for _ in range(2)], "visit": ["week4", "week8"] * 10,
         "arm": ["placebo"] * 10 + ["drug"] * 10,
         "baseline": [25, 25, 27, 27, 27, 27, 31, 31, 23, 23, 31, 31, 28, 28, 36, 36, 36, 36, 38, 38],
         "change": [2, 0, -4, -3, 1, -1, 2, 1, -5, -2, -5, -11, -5, -7, -3, -4, -7, -14, -12, -13]})
+    if missing:
+        frame["change"] = frame["change"].astype(float)
+        frame.loc[[7, 17], "change"] = float("nan")
+    return frame

@@ -135,13 +135,9 @@ def fit_imputation_model(frame: pd.DataFrame, covariance: str = "us", fallback=N
 
     Examples
     --------
-    >>> import pandas as pd
     >>> from pilottrial.analyses.common import outcome_frame
-    >>> data = pd.DataFrame({
-    ...     "participant": [f"P{i}" for i in range(10) for _ in range(2)], "visit": ["week4", "week8"] * 10,
-    ...     "arm": ["placebo"] * 10 + ["drug"] * 10,
-    ...     "baseline": [25, 25, 27, 27, 27, 27, 31, 31, 23, 23, 31, 31, 28, 28, 36, 36, 36, 36, 38, 38],
-    ...     "change": [2, 0, -4, -3, 1, -1, 2, None, -5, -2, -5, -11, -5, -7, -3, -4, -7, None, -12, -13]})
+    >>> from pilottrial.analyses.common import example_frame
+    >>> data = example_frame(missing=True)
     >>> fit = fit_imputation_model(outcome_frame(data, "placebo", "drug"))
     >>> fit.structure, fit.n_subjects, fit.n_obs
     ('us', 10, 18)
@@ -458,12 +454,8 @@ def impute_arrays(data: pd.DataFrame, reference: str, treatment: str, visits, *,
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> data = pd.DataFrame({
-    ...     "participant": [f"P{i}" for i in range(10) for _ in range(2)], "visit": ["week4", "week8"] * 10,
-    ...     "arm": ["placebo"] * 10 + ["drug"] * 10,
-    ...     "baseline": [25, 25, 27, 27, 27, 27, 31, 31, 23, 23, 31, 31, 28, 28, 36, 36, 36, 36, 38, 38],
-    ...     "change": [2, 0, -4, -3, 1, -1, 2, None, -5, -2, -5, -11, -5, -7, -3, -4, -7, None, -12, -13]})
+    >>> from pilottrial.analyses.common import example_frame
+    >>> data = example_frame(missing=True)
     >>> completed = impute_arrays(data, "placebo", "drug", ["week4", "week8"], method="j2r",
     ...                           n_imputations=5, seed=1, outcome="HAM-D")
     >>> completed.values.shape, int(completed.imputed.sum())
@@ -491,12 +483,8 @@ def impute(data: pd.DataFrame, reference: str, treatment: str, visits, **options
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> data = pd.DataFrame({
-    ...     "participant": [f"P{i}" for i in range(10) for _ in range(2)], "visit": ["week4", "week8"] * 10,
-    ...     "arm": ["placebo"] * 10 + ["drug"] * 10,
-    ...     "baseline": [25, 25, 27, 27, 27, 27, 31, 31, 23, 23, 31, 31, 28, 28, 36, 36, 36, 36, 38, 38],
-    ...     "change": [2, 0, -4, -3, 1, -1, 2, None, -5, -2, -5, -11, -5, -7, -3, -4, -7, None, -12, -13]})
+    >>> from pilottrial.analyses.common import example_frame
+    >>> data = example_frame(missing=True)
     >>> completed = impute(data, "placebo", "drug", ["week4", "week8"], n_imputations=3, seed=1)
     >>> len(completed), int(completed["imputed"].sum())
     (60, 6)

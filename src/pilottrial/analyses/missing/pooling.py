@@ -195,13 +195,9 @@ def mi_ancova(completed: CompletedData, visit: str, alpha: float = 0.05) -> pd.D
 
     Examples
     --------
-    >>> import pandas as pd
     >>> from pilottrial.analyses.missing import impute_arrays
-    >>> data = pd.DataFrame({
-    ...     "participant": [f"P{i}" for i in range(10) for _ in range(2)], "visit": ["week4", "week8"] * 10,
-    ...     "arm": ["placebo"] * 10 + ["drug"] * 10,
-    ...     "baseline": [25, 25, 27, 27, 27, 27, 31, 31, 23, 23, 31, 31, 28, 28, 36, 36, 36, 36, 38, 38],
-    ...     "change": [2, 0, -4, -3, 1, -1, 2, None, -5, -2, -5, -11, -5, -7, -3, -4, -7, None, -12, -13]})
+    >>> from pilottrial.analyses.common import example_frame
+    >>> data = example_frame(missing=True)
     >>> completed = impute_arrays(data, "placebo", "drug", ["week4", "week8"], n_imputations=20, seed=1)
     >>> mi_ancova(completed, "week8")[["estimate", "std_error", "df"]].round(2)
        estimate  std_error    df
@@ -256,13 +252,9 @@ def delta_adjusted_ancova(completed: CompletedData, visit: str, deltas, alpha: f
 
     Examples
     --------
-    >>> import pandas as pd
     >>> from pilottrial.analyses.missing import impute_arrays
-    >>> data = pd.DataFrame({
-    ...     "participant": [f"P{i}" for i in range(10) for _ in range(2)], "visit": ["week4", "week8"] * 10,
-    ...     "arm": ["placebo"] * 10 + ["drug"] * 10,
-    ...     "baseline": [25, 25, 27, 27, 27, 27, 31, 31, 23, 23, 31, 31, 28, 28, 36, 36, 36, 36, 38, 38],
-    ...     "change": [2, 0, -4, -3, 1, -1, 2, None, -5, -2, -5, -11, -5, -7, -3, -4, -7, None, -12, -13]})
+    >>> from pilottrial.analyses.common import example_frame
+    >>> data = example_frame(missing=True)
     >>> completed = impute_arrays(data, "placebo", "drug", ["week4", "week8"], n_imputations=20, seed=1)
     >>> table = delta_adjusted_ancova(completed, "week8", [0.0, 5.0, 10.0])
     >>> table[["delta", "estimate", "conclusion"]].round(2)
