@@ -7,9 +7,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-
 from pilottrial.data.table import read_table
 from pilottrial.planning import PowerPlan, combine_shards, planning_summary, power_curve
+from pilottrial.report.figures.layout import placeholder_figure
 from pilottrial.report.figures.power import plot_power_curve
 
 plan = PowerPlan.from_json(snakemake.input.plan)
@@ -21,13 +21,6 @@ if plan.estimable:
     plot_power_curve(curve, sample_size, snakemake.output.figure, plan=plan,
                      title=f"{plan.outcome} at {plan.visit}: power of the definitive trial")
 else:  # no curve to draw: a figure that says why
-    import matplotlib.pyplot as plt
-
-    from pilottrial.report.figures.save import save_figure
-
-    fig, ax = plt.subplots(figsize=(9.0, 2.0), dpi=150)
-    ax.axis("off")
-    ax.text(0.5, 0.5, f"{plan.outcome} at {plan.visit}: no power curve\n{plan.not_estimable}", ha="center",
-            va="center", wrap=True, fontsize=10)
-    save_figure(fig, snakemake.output.figure, svg=False)
+    placeholder_figure(snakemake.output.figure, f"{plan.outcome} at {plan.visit}: no power curve",
+                       plan.not_estimable, svg=False)
 print("\n\n".join(planning_summary(plan, sample_size)), file=sys.stderr)
