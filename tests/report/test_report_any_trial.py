@@ -259,3 +259,16 @@ def test_a_contrast_without_a_note_gives_the_reason_of_its_model():
     assert f"At week 2, the Outcome 2 difference between drug and placebo could not be estimated ({reason})." in text
     assert f"Outcome 2: no MMRM could be fitted ({reason})." in text
     assert f"not estimable ({reason})" in text
+
+
+def test_without_a_screening_log_the_screening_rates_are_left_out_with_one_sentence():
+    trial = make_trial(n_per_arm=15, visits=3, outcomes=1)
+    trial.config.get("feasibility", {}).pop("screening_log", None)
+    extra = pd.DataFrame([{"measure": m, "arm": "all", "visit": np.nan, "value": np.nan,
+                           "note": "not estimable: no screening data"}
+                          for m in ("eligibility_rate", "consent_rate", "recruitment_per_month")])
+    tables = dict(trial.tables, feasibility=pd.concat([trial.tables["feasibility"], extra], ignore_index=True))
+    text = visible_text(render_report(trial.config, tables, {}, {}))
+    assert "Eligible among screened" not in text and "Randomized per month" not in text
+    assert "No screening log was given" in text
+    assert "Retention" in text

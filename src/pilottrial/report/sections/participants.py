@@ -170,9 +170,14 @@ def feasibility_section(c: Context) -> list[dict]:
                   "received_infusion": "Received the allocated intervention", "retention": "Retention",
                   "completeness": "Data completeness"}
         arms = [c.reference, c.treatment, "all"]
+        # without a screening log there is nothing to estimate them from: say so once, not per row
+        screened = bool(c.trial.section("feasibility").get("screening_log"))
+        unscreened = set() if screened else {"eligibility_rate", "consent_rate", "recruitment_per_month"}
         keys = []
         for r in feas.itertuples():
             measure = str(r.measure)
+            if measure in unscreened:
+                continue
             visit = text_or_missing(getattr(r, "visit", None))
             if measure in labels and (measure, visit) not in keys:
                 keys.append((measure, visit))
@@ -204,6 +209,9 @@ def feasibility_section(c: Context) -> list[dict]:
                                   note=f"n/N, percentage ({c.level} Wilson interval, %); recruitment: mean randomized per "
                                        f"month with an exact Poisson interval. Completeness: observed/expected scores of "
                                   f"the outcomes scheduled at the visit.", cls="wide"))
+        if not screened:
+            blocks.append(para("No screening log was given (feasibility.screening_log), so eligibility, consent "
+                               "and recruitment rates are not reported."))
     if has_columns(prog, "name", "threshold", "observed", "met"):
         rows = []
         for r in prog.itertuples():
