@@ -15,6 +15,16 @@ Not estimable
     it; the others get a ``note`` column, last, only when one of their rows is not estimable
     (:func:`with_note`), so that the tables of a trial where everything is estimable keep
     their columns. :func:`not_estimable_lines` lists such rows for a rule's log.
+
+Three or more arms
+    Every between-arm result is one row per :class:`~pilottrial.config.Comparison` of the trial
+    (``Trial.comparisons``: each treatment minus the reference, or all pairs). The tables of a
+    trial with three or more arms end with a ``treatment`` column naming the comparison
+    (``Comparison.name``); the tables of a two-arm trial have no such column and are exactly
+    what they were before k arms existed. :func:`by_comparison` runs a two-arm table builder
+    once per comparison on the data of its two arms (analyses defined on a pair: effect
+    sizes, responders, rank tests); models of all arms at once add the column themselves with
+    :func:`with_comparison`.
 """
 
 from __future__ import annotations
@@ -25,7 +35,8 @@ import pandas as pd
 from pilottrial.config.trial import Trial
 
 __all__ = ["as_trial", "outcome_frame", "is_outcome_frame", "outcome_label", "NOT_ESTIMABLE", "not_estimable",
-           "is_not_estimable", "reason_of", "with_note", "not_estimable_lines", "example_frame"]
+           "is_not_estimable", "reason_of", "with_note", "not_estimable_lines", "example_frame", "with_comparison",
+           "by_comparison", "pair_rows"]
 
 #: Start of the note of every row that could not be estimated.
 NOT_ESTIMABLE = "not estimable"
@@ -35,6 +46,52 @@ _MAX_REASON = 300
 def as_trial(config) -> Trial:
     """The :class:`~pilottrial.config.Trial` of a validated config dict (a ``Trial`` is returned as is)."""
     return config if isinstance(config, Trial) else Trial.from_config(config)
+
+
+def with_comparison(table: pd.DataFrame, trial: Trial, comparison) -> pd.DataFrame:
+    """``table`` with a last column ``treatment`` = ``comparison.name`` when the trial has three
+    or more arms; a two-arm trial's table is returned unchanged (no column added)."""
+    if not trial.is_multi_arm:
+        return table
+    return table.assign(treatment=comparison.name)
+
+
+def pair_rows(data: pd.DataFrame, comparison, arm: str = "arm") -> pd.DataFrame:
+    """The rows of ``data`` in the two arms of ``comparison`` (a Categorical ``arm`` keeps only those
+    two categories, the comparison's reference first)."""
+    rows = data[data[arm].astype(str).isin(comparison.arms)]
+    if isinstance(data[arm].dtype, pd.CategoricalDtype):
+        rows = rows.assign(**{arm: pd.Categorical(rows[arm].astype(str), categories=list(comparison.arms))})
+    return rows
+
+
+def by_comparison(trial: Trial, build, data: pd.DataFrame | None = None, arm: str = "arm") -> pd.DataFrame:
+    """Run a two-arm table builder once per comparison and stack the tables.
+
+    ``build(pair_trial, pair_data)`` gets the two-arm view of the trial
+    (:meth:`~pilottrial.config.Trial.pair`) and, when ``data`` is given, its rows in those two arms
+    (:func:`pair_rows`). Two arms: the builder's table as it is. Three or more: the tables of the
+    comparisons in ``trial.comparisons`` order, each with a last column ``treatment``.
+
+    Examples
+    --------
+    >>> from pilottrial.config import Trial
+    >>> trial = Trial.from_config({"trial": {"name": "t"},
+    ...                            "arms": {"reference": "placebo", "treatments": ["low", "high"]}})
+    >>> data = pd.DataFrame({"arm": ["placebo", "low", "high", "high"], "y": [1.0, 2.0, 4.0, 6.0]})
+    >>> by_comparison(trial, lambda pair, rows: rows.groupby("arm", sort=False).y.mean().diff()
+    ...               .dropna().rename("difference").to_frame().reset_index(drop=True), data)
+       difference treatment
+    0         1.0       low
+    1         4.0      high
+    """
+    if not trial.is_multi_arm:
+        return build(trial, data) if data is not None else build(trial, None)
+    tables = []
+    for comparison in trial.comparisons:
+        rows = pair_rows(data, comparison, arm) if data is not None else None
+        tables.append(build(trial.pair(comparison), rows).assign(treatment=comparison.name))
+    return pd.concat(tables, ignore_index=True)
 
 
 def is_outcome_frame(frame: pd.DataFrame, reference, treatment) -> bool:

@@ -195,6 +195,8 @@ def labels_as_text(config: dict) -> dict:
         for key in ("reference", "treatment"):
             if key in arms:
                 arms[key] = _label_text(arms[key])
+        if isinstance(arms.get("treatments"), list):
+            arms["treatments"] = [_label_text(a) for a in arms["treatments"]]
     visits = config.get("visits")
     if isinstance(visits, dict):
         if "baseline" in visits:
@@ -238,9 +240,7 @@ def validate_config(config: dict, source="config", base_dir=None) -> dict:
     if config["trial"]["design"] == "crossover":
         return _check_crossover(config, source)
     arms, visits, outcomes = config["arms"], config["visits"], config["outcomes"]
-    if arms["reference"] == arms["treatment"]:
-        raise InputError(f"arms.reference and arms.treatment are both {arms['reference']!r}", file=source,
-                         fix="name two different arms")
+    _check_arms(arms, source)
     order = visits["order"]
     raw = config["analysis"]["response"] == "raw"
     _check_baseline_column(config, source)
@@ -290,14 +290,32 @@ def validate_config(config: dict, source="config", base_dir=None) -> dict:
     return config
 
 
+def _check_arms(arms: dict, source) -> None:
+    """Exactly one of ``treatment`` (two arms) and ``treatments`` (a list); distinct labels.
+    ``treatments: [x]`` is the same trial as ``treatment: x``."""
+    if ("treatment" in arms) == ("treatments" in arms):
+        found = "both" if "treatment" in arms else "neither"
+        raise InputError(f"arms has {found} of treatment and treatments", file=source,
+                         fix="write arms: {reference: A, treatment: B} for two arms, or "
+                             "arms: {reference: A, treatments: [B, C]} for three or more")
+    if "treatment" in arms:
+        if arms["reference"] == arms["treatment"]:
+            raise InputError(f"arms.reference and arms.treatment are both {arms['reference']!r}", file=source,
+                             fix="name two different arms")
+    elif arms["reference"] in arms["treatments"]:
+        raise InputError(f"arms.reference {arms['reference']!r} is also in arms.treatments", file=source,
+                         fix="name the reference arm once and every treatment arm once")
+
+
 def _check_crossover(config: dict, source) -> dict:
     """A two-period crossover: sequences use both arms in opposite orders (checked by
     :func:`pilottrial.models.crossover.crossover_settings`); one primary outcome."""
     from pilottrial.models.crossover import crossover_settings
 
-    if config["arms"]["reference"] == config["arms"]["treatment"]:
-        raise InputError(f"arms.reference and arms.treatment are both {config['arms']['reference']!r}",
-                         file=source, fix="name two different arms")
+    if "treatments" in config["arms"]:
+        raise InputError("a two-period crossover compares two arms: arms.treatments is for parallel trials",
+                         file=source, fix="write arms: {reference: A, treatment: B}")
+    _check_arms(config["arms"], source)
     try:
         crossover_settings(config)
     except InputError as error:

@@ -30,8 +30,31 @@ from typing import Any
 
 from pilottrial.config.load import BASELINE_VISIT, baseline_from_column
 
-__all__ = ["Outcome", "Trial"]
+__all__ = ["Comparison", "Outcome", "Trial"]
 
+
+@dataclass(frozen=True)
+class Comparison:
+    """One between-arm comparison: ``treatment`` minus ``reference``.
+
+    ``name`` is the value of the ``treatment`` column of the result tables: the treatment arm
+    for comparisons with the trial's reference arm, ``"B vs A"`` for the other pairs of an
+    all-pairs analysis.
+    """
+
+    treatment: str
+    reference: str
+    name: str
+
+    @property
+    def label(self) -> str:
+        """``"treatment vs reference"`` (for sentences and figure rows)."""
+        return f"{self.treatment} vs {self.reference}"
+
+    @property
+    def arms(self) -> tuple:
+        """(reference, treatment)."""
+        return (self.reference, self.treatment)
 
 @dataclass(frozen=True)
 class Outcome:
@@ -71,8 +94,11 @@ class Trial:
     name, title, design : str
         ``trial.name`` (names the results folder), ``trial.title`` and ``trial.design``
         (``parallel`` or ``crossover``).
-    reference, treatment : str
-        Arm labels as text (the data's labels are text from the reader on).
+    reference : str
+        The control arm's label (labels are text from the reader on).
+    treatments : tuple of str
+        The experimental arms, in config order (one in a two-arm trial; :attr:`treatment` is
+        that one).
     visit_order : tuple of str
         All visits in chronological order (baseline first when there is one).
     baseline : str or None
@@ -89,7 +115,7 @@ class Trial:
     title: str
     design: str
     reference: str
-    treatment: str
+    treatments: tuple
     visit_order: tuple
     baseline: str | None
     key_visits: tuple
@@ -116,7 +142,8 @@ class Trial:
         arms = config.get("arms", {}) or {}
         return cls(name=str(info.get("name", "")), title=str(info.get("title", info.get("name", ""))),
                    design=info.get("design", "parallel"), reference=str(arms.get("reference")),
-                   treatment=str(arms.get("treatment")), visit_order=order, baseline=baseline,
+                   treatments=tuple(str(a) for a in (arms.get("treatments") or [arms.get("treatment")])),
+                   visit_order=order, baseline=baseline,
                    key_visits=key, outcomes=outcomes,
                    alpha=float((config.get("analysis", {}) or {}).get("alpha", 0.05)), config=config)
 
@@ -130,8 +157,62 @@ class Trial:
     # ---- arms and visits ---------------------------------------------------------------------
     @property
     def arms(self) -> tuple:
-        """(reference, treatment)."""
-        return (self.reference, self.treatment)
+        """(reference, treatment, ...): the reference arm first, then the treatments in config order."""
+        return (self.reference, *self.treatments)
+
+    @property
+    def treatment(self) -> str:
+        """The experimental arm of a two-arm trial (:attr:`comparisons` for three or more arms)."""
+        if len(self.treatments) != 1:
+            raise ValueError(f"trial {self.name!r} has {len(self.arms)} arms: use Trial.comparisons, not Trial.treatment")
+        return self.treatments[0]
+
+    @property
+    def n_arms(self) -> int:
+        return len(self.arms)
+
+    @property
+    def is_multi_arm(self) -> bool:
+        """Three or more arms."""
+        return len(self.arms) > 2
+
+    @property
+    def comparison_mode(self) -> str:
+        """``vs_reference`` (each treatment minus the reference) or ``all_pairs``."""
+        return (self.config.get("analysis", {}) or {}).get("comparisons", "vs_reference")
+
+    @property
+    def arm_adjustment(self) -> str:
+        """Adjustment across the comparisons at one visit: ``dunnett`` (multivariate t), ``holm`` or ``none``.
+        A two-arm trial has one comparison, which every adjustment leaves as it is."""
+        return (self.config.get("analysis", {}) or {}).get("arm_adjustment", "dunnett")
+
+    @property
+    def comparisons(self) -> tuple:
+        """The between-arm comparisons, in report order.
+
+        ``vs_reference``: each treatment minus the reference. ``all_pairs``: those, then each
+        later treatment minus each earlier one (config order), named ``"B vs A"``.
+
+        >>> t = Trial.from_config({"trial": {"name": "t"}, "analysis": {"comparisons": "all_pairs"},
+        ...     "arms": {"reference": "placebo", "treatments": ["low", "high"]}})
+        >>> [c.name for c in t.comparisons]
+        ['low', 'high', 'high vs low']
+        """
+        pairs = [Comparison(t, self.reference, t) for t in self.treatments]
+        if self.comparison_mode == "all_pairs":
+            pairs += [Comparison(later, earlier, f"{later} vs {earlier}")
+                      for i, earlier in enumerate(self.treatments) for later in self.treatments[i + 1:]]
+        return tuple(pairs)
+
+    def pair(self, comparison: Comparison) -> Trial:
+        """A two-arm view of the trial for one comparison: ``comparison.reference`` is its
+        reference arm and ``comparison.treatment`` its treatment (for analyses defined on two
+        arms, run on the data of those two arms)."""
+        config = {**self.config, "arms": {"reference": comparison.reference, "treatment": comparison.treatment}}
+        return Trial(name=self.name, title=self.title, design=self.design, reference=comparison.reference,
+                     treatments=(comparison.treatment,), visit_order=self.visit_order, baseline=self.baseline,
+                     key_visits=self.key_visits, outcomes=self.outcomes, alpha=self.alpha, config=config)
 
     @property
     def post_baseline(self) -> tuple:

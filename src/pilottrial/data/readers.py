@@ -107,7 +107,9 @@ def label_columns(config: dict) -> dict:
     (``crossover.periods``).
     """
     columns = config.get("columns") or {}
-    arms = [str(v) for v in (config.get("arms") or {}).values()]
+    arm_spec = config.get("arms") or {}
+    arms = [str(arm_spec[k]) for k in ("reference", "treatment") if k in arm_spec]
+    arms += [str(a) for a in arm_spec.get("treatments") or []]
     if (config.get("trial") or {}).get("design") == "crossover":
         crossover = config.get("crossover") or {}
         found = {columns.get("treatment"): arms, columns.get("sequence"): [str(s) for s in crossover.get("sequences", {})],
