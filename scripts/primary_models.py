@@ -1,4 +1,4 @@
-"""Rule primary_models: MMRM and LMM treatment contrasts for every outcome."""
+"""Rule primary_models: MMRM and LMM treatment contrasts for every outcome, and the descriptive statistics."""
 import logging
 import sys
 
@@ -7,9 +7,11 @@ sys.stderr = open(snakemake.log[0], "w")
 logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 from pilottrial.data.table import read_table
-from pilottrial.models.primary import primary_contrasts
+from pilottrial.models.primary import descriptives, primary_contrasts
 
 analysis = read_table(snakemake.input.analysis)
+descriptives(analysis, snakemake.params.config).to_csv(snakemake.output.descriptives, index=False,
+                                                         lineterminator="\n", float_format="%.10g")
 contrasts, models = primary_contrasts(analysis, snakemake.params.config)
 contrasts.to_csv(snakemake.output.contrasts, index=False, lineterminator="\n", float_format="%.10g")
 models.to_csv(snakemake.output.models, index=False, lineterminator="\n", float_format="%.10g")

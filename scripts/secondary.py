@@ -1,4 +1,5 @@
-"""Rule secondary: Holm adjustment, effect sizes, responders and the Bayesian reading."""
+"""Rule secondary: Holm adjustment, effect sizes, responders and the Bayesian reading; mechanism
+correlations and the estimand table."""
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")
@@ -6,6 +7,8 @@ sys.stderr = open(snakemake.log[0], "w")
 from pilottrial.analyses.bayes import posterior_table
 from pilottrial.analyses.common import not_estimable_lines
 from pilottrial.analyses.effects import effect_sizes
+from pilottrial.analyses.estimands import estimand_table
+from pilottrial.analyses.mechanism import mechanism_table
 from pilottrial.analyses.multiplicity import adjust_contrasts
 from pilottrial.analyses.responders import responder_table
 from pilottrial.config import Trial
@@ -25,3 +28,10 @@ for name, table in tables.items():
     table.to_csv(getattr(snakemake.output, name), **out)
     for line in not_estimable_lines(table, name, keys=("outcome", "visit", "method", "definition", "prior")):
         print(line, file=sys.stderr)
+mechanism = mechanism_table(analysis, trial)
+estimands = estimand_table(trial, analysis)
+mechanism.to_csv(snakemake.output.mechanism, **out)
+estimands.to_csv(snakemake.output.estimands, **out)
+for line in (not_estimable_lines(mechanism, "mechanism", keys=("mechanism_outcome", "visit", "arm"))
+             + not_estimable_lines(estimands.drop_duplicates(["outcome"]), "estimands", keys=("outcome",))):
+    print(line, file=sys.stderr)

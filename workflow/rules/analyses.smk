@@ -1,6 +1,8 @@
 # The complete pilot-trial analysis beyond the primary models: multiplicity, effect sizes,
 # responders, Bayesian reading, sensitivity analyses, missing data, harms, feasibility,
-# mechanism and estimands. Each rule writes tidy tables under results/<trial>/tables/.
+# mechanism and estimands. Each rule writes tidy tables under results/<trial>/tables/. Light
+# analyses share a job (mechanism and estimands run with the secondary analyses): each job start
+# costs an interpreter and the scientific imports.
 
 
 rule secondary:
@@ -18,6 +20,8 @@ rule secondary:
                           category="Secondary"),
         posterior=report(f"{RESULTS}/tables/posterior.csv", caption="../report/posterior.rst",
                          category="Secondary"),
+        mechanism=f"{RESULTS}/tables/mechanism.csv",
+        estimands=f"{RESULTS}/tables/estimands.csv",
     params:
         config=trial_config,
     log:
@@ -114,22 +118,3 @@ rule feasibility:
         "../envs/pilottrial.yaml"
     script:
         "../../scripts/feasibility.py"
-
-
-rule mechanism_estimands:
-    wildcard_constraints:
-        trial=PARALLEL,
-    input:
-        library=library("mechanism_estimands"),
-        analysis=rules.ingest.output.analysis,
-    output:
-        mechanism=f"{RESULTS}/tables/mechanism.csv",
-        estimands=f"{RESULTS}/tables/estimands.csv",
-    params:
-        config=trial_config,
-    log:
-        f"{LOGS}/mechanism_estimands.log",
-    conda:
-        "../envs/pilottrial.yaml"
-    script:
-        "../../scripts/mechanism_estimands.py"

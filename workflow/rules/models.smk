@@ -1,24 +1,5 @@
-rule descriptives:
-    wildcard_constraints:
-        trial=PARALLEL,
-    input:
-        library=library("descriptives"),
-        analysis=rules.ingest.output.analysis,
-    output:
-        descriptives=report(
-            f"{RESULTS}/tables/descriptives.csv",
-            caption="../report/descriptives.rst",
-            category="Data",
-        ),
-    params:
-        config=trial_config,
-    log:
-        f"{LOGS}/descriptives.log",
-    conda:
-        "../envs/pilottrial.yaml"
-    script:
-        "../../scripts/descriptives.py"
-
+# The primary models (MMRM and LMM contrasts, models.csv) and the descriptive statistics, in one
+# job: each job start costs an interpreter and the scientific imports.
 
 rule primary_models:
     wildcard_constraints:
@@ -33,6 +14,11 @@ rule primary_models:
             category="Primary",
         ),
         models=f"{RESULTS}/tables/models.csv",
+        descriptives=report(
+            f"{RESULTS}/tables/descriptives.csv",
+            caption="../report/descriptives.rst",
+            category="Data",
+        ),
     params:
         config=trial_config,
     log:

@@ -8,18 +8,29 @@
 * :mod:`~pilottrial.data.table` -- the analysis table (:func:`load_trial`).
 """
 
-from pilottrial.data.checks import check_analysable, check_identifiers, check_trial_data
-from pilottrial.data.layouts import normalize_layout
-from pilottrial.data.readers import FORMATS, data_format, read_trial_data
-from pilottrial.data.table import (
-    ANALYSIS_COLUMNS,
-    LABEL_COLUMNS,
-    derive_analysis_table,
-    load_trial,
-    model_covariates,
-    read_and_check,
-    read_table,
-)
+import importlib
+
+#: Where each public name lives; names are imported on first use, so that a job that only reads
+#: the pipeline's tables (:func:`read_table`) does not load the readers and checks (pandera).
+_MODULES = {
+    "checks": ["check_analysable", "check_identifiers", "check_trial_data"],
+    "layouts": ["normalize_layout"],
+    "readers": ["FORMATS", "data_format", "read_trial_data"],
+    "table": ["ANALYSIS_COLUMNS", "LABEL_COLUMNS", "derive_analysis_table", "load_trial", "model_covariates",
+              "read_and_check", "read_table"],
+}
+_HOME = {name: module for module, names in _MODULES.items() for name in names}
+
+
+def __getattr__(name):
+    if name in _HOME:
+        return getattr(importlib.import_module(f"pilottrial.data.{_HOME[name]}"), name)
+    raise AttributeError(f"module 'pilottrial.data' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_HOME))
+
 
 __all__ = ["load_trial", "read_and_check", "read_trial_data", "check_trial_data", "derive_analysis_table",
            "normalize_layout", "check_identifiers", "model_covariates", "data_format", "FORMATS",

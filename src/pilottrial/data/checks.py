@@ -11,7 +11,6 @@ import re
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
 from pilottrial.config.load import quoting_hint
 from pilottrial.config.trial import Trial
@@ -141,6 +140,8 @@ def check_trial_data(frame: pd.DataFrame, config: dict) -> pd.DataFrame:
                              unit=source_unit(frame), rows=source_lines(frame.index[bad]), column=o["column"],
                              fix="write scores as numbers and leave missing scores empty")
         frame[o["column"]] = numeric.astype(float)
+    import pandera.pandas as pa  # here: the jobs that only read the pipeline's tables do not load pandera
+
     checks = {
         arm: pa.Column(str, pa.Check.isin(list(trial.arms)), nullable=False),
         visit: pa.Column(str, pa.Check.isin(list(trial.visit_order)), nullable=False),

@@ -13,9 +13,6 @@ import numpy as np
 import pandas as pd
 
 from pilottrial.config.trial import Trial
-from pilottrial.data.checks import check_trial_data
-from pilottrial.data.layouts import normalize_layout
-from pilottrial.data.readers import read_trial_data
 
 __all__ = ["load_trial", "read_and_check", "derive_analysis_table", "model_covariates", "read_table",
            "ANALYSIS_COLUMNS", "LABEL_COLUMNS"]
@@ -72,6 +69,10 @@ def model_covariates(config: dict) -> list:
 def read_and_check(config: dict) -> tuple[pd.DataFrame, dict]:
     """Read any format and layout, guard identifiers, check; returns the long frame and the
     config describing it (see :func:`pilottrial.data.layouts.normalize_layout`)."""
+    from pilottrial.data.checks import check_trial_data  # here: reading the pipeline's tables needs none of it
+    from pilottrial.data.layouts import normalize_layout
+    from pilottrial.data.readers import read_trial_data
+
     frame, long_config = normalize_layout(read_trial_data(config), config, covariates=model_covariates(config))
     return check_trial_data(frame, long_config), long_config
 

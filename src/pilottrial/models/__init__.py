@@ -8,19 +8,30 @@
 * :mod:`~pilottrial.models.crossover` -- the 2x2 crossover: analysis table, LMM, carry-over.
 """
 
-from pilottrial.models.crossover import (
-    carryover_test,
-    crossover_contrasts,
-    crossover_descriptives,
-    crossover_models,
-    crossover_settings,
-    crossover_table,
-    fit_crossover_lmm,
-)
-from pilottrial.models.frame import model_formula, model_frame
-from pilottrial.models.lmm import fit_lmm, fit_outcome_lmm
-from pilottrial.models.mmrm import MMRMError, MMRMFit, fit_mmrm, mmrm_at
-from pilottrial.models.primary import CONTRAST_COLUMNS, descriptives, fit_outcome_mmrm, primary_contrasts
+import importlib
+
+#: Where each public name lives; names are imported on first use, so that a job using one model
+#: (the primary models, the crossover) does not load the others' dependencies.
+_MODULES = {
+    "crossover": ["carryover_test", "crossover_contrasts", "crossover_descriptives", "crossover_models",
+                  "crossover_settings", "crossover_table", "fit_crossover_lmm"],
+    "frame": ["model_formula", "model_frame"],
+    "lmm": ["fit_lmm", "fit_outcome_lmm"],
+    "mmrm": ["MMRMError", "MMRMFit", "fit_mmrm", "mmrm_at"],
+    "primary": ["CONTRAST_COLUMNS", "descriptives", "fit_outcome_mmrm", "primary_contrasts"],
+}
+_HOME = {name: module for module, names in _MODULES.items() for name in names}
+
+
+def __getattr__(name):
+    if name in _HOME:
+        return getattr(importlib.import_module(f"pilottrial.models.{_HOME[name]}"), name)
+    raise AttributeError(f"module 'pilottrial.models' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_HOME))
+
 
 __all__ = ["fit_mmrm", "mmrm_at", "MMRMFit", "MMRMError", "fit_lmm", "fit_outcome_lmm", "fit_outcome_mmrm",
            "model_frame", "model_formula", "primary_contrasts", "descriptives", "CONTRAST_COLUMNS",
