@@ -5,6 +5,7 @@
 # One trial:   snakemake --cores all [--configfile trial.yaml]
 # Many trials: snakemake --cores all --config trials=config/config.yaml,config/crossover.yaml
 #              (one DAG; results/<name>/ per trial and results/index.html linking the reports)
+import os
 import re
 from pathlib import Path
 
@@ -26,7 +27,10 @@ from pilottrial.registry import (
     report_figure_specs,
 )
 
-DEFAULT_CONFIG = "config/config.yaml"
+# The repository holding this workflow: the workflow also runs from a trial folder of its own
+# (snakemake --snakefile <repo>/Snakefile, pilottrial run, a Snakemake module), results/ there.
+REPO = Path(str(workflow.current_basedir)).parents[1]
+DEFAULT_CONFIG = os.path.relpath(REPO / "config" / "config.yaml")
 
 
 TRIALS, SOURCES = {}, {}
@@ -40,6 +44,8 @@ try:
         loaded = [(p, load_config(p)) for p in paths]
     else:
         source = workflow.overwrite_configfiles[-1] if workflow.overwrite_configfiles else DEFAULT_CONFIG
+        if Path(source).is_absolute() and Path(source).is_relative_to(Path.cwd()):
+            source = os.path.relpath(source)  # Snakemake makes --configfile absolute; the report names it as given
         raw = dict(config) or yaml.safe_load(Path(DEFAULT_CONFIG).read_text(encoding="utf-8"))
         loaded = [(str(source), validate_config(raw, source=source, base_dir=Path(source).parent))]
     for source, checked in loaded:
@@ -69,7 +75,8 @@ CROSSOVER = names_pattern(n for n, c in TRIALS.items() if c["trial"]["design"] =
 def library(script):
     """The library files a rule's script imports (pilottrial.provenance.sources): a change in
     them reruns the rule, a change elsewhere in the library does not."""
-    return library_sources(f"scripts/{script}.py", relative_to=".")
+    path = REPO / "scripts" / f"{script}.py"  # not a local file when the module is fetched from GitHub
+    return library_sources(path, relative_to=".") if path.is_file() else []
 
 
 def trial_config(wildcards):
