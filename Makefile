@@ -35,6 +35,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_mmrm.py --out results/bench/mmrm.json
 	$(BIN)/python benchmarks/bench_power.py --out results/bench/power.json
+	$(BIN)/python benchmarks/bench_pipeline.py --out results/bench/pipeline.json
 
 report-zip: run
 	$(BIN)/snakemake --cores 1 --report results/ketamine-ptsd-demo/workflow-report.zip

@@ -5,12 +5,17 @@ other library modules), so that a change in one analysis reruns the rules that u
 others. Imports are read from the source with :mod:`ast` (nothing is imported or run); imports
 inside functions count too, and a package that imports its names lazily
 (``importlib.import_module`` in its ``__init__``) counts as importing all its modules.
+
+Every workflow start asks this for every rule, so the imports found in a file are remembered in
+``.snakemake/pilottrial-imports.json`` (when that folder exists: in a workflow's working
+directory) under the file's path, size and modification time; a changed file is read again.
 """
 
 from __future__ import annotations
 
 import ast
-from functools import cache
+import json
+import os
 from pathlib import Path
 
 __all__ = ["library_sources", "module_file"]
@@ -40,7 +45,45 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-@cache
+#: The remembered imports of each file: {path: [size, mtime_ns, imports]} (see the module docstring).
+IMPORTS_CACHE = Path(".snakemake") / "pilottrial-imports.json"
+_remembered: dict | None = None
+_changed = False
+
+
+def _cached_imports(path: Path) -> tuple:
+    """:func:`_imports`, remembered across processes by the file's size and modification time."""
+    global _remembered, _changed
+    if _remembered is None:
+        try:
+            _remembered = json.loads(IMPORTS_CACHE.read_text(encoding="utf-8")) if IMPORTS_CACHE.is_file() else {}
+        except (OSError, ValueError):
+            _remembered = {}
+    stat = path.stat()
+    key, stamp = str(path), [stat.st_size, stat.st_mtime_ns]
+    entry = _remembered.get(key)
+    if entry is not None and entry[:2] == stamp:
+        return tuple(entry[2])
+    found = _imports(path)
+    _remembered[key] = [*stamp, list(found)]
+    _changed = True
+    return found
+
+
+def _remember() -> None:
+    """Write the remembered imports when some were read now (atomically; only inside a workflow's folder)."""
+    global _changed
+    if not _changed or not IMPORTS_CACHE.parent.is_dir():
+        return
+    tmp = IMPORTS_CACHE.with_suffix(f".tmp{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(_remembered, sort_keys=True), encoding="utf-8")
+        tmp.replace(IMPORTS_CACHE)
+        _changed = False
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
 def _imports(path: Path) -> tuple:
     """Dotted ``pilottrial`` modules imported by a file (``from a.b import c`` counts a.b and a.b.c)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
@@ -82,7 +125,7 @@ def library_sources(script, relative_to=None) -> list:
     todo = [Path(script).resolve()]
     while todo:
         path = todo.pop()
-        for name in _imports(path):
+        for name in _cached_imports(path):
             parts = name.split(".")
             for k in range(1, len(parts) + 1):
                 mod = ".".join(parts[:k])
@@ -94,6 +137,7 @@ def library_sources(script, relative_to=None) -> list:
                     files.add(file)
                     todo.append(file)
                     files.update(ROOT / d for d in DATA_FILES.get(mod, []))
+    _remember()
     out = sorted(files)
     if relative_to is not None:
         base = Path(relative_to).resolve()
