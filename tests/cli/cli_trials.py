@@ -14,13 +14,14 @@ import pandas as pd
 import pyreadstat
 
 __all__ = ["simulate", "write_sas_xpt", "write_redcap_csv", "write_titled_excel", "write_spss_labelled",
-           "write_wide_codes", "write_baseline_column", "NEW_TRIALS"]
+           "write_wide_codes", "write_baseline_column", "NEW_TRIALS", "write_spss_four_arms", "write_four_levels",
+           "MULTI_ARM_TRIALS"]
 
 
 def simulate(seed: int, arms, visits, outcomes: dict, n_per_arm: int = 8) -> pd.DataFrame:
     """Long data: ``participant``, ``arm``, ``visit`` and one column per outcome
     (``{column: (low, high)}``): integer scores within the range, improving over the visits, more
-    under the second arm; participant-level ``age`` and ``sex``."""
+    under each later arm; participant-level ``age`` and ``sex``."""
     rng = np.random.default_rng(seed)
     rows = []
     for a, arm in enumerate(arms):
@@ -139,3 +140,45 @@ def write_baseline_column(folder):
 NEW_TRIALS = {"sas_xpt": write_sas_xpt, "redcap_csv": write_redcap_csv, "titled_excel": write_titled_excel,
               "spss_labelled": write_spss_labelled, "wide_codes": write_wide_codes,
               "baseline_column": write_baseline_column}
+
+
+def write_spss_four_arms(folder, labelled: bool = True):
+    """SPSS file of a four-arm dose-ranging trial: subject, group coded 0-3 (rows in the order
+    2, 0, 3, 1; 6, 4, 6, 5 participants), with value labels 0 = Placebo, 1 = Psilocybin 5 mg, 2 = Psilocybin 10 mg,
+    3 = Psilocybin 25 mg (sorted as text, 10 mg < 25 mg < 5 mg: only the doses give the order);
+    visit "Week 0" < "Week 1" < "Week 3" < "Week 6", madrs. ``labelled=False``: the codes only."""
+    frame = simulate(31, [2, 0, 3, 1], ["Week 3", "Week 0", "Week 6", "Week 1"], {"madrs": (0, 60)}, n_per_arm=6)
+    frame = frame[~frame["participant"].isin(["P205", "P304", "P305"])]  # 6, 4, 6 and 5 participants in arms 0-3
+    frame = frame.rename(columns={"participant": "subject", "arm": "group"})
+    path = folder / ("psilocybin_doses.sav" if labelled else "psilocybin_codes.sav")
+    labels = {0: "Placebo", 1: "Psilocybin 5 mg", 2: "Psilocybin 10 mg", 3: "Psilocybin 25 mg"}
+    pyreadstat.write_sav(frame, str(path), variable_value_labels={"group": labels} if labelled else None)
+    arms = list(labels.values()) if labelled else ["0", "1", "2", "3"]
+    truth = {"layout": "long", "columns": {"participant": "subject", "arm": "group", "visit": "visit"},
+             "reference": arms[0], "treatments": arms[1:], "visits": ["Week 0", "Week 1", "Week 3", "Week 6"],
+             "outcomes": {"MADRS": ("madrs", (0, 60))}, "per_arm": dict(zip(arms, [6, 4, 6, 5]))}
+    if not labelled:
+        truth["undecided"] = "which arm is the reference: guessed '0'"
+    return path, truth
+
+
+def write_four_levels(folder):
+    """CSV of a four-arm trial with dose levels: record_id, "Treatment group" placebo/low/medium/
+    high (rows in the order high, placebo, medium, low; 4 high, 5 in the others), timepoint T0 < T1 < T2, phq9 and gad7."""
+    frame = simulate(32, ["high", "placebo", "medium", "low"], ["T2", "T0", "T1"], {"phq9": (0, 27), "gad7": (0, 21)},
+                     n_per_arm=5)
+    frame = frame[frame["participant"] != "P004"]  # 5 placebo, 5 low, 5 medium, 4 high
+    frame = frame.rename(columns={"participant": "record_id", "arm": "Treatment group", "visit": "timepoint"})
+    path = folder / "dose_levels.csv"
+    frame.to_csv(path, index=False)
+    truth = {"layout": "long", "columns": {"participant": "record_id", "arm": "Treatment group", "visit": "timepoint"},
+             "reference": "placebo", "treatments": ["low", "medium", "high"], "visits": ["T0", "T1", "T2"],
+             "outcomes": {"PHQ-9": ("phq9", (0, 27)), "GAD-7": ("gad7", (0, 21))},
+             "per_arm": {"placebo": 5, "low": 5, "medium": 5, "high": 4}}
+    return path, truth
+
+
+#: Trial files with three or more arms, by name.
+MULTI_ARM_TRIALS = {"spss_four_arms": write_spss_four_arms,
+                    "spss_four_codes": lambda folder: write_spss_four_arms(folder, labelled=False),
+                    "four_levels": write_four_levels}

@@ -2,9 +2,9 @@
 
 The checks are those the workflow runs before any job (:func:`pilottrial.config.load_config`,
 then :func:`pilottrial.provenance.input_check.run_input_checks`): a config that passes here
-passes there. The summary says what the pipeline will analyse: participants per arm, the visits
-(key visits marked), the missing scores per visit and outcome, and the outcomes with their range
-and direction.
+passes there. The summary says what the pipeline will analyse: participants per arm (the
+reference, then each treatment), the visits (key visits marked), the missing scores per visit and
+outcome, and the outcomes with their range and direction.
 """
 
 from __future__ import annotations
@@ -75,9 +75,10 @@ def summary_lines(config_path, config: dict, table: pd.DataFrame) -> list[str]:
         lines += ["missing scores by period (participants without a score / all randomized):", *_table(rows)]
     else:
         counts = people["arm"].value_counts()
-        lines.append(f"participants: {len(people)} ({arms['reference']} (reference): "
-                     f"{counts.get(arms['reference'], 0)}, {arms['treatment']} (treatment): "
-                     f"{counts.get(arms['treatment'], 0)})")
+        roles = [(arms["reference"], "reference")] + [(arm, "treatment") for arm in arms.get("treatments")
+                                                      or [arms["treatment"]]]
+        lines.append(f"participants: {len(people)} ("
+                     + ", ".join(f"{arm} ({role}): {counts.get(arm, 0)}" for arm, role in roles) + ")")
         visits = config["visits"]
         keys = set(visits.get("key", []))
         order = list(dict.fromkeys(table["visit"]))

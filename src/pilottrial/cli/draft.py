@@ -85,7 +85,8 @@ def draft_config(guess: TrialGuess, out) -> str:
         lines += [f"#   - {item}" for item in guess.undecided]
     name = trial_name(guess.path)
     lines += ["trial:", _line("name", _name(name), "from the file name; names the results folder"),
-              _line("design", guess.design, why.get("design", "two arms compared in parallel")),
+              _line("design", guess.design, why.get("design", "two arms compared in parallel" if len(guess.arms) <= 2
+                                                    else f"{len(guess.arms)} arms compared in parallel")),
               _line("phase", "pilot", "or feasibility, phase 2, ..."),
               _line("title", _label(f"{name} ({'crossover' if guess.design == 'crossover' else 'randomized'} trial)"),
                     "the report's title")]
@@ -102,8 +103,12 @@ def draft_config(guess: TrialGuess, out) -> str:
     lines.append("columns:")
     for key, column in guess.columns.items():
         lines.append(_line(key, _name(column), why.get(key, "")))
-    lines += ["arms:", _line("reference", _label(guess.reference), why.get("reference")),
-              _line("treatment", _label(guess.treatment), "the other arm")]
+    lines += ["arms:", _line("reference", _label(guess.reference), why.get("reference"))]
+    if len(guess.treatments) == 1:
+        lines.append(_line("treatment", _label(guess.treatment), "the other arm"))
+    else:
+        lines.append(_line("treatments", _labels(guess.treatments), f"the {len(guess.treatments)} treatment arms, "
+                           + why.get("treatments", "in order")))
     if guess.design == "crossover":
         lines += _crossover_lines(guess)
     else:
@@ -116,6 +121,11 @@ def draft_config(guess: TrialGuess, out) -> str:
     for outcome in guess.outcomes:
         lines += _outcome_lines(outcome, guess)
     lines += ["analysis:", "  alpha: 0.05"]
+    if len(guess.treatments) > 1:
+        lines += ["  comparisons: vs_reference  # each treatment minus the reference; all_pairs adds every pair of "
+                  "treatments",
+                  "  arm_adjustment: dunnett  # simultaneous intervals across the comparisons (multivariate t); or "
+                  "holm, none"]
     if guess.covariates:
         lines.append(f"  # covariates: {_names(guess.covariates)}  # guessed candidates (participant-level columns): "
                      "add those the analysis plan prespecifies")

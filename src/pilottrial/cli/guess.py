@@ -8,7 +8,8 @@ cannot answer (which arm is the reference, which outcome is primary).
 The guesses follow the names exports use (REDCap ``record_id`` and ``redcap_event_name``, SAS
 and CDISC ``USUBJID``, ``TRT01P``, ``AVISIT``, ``PARAMCD``), then the shape of the values: the
 participant column repeats across a participant's rows, the arm is constant within a participant
-and takes two values, the visit varies within a participant. Visits are ordered by the time
+and takes two or more values (:mod:`pilottrial.cli.arms` guesses the reference and orders the
+treatments), the visit varies within a participant. Visits are ordered by the time
 their labels name (:func:`order_visits`). Outcome ranges and directions come from the table of
 instruments (:mod:`pilottrial.cli.instruments`).
 """
@@ -21,102 +22,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from pilottrial.cli.arms import guess_arms
 from pilottrial.cli.instruments import find_instrument, normalize_name
+from pilottrial.cli.visits import is_visit_label, order_visits, visit_time
 from pilottrial.errors import InputError
 
 __all__ = ["TrialGuess", "OutcomeGuess", "guess_trial", "visit_time", "order_visits", "read_for_guessing"]
-
-# ---- visit labels -------------------------------------------------------------------------------
-
-#: Days per time unit (a month is 365.25 / 12 days).
-_UNITS = {"min": 1 / 1440, "h": 1 / 24, "d": 1.0, "w": 7.0, "m": 30.4375, "y": 365.25}
-_UNIT_WORDS = {
-    "min": "min|mins|minute|minutes", "h": "h|hr|hrs|hour|hours", "d": "d|dy|day|days",
-    "w": "w|wk|wks|week|weeks", "m": "m|mo|mon|mth|month|months", "y": "y|yr|yrs|year|years",
-}
-_UNIT_OF = {word: unit for unit, words in _UNIT_WORDS.items() for word in words.split("|")}
-_NUMBER = r"-?\d+(?:\.\d+)?"
-_UNIT = "|".join(sorted(_UNIT_OF, key=len, reverse=True))
-_TIMED = re.compile(rf"^(?:(?P<u1>{_UNIT})\s*(?P<n1>{_NUMBER})|(?P<n2>{_NUMBER})\s*(?P<u2>{_UNIT}))"
-                    r"(?:\s*(?:post|postdose|after|fu|follow ?up|visit))?$")
-_NUMBERED = re.compile(rf"^(?:v|visit|t|tp|time|timepoint|session|wave|assessment|occasion|p|period)?\s*(?P<n>{_NUMBER})$")
-_SCREENING = re.compile(r"^(screen|screening|scr|sv)$")
-_BASELINE = re.compile(r"^(baseline|base|bl|bsl|pre|pretreatment|pre treatment|pre infusion|preinfusion|predose|"
-                       r"pre dose|randomi[sz]ation|enrol+ment|entry|intake|week of baseline)$")
-_LATE = re.compile(r"^(post|posttreatment|post treatment|end|end of treatment|eot|eos|end of study|termination|"
-                   r"follow ?up|fu|final)$")
-
-
-def _visit_text(label) -> str:
-    """A visit label lower-cased, without a REDCap arm suffix or a parenthesis, ``_``/``-`` as spaces."""
-    text = str(label).strip().lower()
-    text = re.sub(r"[_ ]arm[_ ]\d+$", "", text)
-    text = re.sub(r"\s*\(.*\)\s*$", "", text)
-    return re.sub(r"\s+", " ", re.sub(r"[_]|(?<=[a-z])-(?=[a-z])", " ", text)).strip()
-
-
-def visit_time(label) -> tuple:
-    """Where a visit label falls in time, as a sort key ``(group, time, unit)``.
-
-    Groups: 0 screening and baseline (screening first), 1 labels naming a time (a number and a
-    unit in either order: ``D1``, ``Day 1``, ``24h``, ``week_2_arm_1``, ``M 3``; ``time`` in
-    days, hours and minutes as fractions of a day, a month 30.4375 days), 2 numbered visits
-    (``V1``, ``Visit 2``, ``T0``, ``3``: ``time`` the number), 3 end-of-study labels (``post``,
-    ``follow-up``), 4 anything else (``time`` 0: kept in data order by a stable sort). Within a
-    time, the shorter unit first (``D7`` before ``W1``).
-
-    Examples
-    --------
-    >>> visit_time("Baseline"), visit_time("screening")
-    ((0, 0, 0), (0, -1, 0))
-    >>> visit_time("24h"), visit_time("Week 2"), visit_time("week_2_arm_1"), visit_time("V3")
-    ((1, 1.0, 1), (1, 14.0, 3), (1, 14.0, 3), (2, 3.0, 0))
-    """
-    text = _visit_text(label)
-    if _SCREENING.match(text):
-        return (0, -1, 0)
-    if _BASELINE.match(text):
-        return (0, 0, 0)
-    timed = _TIMED.match(text)
-    if timed:
-        unit = _UNIT_OF[timed["u1"] or timed["u2"]]
-        number = float(timed["n1"] or timed["n2"])
-        return (1, number * _UNITS[unit], list(_UNITS).index(unit))
-    numbered = _NUMBERED.match(text)
-    if numbered:
-        return (2, float(numbered["n"]), 0)
-    if _LATE.match(text):
-        return (3, 0, 0)
-    return (4, 0, 0)
-
-
-def order_visits(labels) -> list:
-    """Visit labels in time order (:func:`visit_time`): screening and baseline first, then by
-    the time each label names, whatever its unit and style; unrecognised labels last, in the
-    order given.
-
-    Examples
-    --------
-    >>> order_visits(["M1", "W1", "D1", "D0"])
-    ['D0', 'D1', 'W1', 'M1']
-    >>> order_visits(["Month 1", "Week 2", "Day 1", "Baseline"])
-    ['Baseline', 'Day 1', 'Week 2', 'Month 1']
-    >>> order_visits(["30d", "7d", "baseline", "24h"])
-    ['baseline', '24h', '7d', '30d']
-    >>> order_visits(["week_12_arm_1", "baseline_arm_1", "week_2_arm_1", "screening_arm_1"])
-    ['screening_arm_1', 'baseline_arm_1', 'week_2_arm_1', 'week_12_arm_1']
-    >>> order_visits(["10", "2", "1"]), order_visits(["Follow-up", "V2", "V1"])
-    (['1', '2', '10'], ['V1', 'V2', 'Follow-up'])
-    """
-    labels = list(dict.fromkeys(labels))
-    return sorted(labels, key=lambda label: visit_time(label))
-
-
-def _is_visit_label(label) -> bool:
-    """A label that names a time, a baseline or a numbered visit (not a bare number)."""
-    group = visit_time(label)[0]
-    return group in (0, 1, 3) or (group == 2 and not re.fullmatch(_NUMBER, str(label).strip()))
-
 
 # ---- the guess ----------------------------------------------------------------------------------
 
@@ -145,7 +56,8 @@ class OutcomeGuess:
 @dataclass
 class TrialGuess:
     """What the data say about the trial: each attribute a guess, ``why`` the reason for each
-    (``{key: reason}``), ``undecided`` what the user must decide."""
+    (``{key: reason}``), ``undecided`` what the user must decide. ``arms`` is the reference
+    followed by ``treatments`` (one for a two-arm trial, in dose order for more)."""
 
     path: Path
     format: str
@@ -155,7 +67,7 @@ class TrialGuess:
     columns: dict = field(default_factory=dict)
     arms: list = field(default_factory=list)
     reference: str | None = None
-    treatment: str | None = None
+    treatments: list = field(default_factory=list)
     visits: list = field(default_factory=list)
     baseline: str | None = None
     outcomes: list = field(default_factory=list)
@@ -170,6 +82,13 @@ class TrialGuess:
     why: dict = field(default_factory=dict)
     undecided: list = field(default_factory=list)
 
+    @property
+    def treatment(self) -> str:
+        """The treatment arm of a two-arm trial (three or more arms: :attr:`treatments`)."""
+        if len(self.treatments) != 1:
+            raise ValueError(f"{len(self.treatments) + 1} arms: use TrialGuess.treatments, not TrialGuess.treatment")
+        return self.treatments[0]
+
 
 _PARTICIPANT = ["usubjid", "subjid", "participant", "participantid", "participantcode", "subject", "subjectid",
                 "subjectcode", "patient", "patientid", "patientcode", "recordid", "studyid", "pid", "ptid", "ppt",
@@ -183,8 +102,6 @@ _SEQUENCE = ["sequence", "seq", "trtseqp", "trtseq", "sequencegroup", "order"]
 _PERIOD = ["period", "aperiod", "per", "phase"]
 _COVARIATE = re.compile(r"^(age|sex|gender|site|centre|center|country|bmi|weight|height|education|race|ethnicity|"
                         r"stratum|strata|severity|duration|smoker|smoking|income|employment|comorbid\w*)")
-_REFERENCE = re.compile(r"placebo|control|sham|usual|\btau\b|wait|standard|sugar|saline|vehicle|inactive|midazolam|"
-                        r"diphenhydramine|\bsoc\b|attention", re.IGNORECASE)
 _MECHANISM = re.compile(r"reactivity|bold|fmri|roi|amygdala|hippocamp|connectivity|volume|thickness|eeg|erp|"
                         r"cortisol|bdnf|biomarker|imaging", re.IGNORECASE)
 _PRE = re.compile(r"(^|[_.\- ])(pre|before|baseline|base|bl|predose|pretreatment)$", re.IGNORECASE)
@@ -359,55 +276,68 @@ def _guess_participant(guess, frame):
     guess.columns["participant"] = pid
 
 
-def _arm_labels(guess, frame, column, labels) -> list:
+def _arm_labels(guess, frame, column, labels) -> tuple[list, bool]:
+    """The arm labels of ``column`` and whether they are value labels of codes (then in code order)."""
     values = [str(v).strip() for v in frame[column].dropna().unique()]
     named = labels.get(column) or {}
     if named and all(v in named for v in values):
         guess.why["arm_labels"] = f"the value labels of {column!r} in the file"
-        values = [named[v] for v in values]
-    return sorted(set(values), key=lambda v: (_numeric(pd.Series([v])) is None, pd.to_numeric(v, errors="coerce"), v))
+        codes = sorted(set(values), key=lambda v: (_numeric(pd.Series([v])) is None, pd.to_numeric(v, errors="coerce"), v))
+        return list(dict.fromkeys(named[v] for v in codes)), True
+    return sorted(set(values), key=lambda v: (_numeric(pd.Series([v])) is None, pd.to_numeric(v, errors="coerce"), v)), False
 
 
-def _set_arms(guess, values, column):
-    if len(values) != 2:
-        raise InputError(f"column {column!r} (the arm, as guessed) has {len(values)} values {values[:6]}: a comparison "
-                         f"needs exactly two arms", file=guess.path, column=column,
-                         fix="export the two arms to compare (one row per participant x visit), or name the arm "
+#: More values than this in the arm column is not a trial's arms.
+_MAX_ARMS = 10
+
+
+def _set_arms(guess, values, column, coded=False):
+    """The reference and the treatments among the arm labels (:func:`pilottrial.cli.arms.guess_arms`):
+    two or more arms in parallel, exactly two in a crossover."""
+    if len(values) < 2 or (guess.design == "crossover" and len(values) != 2):
+        need = ("a two-period crossover compares exactly two arms" if guess.design == "crossover" else
+                "a comparison needs exactly two arms, or three or more in parallel groups")
+        raise InputError(f"column {column!r} (the arm, as guessed) has {len(values)} values {values[:6]}: {need}",
+                         file=guess.path, column=column,
+                         fix="export the arms to compare (one row per participant x visit), or name the arm "
                              "column 'arm'")
-    guess.arms = values
-    matches = [v for v in values if _REFERENCE.search(v)]
-    if len(matches) == 1:
-        guess.reference = matches[0]
-        guess.why["reference"] = f"the label {matches[0]!r} names a control (placebo, control, sham, usual care, ...)"
-    elif "0" in values:
-        guess.reference = "0"
-        guess.why["reference"] = "0 usually codes the control arm"
-        guess.undecided.append(f"which arm is the reference: guessed '0' of {values} (0 usually codes the control); "
-                               f"check arms.reference")
-    else:
-        guess.reference = values[0]
-        guess.why["reference"] = "no label names a control: the first label, sorted"
-        guess.undecided.append(f"which arm is the reference (the control): guessed {values[0]!r} of {values}; "
-                               f"check arms.reference and arms.treatment")
-    guess.treatment = next(v for v in values if v != guess.reference)
+    if len(values) > _MAX_ARMS:
+        raise InputError(f"column {column!r} (the arm, as guessed) has {len(values)} values {values[:6]}: more than "
+                         f"the {_MAX_ARMS} arms a trial can have", file=guess.path, column=column,
+                         fix="name the arm column 'arm'")
+    arms = guess_arms(values, coded=coded)
+    guess.reference, guess.treatments = arms.reference, arms.treatments
+    guess.arms = [arms.reference, *arms.treatments]
+    guess.why["reference"] = arms.why_reference
+    if len(arms.treatments) > 1:
+        guess.why["treatments"] = arms.why_treatments
+    guess.undecided += arms.undecided
 
 
 def _guess_arm(guess, frame, labels):
     pid = guess.columns["participant"]
     columns = [c for c in frame.columns if c != pid]
     arm = _by_name(columns, _ARM)
-    if arm is not None:  # named so: its labels must be two (else a one-line error below)
+    if arm is not None:  # named so: its labels must be two or more (else a one-line error below)
         guess.why["arm"] = f"the column named {arm!r}"
     else:
-        two = [c for c in columns if frame[c].dropna().nunique() == 2 and _constant_within(frame, pid, c)
-               and not _COVARIATE.match(normalize_name(c))]
+        constant = [c for c in columns if _constant_within(frame, pid, c) and not _COVARIATE.match(normalize_name(c))]
+        counts = {c: frame[c].dropna().nunique() for c in constant}
+        two = [c for c in constant if counts[c] == 2]
+        several = [c for c in constant if 3 <= counts[c] <= 6 and _numeric(frame[c]) is None
+                   and frame.drop_duplicates(pid)[c].value_counts().min() >= 2]
+        if not two + several:
+            raise InputError("no column looks like the randomized arm (two or more values, constant within a "
+                             "participant)", file=guess.path, fix="name the arm column 'arm'")
+        arm = (two + several)[0]
+        guess.why["arm"] = (f"the first column with {'two' if counts[arm] == 2 else counts[arm]} values, constant "
+                            f"within a participant ({arm!r})")
         if not two:
-            raise InputError("no column looks like the randomized arm (two values, constant within a participant)",
-                             file=guess.path, fix="name the arm column 'arm' and keep two arms in the export")
-        arm = two[0]
-        guess.why["arm"] = f"the first column with two values, constant within a participant ({arm!r})"
+            guess.undecided.append(f"the arm column: guessed {arm!r} ({counts[arm]} values, the first text column "
+                                   f"constant within a participant); check columns.arm")
     guess.columns["arm"] = arm
-    _set_arms(guess, _arm_labels(guess, frame, arm, labels), arm)
+    values, coded = _arm_labels(guess, frame, arm, labels)
+    _set_arms(guess, values, arm, coded)
 
 
 def _visit_order(guess, values, how):
@@ -444,7 +374,7 @@ def _guess_visit(guess, frame, labels):
         guess.why["visit"] = f"the column named {visit!r}"
     else:
         varying = [c for c in columns if not _constant_within(frame, pid, c)
-                   and frame[c].dropna().map(_is_visit_label).mean() > 0.8]
+                   and frame[c].dropna().map(is_visit_label).mean() > 0.8]
         if not varying:
             raise InputError("no column looks like the visit (labels such as baseline, week 2, D7, 24h)",
                              file=guess.path, fix="name the visit column 'visit'")
@@ -539,7 +469,7 @@ def _guess_wide_outcomes(guess, frame):
         if column in (pid, arm) or _numeric(frame[column]) is None:
             continue
         match = _WIDE.match(str(column))
-        if match and _is_visit_label(match["visit"]):
+        if match and is_visit_label(match["visit"]):
             stems.setdefault(match["stem"], {})[match["visit"]] = column
     stems = {s: v for s, v in stems.items() if len(v) >= 2}
     if not stems:

@@ -62,7 +62,7 @@ def _init(args) -> int:
     sheet = int(args.sheet) if args.sheet is not None and args.sheet.isdigit() else args.sheet
     guess = guess_trial(data, sheet=sheet)
     write_draft(guess, out)
-    arms = f"{guess.reference!r} (reference) vs {guess.treatment!r}"
+    arms = f"{guess.reference!r} (reference) vs " + ", ".join(repr(arm) for arm in guess.treatments)
     what = (f"{guess.n_participants} participants, {guess.layout} layout, {arms}, "
             + (f"periods {guess.periods}" if guess.design == "crossover" else f"visits {guess.visits}")
             + f", outcomes {[o.name for o in guess.outcomes]}")
