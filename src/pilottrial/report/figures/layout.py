@@ -233,7 +233,7 @@ def _fit_titles(fig, renderer) -> bool:
     return moved
 
 
-def fit_texts(fig, layout=None, passes: int = 4) -> bool:
+def fit_texts(fig, layout=None, passes: int = 4, *, drawn: bool = False) -> bool:
     """Wrap or shrink the texts that run beyond the figure, then lay it out again.
 
     Parameters
@@ -243,6 +243,10 @@ def fit_texts(fig, layout=None, passes: int = 4) -> bool:
         Lays the figure out again after a change (e.g. ``fig.tight_layout``).
     passes : int
         At most this many rounds of wrapping and layout.
+    drawn : bool, default False
+        The figure has been measured since its last change (a drawing, or the tight bounding
+        boxes of every visible axes, as :func:`fit_figure_labels` takes them): the first round
+        measures that state instead of drawing again.
 
     Returns
     -------
@@ -259,7 +263,9 @@ def fit_texts(fig, layout=None, passes: int = 4) -> bool:
     """
     changed = False
     for _ in range(passes):
-        fig.draw_without_rendering()
+        if not drawn:
+            fig.draw_without_rendering()
+        drawn = False
         renderer = _renderer(fig)
         if _fit_titles(fig, renderer):  # wrapped: lay out, then look again
             changed = True
@@ -312,8 +318,18 @@ def fit_figure_labels(fig, options: dict) -> bool:
     -------
     bool
         True when the layout was changed.
+
+    Notes
+    -----
+    The panels are measured by their tight bounding boxes (``Axes.get_tightbbox``, which places
+    the ticks, tick labels, axis labels and titles as drawing does), without drawing the figure;
+    a figure without a title or x label is not measured at all.
     """
-    fig.draw_without_rendering()
+    title, label = (getattr(fig, name, None) for name in ("_suptitle", "_supxlabel"))
+    title, label = (t if t is not None and t.get_visible() and t.get_text().strip() else None
+                    for t in (title, label))
+    if title is None and label is None:
+        return False
     renderer = _renderer(fig)
     height = fig.bbox.height
     pad = 0.06 * fig.dpi
@@ -323,14 +339,12 @@ def fit_figure_labels(fig, options: dict) -> bool:
     if not boxes:
         return False
     changed = False
-    title = getattr(fig, "_suptitle", None)
-    if title is not None and title.get_visible() and title.get_text().strip():
+    if title is not None:
         limit = title.get_window_extent(renderer).y0 - pad
         if max(b.y1 for b in boxes) > limit + _TOLERANCE:
             top = min(top, limit / height)
             changed = True
-    label = getattr(fig, "_supxlabel", None)
-    if label is not None and label.get_visible() and label.get_text().strip():
+    if label is not None:
         limit = label.get_window_extent(renderer).y1 + pad
         if min(b.y0 for b in boxes) < limit - _TOLERANCE:
             bottom = max(bottom, limit / height)

@@ -25,6 +25,14 @@ def svg_path(path: str | PathLike) -> Path:
     return Path(path).with_suffix(".svg")
 
 
+def _has_figure_labels(fig: plt.Figure) -> bool:
+    """The figure has a title or x label and a visible panel, so :func:`fit_figure_labels`
+    measures its panels."""
+    texts = (getattr(fig, "_suptitle", None), getattr(fig, "_supxlabel", None))
+    return (any(t is not None and t.get_visible() and t.get_text().strip() for t in texts)
+            and any(ax.get_visible() for ax in fig.axes))
+
+
 def save_figure(fig: plt.Figure, path: str | PathLike, *, svg: bool = True,
                 tight_layout: bool | dict = True) -> Path:
     """Lay out, write and close a figure.
@@ -61,9 +69,14 @@ def save_figure(fig: plt.Figure, path: str | PathLike, *, svg: bool = True,
             layout()
             if [ax for ax in fig.axes if fit_xticks(ax)]:
                 layout()
-            fit_figure_labels(fig, options)
-            fit_texts(fig, layout)
-            fit_figure_labels(fig, options)
+            # one measurement serves the fits that follow as long as none of them changes the
+            # figure: fit_figure_labels measures every panel (get_tightbbox), which places the
+            # text as a drawing does, so fit_texts need not draw; after an unchanged fit_texts, a
+            # second fit_figure_labels would measure the same and change nothing
+            moved = fit_figure_labels(fig, options)
+            measured = not moved and _has_figure_labels(fig)
+            if fit_texts(fig, layout, drawn=measured) or moved:
+                fit_figure_labels(fig, options)
         out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, format="png", dpi=DPI, metadata={"Software": None})
         if svg:
