@@ -26,7 +26,8 @@ def model_frame(analysis: pd.DataFrame, outcome: str, config: dict) -> pd.DataFr
     """Rows of one outcome entering its model, with ``arm`` and ``visit`` as Categoricals whose
     first level is the reference arm and the first visit with data. Change analysis: the
     post-baseline visits, missing changes dropped; raw analysis (``analysis.response: raw``):
-    every visit with a score. Rows missing a covariate are dropped. Strata
+    every visit with a score. ``arm`` has every arm of the trial (three or more arms: all of them,
+    in one model). Rows missing a covariate are dropped. Strata
     (``analysis.strata``) are labels: text, so that a factor they are even when coded 1, 2, 3."""
     trial = Trial.from_config(config)
     covariates = model_covariates(config)
@@ -67,7 +68,10 @@ def model_formula(frame: pd.DataFrame, config: dict | None = None) -> str:
     With the interaction, :math:`\text{change}_{ij} = \alpha_j + \beta_j\,\text{baseline}_i +
     \tau_j[\text{arm}_i = T] + \varepsilon_{ij}` (visit-specific intercepts :math:`\alpha_j`,
     slopes :math:`\beta_j` and treatment effects :math:`\tau_j`); the treatment contrast at
-    visit *j* is :math:`\tau_j` either way.
+    visit *j* is :math:`\tau_j` either way. With *k* arms ``arm`` has *k* levels (the reference
+    first, :attr:`pilottrial.config.Trial.arms`) and the model :math:`k - 1` effects
+    :math:`\tau_{aj}` per visit, one per treatment arm *a*; a comparison of two treatment arms is
+    :math:`\tau_{bj} - \tau_{aj}`.
 
     References
     ----------

@@ -10,7 +10,10 @@ For each outcome, over the post-baseline visits:
   inference applies.
 
 Contrasts are treatment minus reference differences in adjusted mean change at each visit,
-with t-based confidence intervals; no z-based inference. A model that cannot be estimated on
+with t-based confidence intervals; no z-based inference. With three or more arms one model
+holds every arm and each comparison of ``trial.comparisons`` is its contrast, adjusted across
+the comparisons at each visit by ``analysis.arm_adjustment``
+(:func:`pilottrial.models.adjustment.adjust_comparisons`). A model that cannot be estimated on
 the trial (no post-baseline data, no covariance structure of the chain fits) gives rows of NaN
 with the reason in ``models.csv``'s ``note``; the other model and outcomes go on.
 """
@@ -24,16 +27,21 @@ import numpy as np
 import pandas as pd
 
 from pilottrial.config.trial import Trial
+from pilottrial.models.adjustment import adjust_comparisons
 from pilottrial.models.frame import FORMULA, model_formula, model_frame
 from pilottrial.models.lmm import fit_outcome_lmm
 from pilottrial.models.mmrm import MMRMFit, fit_mmrm
 
 __all__ = ["descriptives", "model_frame", "model_formula", "fit_outcome_mmrm", "fit_outcome_lmm", "primary_contrasts",
-           "CONTRAST_COLUMNS", "MODEL_COLUMNS", "MODEL_FAILURES", "FORMULA"]
+           "comparison_contrasts", "CONTRAST_COLUMNS", "MULTI_ARM_COLUMNS", "MODEL_COLUMNS", "MODEL_FAILURES",
+           "FORMULA"]
 
 #: Columns of the contrasts table (the contract of ``contrasts.csv``).
 CONTRAST_COLUMNS = ["outcome", "model", "visit", "estimate", "std_error", "df", "ci_lower", "ci_upper",
                     "p_value"]
+#: Columns ending ``contrasts.csv`` with three or more arms: the comparison (``Comparison.name``)
+#: and the intervals and p-values adjusted across the comparisons at the same visit.
+MULTI_ARM_COLUMNS = ["treatment", "ci_lower_adjusted", "ci_upper_adjusted", "p_value_adjusted"]
 #: Columns of the model table (``models.csv``); ``note`` says why a structure was used or a model
 #: is not estimable, empty when the first structure converged.
 MODEL_COLUMNS = ["outcome", "model", "covariance", "df_method", "neg2_reml_loglik", "aic", "n_participants",
@@ -81,12 +89,72 @@ def fit_outcome_mmrm(analysis: pd.DataFrame, outcome: str, config: dict) -> MMRM
 
 
 def _contrast_table(fit, outcome, model_name, trial):
+    if trial.is_multi_arm:
+        return comparison_contrasts(fit, trial).pipe(_label_rows, outcome, model_name)
     table = fit.treatment_contrasts("arm", trial.reference, trial.treatment, visit="visit", alpha=trial.alpha)
     if "visit" not in fit.factor_levels:  # single post-baseline visit: label it
         table["visit"] = list(fit.model_frame["visit"].cat.categories)
     table.insert(0, "model", model_name)
     table.insert(0, "outcome", outcome)
     return table[CONTRAST_COLUMNS]
+
+
+def _label_rows(table, outcome, model_name):
+    table.insert(0, "model", model_name)
+    table.insert(0, "outcome", outcome)
+    return table[CONTRAST_COLUMNS + MULTI_ARM_COLUMNS]
+
+
+def comparison_contrasts(fit: MMRMFit, trial: Trial, arm: str = "arm", visit: str = "visit") -> pd.DataFrame:
+    r"""Every comparison of a trial with three or more arms from one fitted model, unadjusted and
+    adjusted across the comparisons at each visit.
+
+    Parameters
+    ----------
+    fit : pilottrial.models.mmrm.MMRMFit
+        A model with all arms (``arm * visit``), e.g. :func:`fit_outcome_mmrm`.
+    trial : pilottrial.config.Trial
+        Gives ``comparisons`` (each ``treatment`` minus its ``reference``), ``arm_adjustment``
+        and ``alpha``.
+    arm, visit : str
+        The model's arm and visit factors.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``visit, estimate, std_error, df, ci_lower, ci_upper, p_value, treatment,
+        ci_lower_adjusted, ci_upper_adjusted, p_value_adjusted``: the rows of each comparison
+        (visits in order) together, comparisons in ``trial.comparisons`` order.
+
+    Notes
+    -----
+    Comparison *c* at visit *j* is :math:`\hat	heta_{cj} = l_{cj}'\hateta`, the difference
+    of the two arms' LS-means (:meth:`~pilottrial.models.mmrm.MMRMFit.arm_difference_rows`),
+    with its own Satterthwaite or Kenward-Roger df (:meth:`~pilottrial.models.mmrm.MMRMFit.contrast`),
+    as emmeans ``contrast(emmeans(fit, ~ arm | visit), "trt.vs.ctrl")``. The comparisons at
+    visit *j* have covariance :math:`L_j\Phi L_j'` (:math:`\Phi` = ``fit.vcov``), whose
+    correlation the Dunnett adjustment uses (:mod:`pilottrial.models.adjustment`).
+    """
+    tables, rows = [], []
+    for comparison in trial.comparisons:
+        L, visits = fit.arm_difference_rows(arm, comparison.reference, comparison.treatment, visit)
+        if visit not in fit.factor_levels:  # single post-baseline visit: label it
+            visits = list(fit.model_frame[visit].cat.categories)
+        table = fit.contrast(L, alpha=trial.alpha)
+        table.insert(0, "visit", visits)
+        tables.append(table.assign(treatment=comparison.name))
+        rows.append(L)
+    for j in range(len(tables[0])):
+        Lj = np.array([L[j] for L in rows])
+        adjusted = adjust_comparisons([t["estimate"].iloc[j] for t in tables],
+                                      [t["std_error"].iloc[j] for t in tables],
+                                      [t["df"].iloc[j] for t in tables],
+                                      Lj @ fit.vcov @ Lj.T, trial.arm_adjustment, trial.alpha)
+        for c, table in enumerate(tables):
+            for name, values in zip(MULTI_ARM_COLUMNS[1:], adjusted, strict=True):
+                table.loc[table.index[j], name] = values[c]
+    columns = [c for c in CONTRAST_COLUMNS if c not in ("outcome", "model")] + MULTI_ARM_COLUMNS
+    return pd.concat(tables, ignore_index=True)[columns]
 
 
 def primary_contrasts(analysis: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -104,7 +172,9 @@ def primary_contrasts(analysis: pd.DataFrame, config: dict) -> tuple[pd.DataFram
     -------
     (pandas.DataFrame, pandas.DataFrame)
         ``(contrasts, models)``: contrasts with :data:`CONTRAST_COLUMNS`, one row per outcome x
-        model x post-baseline visit, the ``mmrm`` rows first; models with one row per outcome x
+        model x post-baseline visit, the ``mmrm`` rows first (three or more arms: those rows for
+        each comparison of ``trial.comparisons`` in turn, with :data:`MULTI_ARM_COLUMNS` added,
+        see :func:`comparison_contrasts`); models with one row per outcome x
         model (:data:`MODEL_COLUMNS`): structure used, df method, -2 REML log-likelihood, AIC,
         participants and observations used, failed fallback attempts and a ``note``: which
         structures were skipped or failed and why, a singular LMM, or why the model is not
@@ -159,7 +229,7 @@ def primary_contrasts(analysis: pd.DataFrame, config: dict) -> tuple[pd.DataFram
             reason = (f"no {'scores' if trial.response == 'raw' else 'post-baseline change from baseline'} "
                       f"for {outcome}: not estimable")
             for name in ("mmrm", "lmm"):
-                rows.append(_not_estimable_rows(outcome, name, _planned_visits(trial)))
+                rows.append(_not_estimable_rows(outcome, name, _planned_visits(trial), trial))
                 models.append(_model_row(outcome, name, None, frame, reason))
             logger.info("%s: %s", outcome, reason)
             continue
@@ -173,7 +243,7 @@ def primary_contrasts(analysis: pd.DataFrame, config: dict) -> tuple[pd.DataFram
                 table = _contrast_table(fit, outcome, name, trial)
             except MODEL_FAILURES as exc:
                 logger.warning("%s %s not estimable: %s", outcome, name.upper(), exc, exc_info=True)
-                rows.append(_not_estimable_rows(outcome, name, visits))
+                rows.append(_not_estimable_rows(outcome, name, visits, trial))
                 models.append(_model_row(outcome, name, None, frame, f"not estimable: {exc}",
                                          len(getattr(exc, "attempts", []))))
                 continue
@@ -181,7 +251,12 @@ def primary_contrasts(analysis: pd.DataFrame, config: dict) -> tuple[pd.DataFram
                         time.monotonic() - started, f" ({'; '.join(fit.notes)})" if fit.notes else "")
             rows.append(table)
             models.append(_model_row(outcome, name, fit, frame, "; ".join(fit.notes)))
-    return pd.concat(rows, ignore_index=True), pd.DataFrame(models, columns=MODEL_COLUMNS)
+    contrasts = pd.concat(rows, ignore_index=True)
+    if trial.is_multi_arm:  # the rows of a comparison together, in trial.comparisons order
+        order = {c.name: i for i, c in enumerate(trial.comparisons)}
+        contrasts = contrasts.sort_values("treatment", key=lambda s: s.map(order), kind="stable")
+        contrasts = contrasts.reset_index(drop=True)
+    return contrasts, pd.DataFrame(models, columns=MODEL_COLUMNS)
 
 
 def _planned_visits(trial) -> list:
@@ -189,7 +264,12 @@ def _planned_visits(trial) -> list:
     return list(trial.visit_order) if trial.response == "raw" else list(trial.post_baseline)
 
 
-def _not_estimable_rows(outcome, model_name, visits) -> pd.DataFrame:
+def _not_estimable_rows(outcome, model_name, visits, trial=None) -> pd.DataFrame:
+    if trial is not None and trial.is_multi_arm:
+        tables = [_not_estimable_rows(outcome, model_name, visits).assign(treatment=c.name)
+                  for c in trial.comparisons]
+        return pd.concat(tables, ignore_index=True).assign(
+            **{c: np.nan for c in MULTI_ARM_COLUMNS[1:]})[CONTRAST_COLUMNS + MULTI_ARM_COLUMNS]
     table = pd.DataFrame({"outcome": outcome, "model": model_name, "visit": list(visits)},
                          columns=CONTRAST_COLUMNS)
     numbers = [c for c in CONTRAST_COLUMNS if c not in ("outcome", "model", "visit")]

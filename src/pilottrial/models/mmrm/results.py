@@ -372,3 +372,21 @@ class MMRMFit:
         table = self.contrast(D, alpha=alpha)
         table.insert(0, "visit", visit_levels)
         return table[["visit", "estimate", "std_error", "df", "t_value", "ci_lower", "ci_upper", "p_value"]]
+
+    def arm_difference_rows(self, arm: str, reference, treatment, visit: str | None = None) -> tuple[np.ndarray, list]:
+        r"""The rows :math:`L` of the fixed effects whose estimates :math:`L\hat\beta` are the
+        treatment minus reference differences in LS-means at each visit (those of
+        :meth:`treatment_contrasts`), and the visit labels. Several comparisons' rows stacked into
+        one :math:`L` give the covariance of their estimates, :math:`L\,\mathrm{vcov}\,L'`, and
+        :meth:`contrast` their inference."""
+        visit = visit or self.visit_name
+        for level in (reference, treatment):
+            if arm not in self._factors or level not in self._factors[arm]:
+                raise MMRMError(f"arm level {level!r} not found in {arm!r}; factors: {self.factor_levels}")
+        by_visit = visit in self._factors
+        L, labels = self._grid_rows([arm, visit] if by_visit else [arm])
+        index = {lab: i for i, lab in enumerate(labels)}
+        visit_levels = list(self._factors[visit]) if by_visit else ["all visits"]
+        key = (lambda a, v: (a, v)) if by_visit else (lambda a, v: (a,))
+        rows = np.array([L[index[key(treatment, v)]] - L[index[key(reference, v)]] for v in visit_levels])
+        return rows, visit_levels
