@@ -14,5 +14,5 @@ tables = harms_tables(read_harms(trial, participants), participants, trial)
 out = {"index": False, "lineterminator": "\n", "float_format": "%.10g"}
 for name in ("adverse_events", "dissociation"):
     tables[name].to_csv(getattr(snakemake.output, name), **out)
-    for line in not_estimable_lines(tables[name], name, keys=("term", "arm", "statistic")):
+    for line in not_estimable_lines(tables[name], name, keys=("term", "arm", "statistic", "treatment")):
         print(line, file=sys.stderr)

@@ -21,7 +21,8 @@ imputation = mi_contrasts(analysis, trial, log=log)
 imputation.to_csv(snakemake.output.imputation, **out)
 tipping = tipping_point(analysis, trial)
 tipping.to_csv(snakemake.output.tipping, **out)
-for line in (not_estimable_lines(imputation, "multiple_imputation", keys=("outcome", "visit", "analysis"))
-             + not_estimable_lines(tipping.drop_duplicates(["outcome", "note"]), "tipping_point",
-                                   keys=("outcome", "visit"))):
+by_arm = ["treatment"] if "treatment" in tipping.columns else []  # three or more arms: per comparison
+for line in (not_estimable_lines(imputation, "multiple_imputation", keys=("outcome", "visit", "analysis", "treatment"))
+             + not_estimable_lines(tipping.drop_duplicates(["outcome", "note"] + by_arm), "tipping_point",
+                                   keys=("outcome", "visit", "treatment"))):
     log(line)

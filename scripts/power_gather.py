@@ -19,7 +19,9 @@ curve.to_csv(snakemake.output.curve, index=False, lineterminator="\n", float_for
 sample_size.to_csv(snakemake.output.sample_size, index=False, lineterminator="\n", float_format="%.10g")
 if plan.estimable:
     plot_power_curve(curve, sample_size, snakemake.output.figure, plan=plan,
-                     title=f"{plan.outcome} at {plan.visit}: power of the definitive trial")
+                     title=f"{plan.outcome} at {plan.visit}"
+                     + (f", {plan.arms[1]} vs {plan.arms[0]}" if plan.comparison else "")  # three or more arms
+                     + ": power of the definitive trial")
 else:  # no curve to draw: a figure that says why
     placeholder_figure(snakemake.output.figure, f"{plan.outcome} at {plan.visit}: no power curve",
                        plan.not_estimable, svg=False)

@@ -26,7 +26,8 @@ tables = {
 }
 for name, table in tables.items():
     table.to_csv(getattr(snakemake.output, name), **out)
-    for line in not_estimable_lines(table, name, keys=("outcome", "visit", "method", "definition", "prior")):
+    keys = ("treatment", "outcome", "visit", "method", "definition", "prior")
+    for line in not_estimable_lines(table, name, keys=keys):
         print(line, file=sys.stderr)
 mechanism = mechanism_table(analysis, trial)
 estimands = estimand_table(trial, analysis)

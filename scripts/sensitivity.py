@@ -16,5 +16,5 @@ def progress(done):
 trial = Trial.from_config(snakemake.params.config)
 table = sensitivity_analyses(read_table(snakemake.input.analysis), trial, progress=progress)
 table.to_csv(snakemake.output.sensitivity, index=False, lineterminator="\n", float_format="%.10g")
-for line in not_estimable_lines(table, "sensitivity", keys=("outcome", "analysis", "visit")):
+for line in not_estimable_lines(table, "sensitivity", keys=("treatment", "outcome", "analysis", "visit")):
     print(line, file=sys.stderr)

@@ -5,6 +5,9 @@ Normal approximation to the likelihood of the treatment effect from the MMRM con
 on no effect (Spiegelhalter, Freedman & Parmar 1994). The output answers "how probable is it
 that the treatment helps, and that it helps by more than the minimal clinically important
 difference (MCID)?".
+
+Three or more arms: the same rows for each comparison, from its MMRM contrast (unadjusted
+for the other comparisons).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from pilottrial.analyses.common import as_trial, not_estimable, reason_of
+from pilottrial.analyses.multiplicity import per_comparison
 
 __all__ = ["posterior_table", "posterior_probabilities", "POSTERIOR_COLUMNS", "sceptical_prior_sd"]
 
@@ -186,7 +190,8 @@ def posterior_table(contrasts: pd.DataFrame, config) -> pd.DataFrame:
     contrasts : pandas.DataFrame
         Treatment contrasts as returned by :func:`pilottrial.models.primary.primary_contrasts`
         (``outcome, model, visit, estimate, std_error, df, ...``). Only ``model == "mmrm"`` rows
-        at ``visits.key`` of efficacy outcomes are used.
+        at ``visits.key`` of efficacy outcomes are used; with three or more arms, those of each
+        comparison (``treatment`` column of ``contrasts.csv``).
     config : dict or Trial
         Validated trial config; uses ``outcomes[].better``, ``outcomes[].mcid``,
         ``outcomes[].role``, ``visits.key``, ``analysis.sceptical_prior_sd`` and
@@ -215,6 +220,10 @@ def posterior_table(contrasts: pd.DataFrame, config) -> pd.DataFrame:
         When the outcome has no ``mcid`` and ``analysis.sceptical_prior_sd`` is not set, the
         sceptical row is kept (so that every outcome has two rows) with NaN numbers and an
         ``approximation`` saying it was not computed.
+
+        Three or more arms: these rows for each comparison (``trial.comparisons`` order) with a
+        last column ``treatment`` (``Comparison.name``); the likelihood is the comparison's
+        unadjusted contrast (estimate, SE, df).
 
     Notes
     -----
@@ -270,6 +279,8 @@ def posterior_table(contrasts: pd.DataFrame, config) -> pd.DataFrame:
     1  sceptical          -8.375         0.994
     """
     trial = as_trial(config)
+    if trial.is_multi_arm:
+        return per_comparison(trial, contrasts, lambda pair, rows: posterior_table(rows, pair))
     settings = trial.section("analysis")
     df_name = _DF_NAMES.get(settings.get("df_method", "satterthwaite"), "Satterthwaite")
     prior_sd = settings.get("sceptical_prior_sd")

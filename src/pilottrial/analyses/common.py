@@ -87,11 +87,16 @@ def by_comparison(trial: Trial, build, data: pd.DataFrame | None = None, arm: st
     """
     if not trial.is_multi_arm:
         return build(trial, data) if data is not None else build(trial, None)
-    tables = []
+    tables, names = [], []
     for comparison in trial.comparisons:
         rows = pair_rows(data, comparison, arm) if data is not None else None
-        tables.append(build(trial.pair(comparison), rows).assign(treatment=comparison.name))
-    return pd.concat(tables, ignore_index=True)
+        table = build(trial.pair(comparison), rows)
+        tables.append(table)
+        names += [comparison.name] * len(table)
+    stacked = pd.concat(tables, ignore_index=True)  # a note column of some comparisons stays before treatment
+    if "note" in stacked:
+        stacked["note"] = stacked["note"].fillna("")
+    return stacked.assign(treatment=names)
 
 
 def is_outcome_frame(frame: pd.DataFrame, reference, treatment) -> bool:

@@ -6,6 +6,9 @@ Two readings per efficacy outcome and post-baseline visit:
   baseline SD (the SD of the population the trial enrols), with Hedges' small-sample factor;
 * ``observed_change`` -- Hedges' g of the observed change from baseline between arms among the
   participants observed at that visit (no model, no covariate adjustment).
+
+Three or more arms: both for each comparison, on the participants of its two arms (the pooled
+SDs are those of the pair), with the comparison's MMRM contrast (of the model of all arms).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pilottrial.analyses.common import as_trial, not_estimable, reason_of, with_note
+from pilottrial.analyses.common import as_trial, not_estimable, pair_rows, reason_of, with_note
+from pilottrial.analyses.multiplicity import per_comparison
 from pilottrial.models.frame import model_frame
 
 __all__ = ["effect_sizes", "hedges_g", "hedges_correction", "pooled_sd", "EFFECT_COLUMNS"]
@@ -155,7 +159,7 @@ def effect_sizes(analysis: pd.DataFrame, contrasts: pd.DataFrame, config) -> pd.
         outcome, baseline, score, change``).
     contrasts : pandas.DataFrame
         Treatment contrasts of :func:`pilottrial.models.primary.primary_contrasts`; the ``mmrm`` rows
-        are used.
+        are used (with three or more arms, the rows of each comparison: ``treatment`` column).
     config : dict or Trial
         Validated trial config (arms, visits, ``outcomes[].role``, ``analysis.alpha``).
 
@@ -171,6 +175,11 @@ def effect_sizes(analysis: pd.DataFrame, contrasts: pd.DataFrame, config) -> pd.
         contrast, fewer than two participants in an arm, an SD of 0) has NaN numbers and a
         ``note`` column, added last, says "not estimable: <reason>"; an outcome without any
         post-baseline score has such rows at the key visits.
+
+        Three or more arms: these rows for each comparison (``trial.comparisons`` order) with a
+        last column ``treatment`` (``Comparison.name``); ``n_reference``/``n_treatment`` and
+        both SDs are those of the comparison's two arms, so each comparison's rows are the
+        two-arm table of that pair.
 
     Notes
     -----
@@ -221,6 +230,9 @@ def effect_sizes(analysis: pd.DataFrame, contrasts: pd.DataFrame, config) -> pd.
     difference over the baseline SD).
     """
     trial = as_trial(config)
+    if trial.is_multi_arm:  # each comparison on its two arms' participants, with its contrasts
+        return per_comparison(trial, contrasts, lambda pair, rows: effect_sizes(
+            pair_rows(analysis, pair.comparisons[0]), rows, pair))
     reference_arm, treatment_arm, alpha = trial.reference, trial.treatment, trial.alpha
     mmrm = contrasts[contrasts["model"] == "mmrm"]
     rows, notes = [], []

@@ -69,7 +69,11 @@ def estimand_table(config, analysis: pd.DataFrame | None = None) -> pd.DataFrame
         order. Every outcome gets rows, declared or not. When ``analysis`` is given, an
         outcome without any post-baseline score keeps its rows, and a ``note`` column (added
         last when there is such an outcome) says "not estimable: <outcome> has no
-        post-baseline score".
+        post-baseline score". Three or more arms: one estimand per comparison -- the rows of
+        every outcome for the first comparison of ``Trial.comparisons``, then for the next...,
+        the ``treatment`` attribute naming that comparison's two arms -- and a last column
+        ``comparison`` (``Comparison.name``; not ``treatment``, which is the ICH E9(R1)
+        attribute of this table).
 
     Notes
     -----
@@ -110,6 +114,13 @@ def estimand_table(config, analysis: pd.DataFrame | None = None) -> pd.DataFrame
     practice. Ther Innov Regul Sci 2020;54:353-364.
     """
     trial = as_trial(config)
+    if trial.is_multi_arm:
+        tables = [estimand_table(trial.pair(c), analysis).assign(comparison=c.name) for c in trial.comparisons]
+        table = pd.concat(tables, ignore_index=True)
+        if "note" in table.columns:  # before the comparison, filled in every block
+            notes = table["note"].fillna("")
+            table = table.drop(columns=["note", "comparison"]).assign(note=notes, comparison=table["comparison"])
+        return table
     reference, treatment = trial.reference, trial.treatment
     key = list(trial.key_visits or trial.visit_order[1:])
     has_baseline = bool(trial.baseline)

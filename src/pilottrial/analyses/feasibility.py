@@ -277,7 +277,8 @@ def feasibility_table(analysis: pd.DataFrame, config, screening: pd.DataFrame | 
     -------
     pandas.DataFrame
         :data:`FEASIBILITY_COLUMNS`, one row per measure x arm x visit, in this order
-        (``arm`` is the reference arm, the treatment arm or ``"all"``; ``visit`` is empty
+        (``arm`` is an arm -- every arm of ``Trial.arms``, in that order, however many -- or
+        ``"all"``; ``visit`` is empty
         where it does not apply; ``value`` is the headline number: a count, a proportion,
         or a rate):
 
@@ -449,7 +450,7 @@ def progression_table(feasibility: pd.DataFrame, config) -> pd.DataFrame:
     -------
     pandas.DataFrame
         :data:`PROGRESSION_COLUMNS`, one row per criterion in config order: the observed
-        value over both arms (a proportion, or the mean randomized per month) with its
+        value over all arms (a proportion, or the mean randomized per month) with its
         interval; ``met`` is ``"met"`` when observed >= threshold, ``"not met"`` when below,
         ``"not assessable"`` when the observed value is missing; ``met_with_confidence`` is
         True when the whole interval lies at or above the threshold (Wilson interval for

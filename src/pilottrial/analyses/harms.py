@@ -16,7 +16,9 @@ Two optional inputs, named under ``harms:`` in the config:
 The denominators are the participants randomized to each arm (``participants``: one row per
 participant with ``participant, arm``, e.g. from :func:`participants_table` of the analysis
 table): a participant who is not in the adverse-event file had no adverse event.
-:func:`harms_tables` makes both tables with the config's arms, alpha and scale.
+:func:`harms_tables` makes both tables with the config's arms, alpha and scale; with three or
+more arms, one block of rows per comparison (the two-arm table of that pair, on the participants
+of its two arms), the blocks in ``Trial.comparisons`` order and a last column ``treatment``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from pilottrial.analyses.common import as_trial, not_estimable, with_note
+from pilottrial.analyses.common import as_trial, by_comparison, not_estimable, with_note
 from pilottrial.analyses.nonparametric import hodges_lehmann
 from pilottrial.errors import InputError
 
@@ -532,12 +534,19 @@ def harms_tables(harms: dict, participants: pd.DataFrame, config) -> dict:
     -------
     dict
         ``{"adverse_events": adverse_event_table(...), "dissociation": dissociation_table(...)}``.
+        Three or more arms: each table is the stack of the two-arm tables of the comparisons
+        (:func:`~pilottrial.analyses.common.by_comparison`; each on the participants of the
+        pair's two arms, so that the counts, percentages and the summary rows of every arm are
+        there), comparisons in ``Trial.comparisons`` order, ending with ``treatment``
+        (``Comparison.name``); a ``note`` column, when a block has one, comes before it.
     """
     trial = as_trial(config)
     spec = trial.section("harms").get("dissociation") or {}
     dissociation = harms.get("dissociation")
     score = "score" if dissociation is None or "score" in dissociation.columns else \
         (spec.get("columns") or {}).get("score", "cadss")
+    if trial.is_multi_arm:
+        return _harms_by_comparison(trial, harms.get("adverse_events"), dissociation, participants, spec, score)
     return {
         "adverse_events": adverse_event_table(harms.get("adverse_events"), participants, trial.reference,
                                               trial.treatment, trial.alpha),
@@ -545,3 +554,35 @@ def harms_tables(harms: dict, participants: pd.DataFrame, config) -> dict:
                                            trial.alpha, score=score, scale=spec.get("name", "CADSS"),
                                            timepoint=spec.get("timepoint", "40 min")),
     }
+
+
+def _members(frame: pd.DataFrame | None, people: pd.DataFrame) -> pd.DataFrame | None:
+    """The rows of ``frame`` (adverse events or scores) of the participants in ``people``."""
+    if frame is None:
+        return None
+    return frame[frame["participant"].astype(str).isin(set(people["participant"].astype(str)))]
+
+
+def _stacked(trial, build, participants: pd.DataFrame) -> pd.DataFrame:
+    """:func:`by_comparison` of ``build``, with the ``note`` column (if any block has one) filled
+    with "" in the other blocks and kept before the last column ``treatment``."""
+    table = by_comparison(trial, build, participants)
+    if "note" in table.columns:
+        notes = table["note"].fillna("")
+        table = table.drop(columns=["note", "treatment"]).assign(note=notes, treatment=table["treatment"])
+    return table
+
+
+def _harms_by_comparison(trial, adverse_events, dissociation, participants, spec: dict, score: str) -> dict:
+    """The harms tables of a trial with three or more arms: one block per comparison."""
+    def events(pair, people):
+        return adverse_event_table(_members(adverse_events, people), people, pair.reference, pair.treatment,
+                                   trial.alpha)
+
+    def scores(pair, people):
+        return dissociation_table(_members(dissociation, people), people, pair.reference, pair.treatment,
+                                  trial.alpha, score=score, scale=spec.get("name", "CADSS"),
+                                  timepoint=spec.get("timepoint", "40 min"))
+
+    return {"adverse_events": _stacked(trial, events, participants),
+            "dissociation": _stacked(trial, scores, participants)}

@@ -163,9 +163,10 @@ def mechanism_table(analysis: pd.DataFrame, config) -> pd.DataFrame:
     -------
     pandas.DataFrame
         :data:`MECHANISM_COLUMNS`, one row per mechanism outcome x post-baseline visit at
-        which it was measured x arm (reference, treatment, ``"all"``), in config and visit
-        order. ``n`` counts participants with both changes at that visit. Empty (with these
-        columns) when no outcome has the mechanism role. Correlations that cannot be
+        which it was measured x arm (every arm in ``Trial.arms`` order -- the reference, then
+        the treatment(s) -- and ``"all"``), in config and visit order. ``n`` counts participants
+        with both changes at that visit. Empty (with these columns) when no outcome has the
+        mechanism role. Correlations that cannot be
         estimated (fewer than 3 pairs, a change that does not vary) are NaN, and a mechanism
         outcome without any post-baseline change has one row (``arm`` "all", no visit); a
         ``note`` column, added last when there are such rows, says "not estimable: <reason>".
@@ -185,7 +186,7 @@ def mechanism_table(analysis: pd.DataFrame, config) -> pd.DataFrame:
     Spearman correlations. Psychometrika 2000;65:23-28.
     """
     trial = as_trial(config)
-    alpha, reference, treatment = trial.alpha, trial.reference, trial.treatment
+    alpha, arms = trial.alpha, trial.arms
     order = list(trial.visit_order)
     baseline = order[0] if trial.baseline is None else trial.baseline
     primary = trial.primary.name
@@ -208,7 +209,7 @@ def mechanism_table(analysis: pd.DataFrame, config) -> pd.DataFrame:
                 "mechanism": at["change"],
                 "primary": [primary_change.get((p, v), np.nan) for p in at.index],
             })
-            for arm in (reference, treatment, OVERALL):
+            for arm in (*arms, OVERALL):
                 subset = paired if arm == OVERALL else paired[paired["arm"] == arm]
                 row = correlation_row(subset["mechanism"], subset["primary"], alpha)
                 rows.append({"mechanism_outcome": m, "primary_outcome": primary, "visit": v, "arm": arm} | row)

@@ -4,6 +4,14 @@ The primary outcome is tested at the nominal level and is never adjusted. The se
 efficacy outcomes (``role: efficacy``, not primary) form one family per key visit, and their
 MMRM p-values are adjusted by Holm's step-down procedure within that family. Mechanism
 outcomes (``role: mechanism``) are exploratory and belong to no family.
+
+Three or more arms: the families are formed within each comparison (each treatment minus the
+reference, or each pair): Holm across the secondary outcomes at a key visit of one comparison,
+on the comparison's unadjusted p-values. The adjustment across the comparisons of one outcome
+and visit (Dunnett, Holm or none, ``analysis.arm_adjustment``) is that of the primary
+contrasts (``p_value_adjusted`` of ``contrasts.csv``); the two are not combined.
+:func:`comparison_contrasts` and :func:`stack_comparisons` are the helpers of every secondary
+analysis that reads ``contrasts.csv``.
 """
 
 from __future__ import annotations
@@ -12,12 +20,59 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
-from pilottrial.analyses.common import as_trial, not_estimable, reason_of, with_note
+from pilottrial.analyses.common import as_trial, not_estimable, reason_of, with_comparison, with_note
 from pilottrial.models.primary import CONTRAST_COLUMNS
 
-__all__ = ["adjust_contrasts", "holm", "ADJUSTED_COLUMNS"]
+__all__ = ["adjust_contrasts", "holm", "ADJUSTED_COLUMNS", "comparison_contrasts", "stack_comparisons",
+           "per_comparison", "ARM_ADJUSTED_COLUMNS"]
 
 ADJUSTED_COLUMNS = CONTRAST_COLUMNS + ["p_adjusted", "adjustment"]
+#: Columns of ``contrasts.csv`` of a trial with three or more arms after ``treatment``.
+ARM_ADJUSTED_COLUMNS = ["ci_lower_adjusted", "ci_upper_adjusted", "p_value_adjusted"]
+
+
+def comparison_contrasts(contrasts: pd.DataFrame, comparison) -> pd.DataFrame:
+    """The rows of a three-or-more-arm contrast table (``contrasts.csv``) of one comparison, as a
+    two-arm contrast table: the rows whose ``treatment`` is ``comparison.name``, without the
+    ``treatment`` and the arm-adjusted columns.
+
+    Raises
+    ------
+    ValueError
+        When the table has no ``treatment`` column (a contrast table of a two-arm trial).
+
+    Examples
+    --------
+    >>> from pilottrial.config import Comparison
+    >>> table = pd.DataFrame({"outcome": "A", "estimate": [-1.0, -2.0], "treatment": ["low", "high"],
+    ...                       "p_value_adjusted": [0.2, 0.1]})
+    >>> comparison_contrasts(table, Comparison("high", "placebo", "high"))
+      outcome  estimate
+    1       A      -2.0
+    """
+    if "treatment" not in contrasts.columns:
+        raise ValueError("the contrast table has no 'treatment' column but the trial has three or more arms; "
+                         "pass the contrasts.csv of this trial (primary_contrasts of the same config)")
+    rows = contrasts[contrasts["treatment"].astype(str) == str(comparison.name)]
+    return rows.drop(columns=["treatment"] + [c for c in ARM_ADJUSTED_COLUMNS if c in rows.columns])
+
+
+def stack_comparisons(tables: list) -> pd.DataFrame:
+    """The tables of the comparisons (each ending with ``treatment``) one under the other, with
+    ``treatment`` last: a ``note`` column that only some of them have comes before it, "" in the
+    rows of the others."""
+    table = pd.concat(tables, ignore_index=True)
+    if "note" in table.columns:
+        table["note"] = table["note"].fillna("")
+    return table[[c for c in table.columns if c != "treatment"] + ["treatment"]]
+
+
+def per_comparison(trial, contrasts: pd.DataFrame, build) -> pd.DataFrame:
+    """``build(pair_trial, pair_contrasts)`` for each comparison of a trial with three or more arms
+    (:meth:`~pilottrial.config.Trial.pair` and :func:`comparison_contrasts`), stacked in
+    ``trial.comparisons`` order with the ``treatment`` column (:func:`stack_comparisons`)."""
+    return stack_comparisons([with_comparison(build(trial.pair(c), comparison_contrasts(contrasts, c)), trial, c)
+                              for c in trial.comparisons])
 
 
 def holm(p_values) -> np.ndarray:
@@ -75,6 +130,7 @@ def adjust_contrasts(contrasts: pd.DataFrame, config) -> pd.DataFrame:
     config : dict or Trial
         Validated trial config; uses ``outcomes[].primary``, ``outcomes[].role``,
         ``visits.key`` and ``analysis.multiplicity`` (``holm`` or ``none``).
+        With three or more arms, ``contrasts`` has a ``treatment`` column (``contrasts.csv``).
 
     Returns
     -------
@@ -92,6 +148,10 @@ def adjust_contrasts(contrasts: pd.DataFrame, config) -> pd.DataFrame:
         in the table with NaN, out of the Holm family; an outcome with no MMRM contrast at
         any key visit (e.g. no follow-up) has rows of NaN at the key visits; a ``note``
         column, added last when there are such rows, says "not estimable: <reason>".
+
+        Three or more arms: these rows for each comparison (``trial.comparisons`` order), the
+        Holm families formed within the comparison, and a last column ``treatment``
+        (``Comparison.name``).
 
     Notes
     -----
@@ -125,6 +185,8 @@ def adjust_contrasts(contrasts: pd.DataFrame, config) -> pd.DataFrame:
     if missing:
         raise ValueError(f"contrasts lack the columns {missing}; pass the table of primary_contrasts()")
     trial = as_trial(config)
+    if trial.is_multi_arm:  # Holm within each comparison
+        return per_comparison(trial, contrasts, lambda pair, rows: adjust_contrasts(rows, pair))
     key_visits = list(trial.key_visits)
     outcomes = {o.name: o for o in trial.outcomes}
     order = list(outcomes)

@@ -11,6 +11,9 @@ Definitions (each outcome x key visit):
 The denominator is the participants observed at the visit (a complete-case, observed-data
 analysis); the number of randomized participants with no score at the visit is reported next
 to it, never counted as non-responders.
+
+Three or more arms: the table of each comparison on its two arms' participants
+(:func:`pilottrial.analyses.common.by_comparison`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from pilottrial.analyses.common import as_trial, not_estimable
+from pilottrial.analyses.common import as_trial, by_comparison, not_estimable
 
 __all__ = ["responder_table", "compare_proportions", "number_needed_to_treat", "is_responder",
            "RESPONDER_COLUMNS"]
@@ -256,6 +259,10 @@ def responder_table(analysis: pd.DataFrame, config) -> pd.DataFrame:
         an arm has nobody observed at the visit (e.g. an outcome without follow-up) both
         ``or_note`` and ``nnt_note`` name the arm and the visit.
 
+        Three or more arms: these rows for each comparison (``trial.comparisons`` order, the
+        comparison's reference in the ``*_reference`` columns) with a last column ``treatment``
+        (``Comparison.name``).
+
     Notes
     -----
     *Response* (see :func:`is_responder`): improvement :math:`\\ge r \\times` baseline with
@@ -311,6 +318,8 @@ def responder_table(analysis: pd.DataFrame, config) -> pd.DataFrame:
     Fisher RA. *The Design of Experiments*. Oliver & Boyd, 1935.
     """
     trial = as_trial(config)
+    if trial.is_multi_arm:
+        return by_comparison(trial, lambda pair, rows: responder_table(rows, pair), analysis)
     reference_arm, treatment_arm, alpha = trial.reference, trial.treatment, trial.alpha
     improvement = trial.section("analysis").get("responder_improvement", 0.3)
     rows = []

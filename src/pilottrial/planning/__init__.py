@@ -22,6 +22,10 @@ in a batch made of its chunk only. A trial's result therefore does not depend on
 shards, and the gathered results are identical whatever ``S``. The effects share their
 streams (common random numbers), so their curves differ by the effect only.
 
+A pilot with three or more arms plans for one comparison (``power.comparison``) of a definitive
+trial that keeps all arms, tested at the per-comparison level of ``analysis.arm_adjustment``
+(:func:`~pilottrial.planning.settings.comparison_alpha`).
+
 Modules: :mod:`~pilottrial.planning.settings` (the ``power:`` settings and the plan from the
 pilot), :mod:`~pilottrial.planning.simulation` (simulated trials, chunks and shards),
 :mod:`~pilottrial.planning.analytic` (Lu-Luo-Chen and the t test), :mod:`~pilottrial.planning.curve`
@@ -49,7 +53,7 @@ _MODULES = {
     "curve": ["CURVE_COLUMNS", "METHODS", "SAMPLE_SIZE_COLUMNS", "clopper_pearson", "planning_summary",
               "power_curve", "smallest_n"],
     "options": ["CHUNK", "DEFAULT_GRID", "power_settings", "shard_resources"],
-    "settings": ["PowerPlan", "example_plan", "pilot_plan"],
+    "settings": ["PowerPlan", "comparison_alpha", "example_plan", "pilot_plan"],
     "simulation": ["SHARD_COLUMNS", "combine_shards", "fit_trials", "shard_tasks", "simulate_chunk",
                    "simulate_shard", "simulate_trials", "trial_frame", "trial_streams"],
 }
@@ -67,7 +71,8 @@ def __dir__():
 
 
 __all__ = [
-    "PowerPlan", "power_settings", "pilot_plan", "example_plan", "trial_streams", "simulate_trials",
+    "PowerPlan", "power_settings", "pilot_plan", "comparison_alpha", "example_plan", "trial_streams",
+    "simulate_trials",
     "trial_frame", "fit_trials", "simulate_chunk", "shard_tasks", "simulate_shard", "shard_resources",
     "combine_shards", "power_curve", "lu_variance_factor", "analytic_power", "analytic_sample_size",
     "smallest_n", "clopper_pearson", "planning_summary", "CHUNK", "DEFAULT_GRID", "METHODS",

@@ -123,6 +123,25 @@ def _not_estimable_tables(plan: PowerPlan) -> tuple[pd.DataFrame, pd.DataFrame]:
     return curve, sizes
 
 
+_ADJUSTMENT_TEXT = {
+    "dunnett": "Dunnett's adjustment (two-sided, equal n per arm, large-sample critical value {z:.3f})",
+    "tukey": "Tukey's adjustment for all pairs (studentized range, large-sample critical value {z:.3f})",
+    "bonferroni": "Bonferroni's adjustment (the first step of Holm's procedure, so the power is a lower bound)",
+    "none": "no adjustment across the comparisons",
+}
+
+
+def _comparison_text(plan: PowerPlan) -> str:
+    """The paragraph of a plan for one comparison of a trial with three or more arms."""
+    a = plan.adjustment
+    how = _ADJUSTMENT_TEXT[a["method"]].format(z=a["critical_z"])
+    return (f"The pilot has more than two arms: the plan is for {plan.arms[1]} vs {plan.arms[0]} "
+            f"(power.comparison), from the pilot's MMRM of all arms. The definitive trial is assumed to keep "
+            f"all arms with n per arm and to test its {a['comparisons']} comparisons with {how}: this comparison "
+            f"is tested at two-sided {plan.alpha:.4g} (family-wise {a['nominal_alpha']:g}); its two arms are "
+            f"simulated. Total sample size: n per arm times the number of arms.")
+
+
 def planning_summary(plan: PowerPlan, sample_size: pd.DataFrame) -> list[str]:
     """Plain-text paragraphs for the report section 'Planning the definitive trial'."""
     if not plan.estimable:
@@ -143,10 +162,13 @@ def planning_summary(plan: PowerPlan, sample_size: pd.DataFrame) -> list[str]:
         f"interval. Analytic approximations beside it: Lu, Luo & Chen (2008) for the MMRM with dropout, and "
         f"the ANCOVA / t test of the completers.",
     ]
+    if plan.adjustment:
+        paragraphs.append(_comparison_text(plan))
     if p:
+        nominal = plan.adjustment.get("nominal_alpha", plan.alpha)
         paragraphs.append(
             f"Pilot estimate at {plan.visit}: {p['estimate']:.2f} (SE {p['std_error']:.2f}, "
-            f"{100 * (1 - plan.alpha):g}% CI {p['ci_lower']:.2f} to {p['ci_upper']:.2f}); the "
+            f"{100 * (1 - nominal):g}% CI {p['ci_lower']:.2f} to {p['ci_upper']:.2f}); the "
             f"{100 * p['conservative_level']:g}% CI bound nearest no effect is {p['conservative_bound']:.2f}.")
     for effect in plan.effects:
         parts = []

@@ -33,7 +33,11 @@ def power_settings(config: dict, source="config") -> dict:
     covariance scaled so that the SD is its upper confidence limit), ``dropout`` (``pilot`` or
     ``none``), ``n_per_arm`` (:data:`DEFAULT_GRID`), ``n_sims`` (1000), ``shards`` (4),
     ``target_power`` ([0.8, 0.9]), ``alpha`` (``analysis.alpha``), ``seed``
-    (``analysis.seed``). Raises :class:`~pilottrial.errors.InputError` naming the key and the fix.
+    (``analysis.seed``). With three or more arms also ``comparison`` (the first of
+    ``Trial.comparisons``: the first treatment of ``arms.treatments`` vs the reference), the
+    ``Comparison.name`` of the comparison planned for; a two-arm trial's settings have no such
+    key (a ``power.comparison`` given there must name its treatment arm). Raises
+    :class:`~pilottrial.errors.InputError` naming the key and the fix.
     """
     trial = Trial.from_config(config)
     block = dict(trial.section("power"))
@@ -58,6 +62,14 @@ def power_settings(config: dict, source="config") -> dict:
     if settings["enabled"] and trial.response != "change":
         raise InputError("power planning simulates the change from baseline", file=source,
                          column="analysis.response", fix="use analysis.response: change, or power.enabled: false")
+    names = [c.name for c in trial.comparisons]
+    chosen = block.get("comparison", names[0])
+    if chosen not in names:
+        raise InputError(f"power.comparison {chosen!r} is not a comparison of the trial", file=source,
+                         column="power.comparison",
+                         fix=f"name the treatment arm to plan for: one of {names}")
+    if trial.is_multi_arm:
+        settings["comparison"] = chosen
     names = trial.outcome_names
     if settings["outcome"] not in names:
         raise InputError(f"power.outcome {settings['outcome']!r} is not an outcome of the config", file=source,

@@ -6,6 +6,17 @@ change across visits (optionally inflated to an upper confidence limit of the SD
 slope, the reference arm's adjusted means, the differences between the arms, each arm's
 monotone dropout, and the effects to power the trial for.
 
+Three or more arms
+    The plan is for one comparison (``power.comparison``, default the first of
+    ``Trial.comparisons``): the pilot's MMRM of all arms gives the covariance, the baseline
+    slope and that comparison's differences; its two arms' means and dropout are simulated. The
+    definitive trial is taken to keep all k arms with n per arm and to test its m comparisons
+    with the trial's ``analysis.arm_adjustment``, so the comparison is tested at the
+    per-comparison level of that adjustment (:func:`comparison_alpha`): ``dunnett`` -- the
+    two-sided level whose critical value is Dunnett's (vs_reference) or Tukey's (all_pairs)
+    for m comparisons with equal n, df infinite; ``holm`` -- Bonferroni's alpha / m (Holm's
+    first step, so the power is a lower bound); ``none`` -- alpha.
+
 References
 ----------
 Browne RH (1995). On the use of a pilot sample for sample size determination. Stat Med
@@ -31,8 +42,8 @@ from pilottrial.models.mmrm import MMRMError
 from pilottrial.models.primary import fit_outcome_mmrm, model_frame
 from pilottrial.planning.options import DEFAULT_GRID, EFFECT_SOURCES, INFLATIONS, MIN_N_PER_ARM, power_settings
 
-__all__ = ["PowerPlan", "power_settings", "pilot_plan", "example_plan", "not_estimable_plan", "PLAN_FAILURES",
-           "DEFAULT_GRID", "EFFECT_SOURCES", "INFLATIONS", "MIN_N_PER_ARM"]
+__all__ = ["PowerPlan", "power_settings", "pilot_plan", "example_plan", "not_estimable_plan", "comparison_alpha",
+           "PLAN_FAILURES", "DEFAULT_GRID", "EFFECT_SOURCES", "INFLATIONS", "MIN_N_PER_ARM"]
 
 #: Why a pilot may give no plan (its MMRM does not fit, a singular covariance): a plan that
 #: says why, never a crash.
@@ -72,6 +83,10 @@ class PowerPlan:
     fallback: list = field(default_factory=list)
     pilot: dict = field(default_factory=dict)
     not_estimable: str = ""
+    #: Three or more arms: the comparison planned for (``Comparison.name``) and the adjustment
+    #: that gives ``alpha`` (:func:`comparison_alpha`); empty for two arms.
+    comparison: str = ""
+    adjustment: dict = field(default_factory=dict)
 
     @property
     def estimable(self) -> bool:
@@ -90,8 +105,9 @@ class PowerPlan:
 
     def to_json(self, path=None) -> str:
         fields = asdict(self)
-        if not fields["not_estimable"]:  # a plan that could be made is written as it always was
-            del fields["not_estimable"]
+        for name in ("not_estimable", "comparison", "adjustment"):  # two-arm plans are written as they always were
+            if not fields[name]:
+                del fields[name]
         text = json.dumps(fields, indent=2, sort_keys=True, allow_nan=False) + "\n"
         if path is not None:
             Path(path).write_text(text, encoding="utf-8")
@@ -125,6 +141,83 @@ def _dropout_hazard(rows: pd.DataFrame, arms: list, visits: list) -> list:
     return hazard
 
 
+def comparison_alpha(alpha: float, n_arms: int, mode: str = "vs_reference", adjustment: str = "dunnett") -> dict:
+    r"""The two-sided level at which one comparison of a k-arm definitive trial is tested.
+
+    Parameters
+    ----------
+    alpha : float
+        Family-wise two-sided level.
+    n_arms : int
+        k, the arms of the definitive trial (n per arm each).
+    mode : {"vs_reference", "all_pairs"}
+        The comparisons: :math:`m = k - 1` treatments vs the reference, or all
+        :math:`m = k(k-1)/2` pairs.
+    adjustment : {"dunnett", "holm", "none"}
+        ``analysis.arm_adjustment``.
+
+    Returns
+    -------
+    dict
+        ``method`` (``"dunnett"``, ``"tukey"``, ``"bonferroni"`` or ``"none"``), ``comparisons``
+        (m), ``nominal_alpha``, ``alpha`` (the per-comparison level) and ``critical_z``.
+
+    Notes
+    -----
+    ``dunnett``, vs_reference: the critical value :math:`c` of :math:`\max_i |Z_i|` for m
+    equicorrelated standard normals with :math:`\rho = 1/2` (equal n: each comparison shares
+    the reference arm), :math:`P(\max_i |Z_i| \le c) = \int \phi(z) \{\Phi((c + \sqrt\rho z)
+    / \sqrt{1-\rho}) - \Phi((-c + \sqrt\rho z)/\sqrt{1-\rho})\}^m dz = 1 - \alpha` (Dunnett
+    1955, df infinite: the definitive trial is large); all_pairs: Tukey's
+    :math:`c = q_{1-\alpha; k, \infty}/\sqrt2` (studentized range). The level is
+    :math:`2\{1 - \Phi(c)\}`. ``holm``: :math:`\alpha/m` (the first step of Holm's procedure;
+    Bonferroni). ``none``: :math:`\alpha`.
+
+    References
+    ----------
+    Dunnett CW (1955). A multiple comparison procedure for comparing several treatments with a
+    control. J Am Stat Assoc 50:1096-1121.
+
+    Examples
+    --------
+    >>> round(comparison_alpha(0.05, 3)["critical_z"], 3)  # Dunnett's table, 2 comparisons, df infinite: 2.21
+    2.212
+    """
+    from scipy import integrate, optimize
+
+    m = n_arms - 1 if mode == "vs_reference" else n_arms * (n_arms - 1) // 2
+    if adjustment == "none" or m <= 1:
+        method, level = "none" if adjustment == "none" else adjustment, alpha
+    elif adjustment == "holm":
+        method, level = "bonferroni", alpha / m
+    elif mode == "all_pairs":
+        method = "tukey"
+        level = 2.0 * stats.norm.sf(stats.studentized_range.ppf(1.0 - alpha, n_arms, np.inf) / math.sqrt(2.0))
+    else:
+        rho = 0.5
+
+        def coverage(c):
+            def inner(z):
+                shift = math.sqrt(rho) * z
+                width = stats.norm.cdf((c + shift) / math.sqrt(1 - rho)) - stats.norm.cdf((-c + shift) / math.sqrt(1 - rho))
+                return stats.norm.pdf(z) * width ** m
+            return integrate.quad(inner, -np.inf, np.inf, epsabs=1e-13, epsrel=1e-12)[0] - (1.0 - alpha)
+
+        z_bonferroni = stats.norm.isf(alpha / (2 * m))
+        method = "dunnett"
+        level = 2.0 * stats.norm.sf(optimize.brentq(coverage, stats.norm.isf(alpha / 2), z_bonferroni, xtol=1e-12))
+    return {"method": method, "comparisons": int(m), "nominal_alpha": float(alpha), "alpha": float(level),
+            "critical_z": float(stats.norm.isf(level / 2))}
+
+
+def _pair_of(trial: Trial, settings: dict):
+    """(the comparison planned for, its adjustment dict); (None, {}) for two arms."""
+    if not trial.is_multi_arm:
+        return None, {}
+    comparison = next(c for c in trial.comparisons if c.name == settings["comparison"])
+    return comparison, comparison_alpha(settings["alpha"], trial.n_arms, trial.comparison_mode, trial.arm_adjustment)
+
+
 def not_estimable_plan(config: dict, reason: str, source="config") -> PowerPlan:
     """The plan of a pilot that gives none: the config's settings, no pilot estimates, and
     ``not_estimable`` = "not estimable: <reason>". Effects whose size the config gives (the
@@ -133,6 +226,7 @@ def not_estimable_plan(config: dict, reason: str, source="config") -> PowerPlan:
 
     trial = Trial.from_config(config)
     settings = power_settings(config, source)
+    comparison, adjustment = _pair_of(trial, settings)
     spec = trial.outcome(settings["outcome"])
     sign = -1.0 if spec.better == "lower" else 1.0
     effects = []
@@ -144,12 +238,15 @@ def not_estimable_plan(config: dict, reason: str, source="config") -> PowerPlan:
         else:
             effects.append({"source": f"fixed {float(e):g}", "value": float(e)})
     return PowerPlan(
-        outcome=settings["outcome"], arms=list(trial.arms), visits=[], visit=settings["visit"], sigma=[],
+        outcome=settings["outcome"], arms=list(comparison.arms if comparison else trial.arms), visits=[],
+        visit=settings["visit"], sigma=[],
         pilot_sigma=[], variance_inflation=settings["variance_inflation"], inflation_factor=1.0,
         reference_means=[], differences=[], baseline_slope=0.0, baseline_mean=0.0, baseline_sd=0.0,
-        hazard=[[], []], effects=effects, alpha=settings["alpha"], target_power=settings["target_power"],
+        hazard=[[], []], effects=effects, alpha=adjustment.get("alpha", settings["alpha"]),
+        target_power=settings["target_power"],
         n_per_arm=settings["n_per_arm"], n_sims=settings["n_sims"], seed=settings["seed"],
-        fallback=list(trial.section("analysis").get("fallback") or []), not_estimable=not_estimable(reason))
+        fallback=list(trial.section("analysis").get("fallback") or []), not_estimable=not_estimable(reason),
+        comparison=comparison.name if comparison else "", adjustment=adjustment)
 
 
 def _finite(plan: PowerPlan) -> bool:
@@ -203,8 +300,10 @@ def pilot_plan(analysis: pd.DataFrame, config: dict, source="config") -> PowerPl
 
 
 def _fitted_plan(analysis: pd.DataFrame, config: dict, trial: Trial, settings: dict) -> PowerPlan:
-    """The plan of :func:`pilot_plan` from the fitted pilot MMRM (raises what the fit raises)."""
-    arms = list(trial.arms)
+    """The plan of :func:`pilot_plan` from the fitted pilot MMRM (raises what the fit raises).
+    Three or more arms: the MMRM of all arms, the comparison's two arms simulated."""
+    comparison, adjustment = _pair_of(trial, settings)
+    arms = list(comparison.arms if comparison else trial.arms)
     outcome = settings["outcome"]
     fit = fit_outcome_mmrm(analysis, outcome, config)
     visits = list(fit.visits)
@@ -232,7 +331,7 @@ def _fitted_plan(analysis: pd.DataFrame, config: dict, trial: Trial, settings: d
     level = INFLATIONS[settings["variance_inflation"]]
     factor = 1.0
     if level is not None:
-        nu = max(n_at_visit - 3, 1)
+        nu = max(n_at_visit - 3 - (trial.n_arms - 2), 1)  # the residual df of the ANCOVA of all arms
         factor = float(nu / stats.chi2.ppf(1.0 - level, nu))
     spec = trial.outcome(outcome)
     sign = -1.0 if spec.better == "lower" else 1.0
@@ -257,9 +356,10 @@ def _fitted_plan(analysis: pd.DataFrame, config: dict, trial: Trial, settings: d
         reference_means=reference, differences=differences,
         baseline_slope=float(fit.beta[fit.terms.index("baseline")]) if "baseline" in fit.terms else 0.0,
         baseline_mean=float(baseline.mean()), baseline_sd=float(baseline.std(ddof=1)),
-        hazard=hazard, effects=effects, alpha=alpha, target_power=settings["target_power"],
+        hazard=hazard, effects=effects, alpha=adjustment.get("alpha", alpha), target_power=settings["target_power"],
         n_per_arm=settings["n_per_arm"], n_sims=settings["n_sims"], seed=settings["seed"],
         fallback=list(trial.section("analysis").get("fallback") or []),
+        comparison=comparison.name if comparison else "", adjustment=adjustment,
         pilot={"estimate": est, "std_error": se, "df": df,
                "ci_lower": float(row["ci_lower"]), "ci_upper": float(row["ci_upper"]),
                "conservative_level": settings["conservative_level"], "conservative_bound": float(conservative),

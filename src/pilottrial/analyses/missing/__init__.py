@@ -6,7 +6,8 @@ assumptions, Rubin's rules, and the delta-adjusted tipping point.
 * :mod:`~pilottrial.analyses.missing.imputation` -- :func:`impute_arrays` and :func:`impute`
   draw completed data sets of one outcome (``mar``, ``j2r``, ``cir``, ``cr``) from
   :func:`fit_imputation_model`;
-* :mod:`~pilottrial.analyses.missing.pooling` -- :func:`ancova_arrays`, :func:`rubin_rules`,
+* :mod:`~pilottrial.analyses.missing.pooling` -- :func:`ancova_arrays` (two arms),
+  :func:`ancova_contrast_arrays` (k arms), :func:`rubin_rules`,
   :func:`mi_ancova` and :func:`delta_adjusted_ancova` analyse them; the table builders
   :func:`mi_contrasts` (``multiple_imputation.csv``) and :func:`tipping_point`
   (``tipping_point.csv``) run them on every efficacy outcome of a trial.
@@ -25,6 +26,7 @@ from pilottrial.analyses.missing.pooling import (
                                                     RUBIN_COLUMNS,
                                                     TIPPING_COLUMNS,
                                                     ancova_arrays,
+                                                    ancova_contrast_arrays,
                                                     delta_adjusted_ancova,
                                                     mi_ancova,
                                                     mi_contrasts,
@@ -57,6 +59,7 @@ __all__ = [
     "impute_arrays",
     "impute",
     "ancova_arrays",
+    "ancova_contrast_arrays",
     "rubin_rules",
     "mi_ancova",
     "delta_adjusted_ancova",

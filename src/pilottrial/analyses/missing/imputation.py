@@ -13,6 +13,12 @@ slope per visit, :func:`fit_imputation_model`; unstructured covariance), under
 A ``delta`` (points) can be added to the treatment arm's imputed values, in the unfavourable
 direction, for the tipping-point analysis (:mod:`pilottrial.analyses.missing.pooling`).
 
+Three or more arms
+    Pass the treatment arms as a list: every arm is in the imputation model (``arm`` with k
+    levels, reference first), and the reference-based methods take the participants of every
+    treatment arm towards the one reference arm. A two-arm call (``treatment`` a label) is the
+    same computation as before k arms existed.
+
 Random numbers
     Every draw comes from ``numpy.random.SeedSequence(seed)`` with the fixed spawn key
     ``(0x4D49, crc32(outcome), method code, m)`` for imputation ``m``: the results do not
@@ -68,6 +74,7 @@ class CompletedData:
     parameter_draws: bool
     fit: object = field(default=None, repr=False)
     better: str = "lower"
+    arms: tuple = ()  # (reference, treatment, ...): the arms of the imputation model, reference first
 
     @property
     def unfavourable_sign(self) -> float:
@@ -82,6 +89,11 @@ class CompletedData:
     def imputed(self) -> np.ndarray:
         """(N, T) bool: the cells that were imputed."""
         return ~self.observed
+
+    @property
+    def reference(self) -> str:
+        """The reference arm (the arm towards which J2R, CIR and CR impute)."""
+        return self.arms[0]
 
     def to_frame(self) -> pd.DataFrame:
         """Long table ``imputation, participant, arm, visit, baseline, change, imputed``
@@ -165,10 +177,26 @@ class _Prepared:
     last: np.ndarray  # (N,) index of the last observed visit, -1 if none
     patterns: list  # [(observed mask (T,), member indices)]
     better: str
+    arms: tuple = ()
 
 
 
-def _prepare(data: pd.DataFrame, fit, reference: str, treatment: str, outcome: str, better: str) -> _Prepared:
+def _treatment_arms(treatment) -> tuple:
+    """The treatment arm(s) of an imputation call: one label, or a list of them (three or more arms)."""
+    return (str(treatment),) if isinstance(treatment, str) or np.ndim(treatment) == 0 else tuple(map(str, treatment))
+
+
+def _arms_frame(data: pd.DataFrame, arms: list, visits) -> pd.DataFrame:
+    """One outcome's post-baseline rows with ``arm`` a Categorical of all ``arms`` (reference first), as
+    :func:`~pilottrial.analyses.common.outcome_frame` codes two arms."""
+    frame = data[data["visit"].isin(list(visits))].dropna(subset=["change", "baseline"]).copy()
+    frame["arm"] = pd.Categorical(frame["arm"].astype(str), list(arms))
+    present = set(frame["visit"])
+    frame["visit"] = pd.Categorical(frame["visit"], [v for v in visits if v in present])
+    return frame
+
+
+def _prepare(data: pd.DataFrame, fit, reference: str, treatment, outcome: str, better: str) -> _Prepared:
     if len(fit.groups) != 1:
         raise ValueError("imputation needs one visit covariance (an MMRM without group-specific covariances)")
     visits = [str(v) for v in fit.visits]
@@ -190,9 +218,12 @@ def _prepare(data: pd.DataFrame, fit, reference: str, treatment: str, outcome: s
     masks, inverse = np.unique(observed, axis=0, return_inverse=True)
     inverse = np.asarray(inverse).reshape(-1)
     patterns = [(masks[k], np.flatnonzero(inverse == k)) for k in range(len(masks))]
+    treatments = _treatment_arms(treatment)
+    treated = arm == treatments[0] if len(treatments) == 1 else np.isin(arm, treatments)
     return _Prepared(outcome=outcome, fit=fit, visits=visits, participants=participants, arm=arm,
-                     treated=arm == treatment, baseline=baseline, y=y, observed=observed,
-                     x_own=x_own, x_ref=x_ref, last=last, patterns=patterns, better=better)
+                     treated=treated, baseline=baseline, y=y, observed=observed,
+                     x_own=x_own, x_ref=x_ref, last=last, patterns=patterns, better=better,
+                     arms=(str(reference), *treatments))
 
 
 def _standard_draws(seed: int, outcome: str, method: str, M: int, T: int, p: int, N: int, nu: float):
@@ -352,7 +383,7 @@ def _draw(prep: _Prepared, method: str, M: int, seed: int, delta: float, paramet
                          participants=prep.participants, arm=prep.arm, treated=prep.treated,
                          baseline=prep.baseline, observed=prep.observed, values=values, conditional_mean=cmean,
                          beta=beta, sigma=sigma, wishart_df=nu, seed=int(seed), parameter_draws=parameter_draws,
-                         fit=fit, better=prep.better)
+                         fit=fit, better=prep.better, arms=prep.arms)
 
 
 def impute_arrays(data: pd.DataFrame, reference: str, treatment: str, visits, *, method: str = "mar",
@@ -367,8 +398,12 @@ def impute_arrays(data: pd.DataFrame, reference: str, treatment: str, visits, *,
         The analysis rows of one outcome: ``participant, arm, visit, baseline, change``, one
         row per randomized participant x visit (a missing change is NaN). Every participant
         with a baseline is imputed, including those with no post-baseline score.
-    reference, treatment : str
-        Arm labels.
+    reference : str
+        The reference arm.
+    treatment : str or list of str
+        The treatment arm, or every treatment arm of a trial with three or more arms (all arms
+        enter the imputation model; the reference-based methods impute each treatment arm's
+        dropouts towards ``reference``).
     visits : list of str
         The post-baseline visits in time order (rows at other visits are ignored).
     method : {"mar", "j2r", "cir", "cr"}, default "mar"
@@ -378,7 +413,7 @@ def impute_arrays(data: pd.DataFrame, reference: str, treatment: str, visits, *,
     seed : int, default 0
         Root of the random stream (the pipeline passes ``analysis.seed``).
     delta : float, default 0
-        Points added to every imputed value of the treatment arm, in the unfavourable
+        Points added to every imputed value of the treatment arm(s), in the unfavourable
         direction (``+delta`` if lower is better, ``-delta`` if higher is better).
     better : {"lower", "higher"}, default "lower"
         Direction of improvement of the outcome.
@@ -441,7 +476,9 @@ def impute_arrays(data: pd.DataFrame, reference: str, treatment: str, visits, *,
     Reference-arm participants have :math:`\mu = \mu_a = \mu_r` under every method (MAR).
     Visits missing *before* the last observed visit (intermittent) have the own-arm mean
     under every method, i.e. they are imputed under MAR, jointly with the post-dropout ones.
-    Draws are grouped by missingness pattern and vectorized over imputations.
+    With several treatment arms, :math:`\mu_a` is the participant's own arm and :math:`\mu_r` the
+    one reference arm for every treatment arm. Draws are grouped by missingness pattern and
+    vectorized over imputations.
 
     References
     ----------
@@ -463,8 +500,11 @@ def impute_arrays(data: pd.DataFrame, reference: str, treatment: str, visits, *,
     >>> completed.values[:, 8, 1].round(2)
     array([ 4.82, -4.91,  2.72, -7.23, -6.37])
     """
-    fit = fit if fit is not None else fit_imputation_model(outcome_frame(data, reference, treatment, list(visits)),
-                                                           covariance, fallback)
+    if fit is None:
+        treatments = _treatment_arms(treatment)
+        frame = (outcome_frame(data, reference, treatment, list(visits)) if len(treatments) == 1
+                 else _arms_frame(data, [reference, *treatments], list(visits)))
+        fit = fit_imputation_model(frame, covariance, fallback)
     prep = _prepare(data, fit, reference, treatment, outcome_label(data, outcome), better)
     return _draw(prep, method, int(n_imputations), int(seed), delta, parameter_draws)
 

@@ -7,6 +7,13 @@ it over a grid of deltas added to the treatment arm's imputed values. The table 
 :func:`tipping_point` (the MAR analysis at the last key visit over the config's delta grid)
 read their settings from the config.
 
+Three or more arms
+    One imputation of all arms per outcome and method (every treatment arm imputed towards the
+    reference arm by J2R, CIR and CR), analysed by the ANCOVA with all arms (``change ~
+    baseline + arm``, k-level ``arm``): each comparison's contrast is one row, with a last
+    column ``treatment`` (``Comparison.name``), comparisons in ``Trial.comparisons`` order. The
+    tipping point of a comparison shifts the imputed values of its treatment arm only.
+
 Nothing here raises for a numerical reason in the table builders: an outcome whose imputation
 model does not fit, a method whose draws fail, a visit whose ANCOVA has no residual degrees of
 freedom give rows of NaN whose note says "not estimable: <reason>"
@@ -25,8 +32,9 @@ from pilottrial.models.frame import model_frame
 from pilottrial.models.mmrm import MMRMError
 from pilottrial.models.primary import CONTRAST_COLUMNS
 
-__all__ = ["MI_CONTRAST_COLUMNS", "RUBIN_COLUMNS", "TIPPING_COLUMNS", "FAILURES", "ancova_arrays", "rubin_rules", "mi_ancova",
-           "delta_adjusted_ancova", "mi_contrasts", "tipping_point"]
+__all__ = ["MI_CONTRAST_COLUMNS", "RUBIN_COLUMNS", "TIPPING_COLUMNS", "FAILURES", "ancova_arrays",
+           "ancova_contrast_arrays", "rubin_rules", "mi_ancova", "delta_adjusted_ancova", "mi_contrasts",
+           "tipping_point"]
 
 MI_CONTRAST_COLUMNS = CONTRAST_COLUMNS + ["analysis", "imputations", "fraction_missing_info"]
 RUBIN_COLUMNS = ["estimate", "std_error", "df", "ci_lower", "ci_upper", "p_value", "within_variance",
@@ -89,6 +97,61 @@ def ancova_arrays(change: np.ndarray, baseline: np.ndarray, treated: np.ndarray)
     df = X.shape[0] - X.shape[1]
     s2 = np.sum(resid ** 2, axis=-1) / df
     return coef[..., 2], s2 * xtx_inv[2, 2], df
+
+
+def ancova_contrast_arrays(change: np.ndarray, baseline: np.ndarray, arm: np.ndarray, arms, treatment: str,
+                           reference: str | None = None):
+    r"""OLS ANCOVA ``change ~ baseline + arm`` with k arms, one contrast, for many completed data sets.
+
+    Parameters
+    ----------
+    change : (..., N) completed changes at one visit.
+    baseline : (N,) baseline scores.
+    arm : (N,) arm labels.
+    arms : sequence of str
+        The k arms, the model's reference level first (its dummy is left out).
+    treatment, reference : str
+        The contrast ``treatment - reference`` (default reference ``arms[0]``).
+
+    Returns
+    -------
+    ``(estimate, variance, df)``: :math:`c'\hat\beta` and :math:`s^2 c'(X'X)^{-1}c`, each of
+    shape (...), and the residual df :math:`N - k - 1`.
+
+    Notes
+    -----
+    :math:`X = [1, \mathrm{baseline}, d_2, \dots, d_k]` with :math:`d_a` the indicator of arm
+    :math:`a`; :math:`c` has +1 at the treatment's dummy and -1 at the reference's (none for
+    ``arms[0]``). With two arms this is :func:`ancova_arrays`. The residual variance is pooled
+    over all k arms, as in the primary model of all arms.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> change = np.array([-4, -6, -2, -7, -10, -12, -8, -14, -9, -11, -15, -12], float)
+    >>> baseline = np.array([30, 34, 28, 40, 32, 36, 29, 38, 31, 35, 37, 30], float)
+    >>> arm = np.repeat(["placebo", "low", "high"], 4)
+    >>> estimate, variance, df = ancova_contrast_arrays(change, baseline, arm, ["placebo", "low", "high"], "high")
+    >>> round(float(estimate), 3), df
+    (-6.879, 8)
+    """
+    arms = [str(a) for a in arms]
+    arm = np.asarray(arm).astype(str)
+    reference = arms[0] if reference is None else str(reference)
+    X = np.column_stack([np.ones_like(baseline), baseline] + [(arm == a).astype(float) for a in arms[1:]])
+    if X.shape[0] <= X.shape[1]:
+        raise ValueError(f"{X.shape[0]} participants leave no residual degrees of freedom for the ANCOVA "
+                         f"change ~ baseline + arm ({len(arms)} arms)")
+    c = np.zeros(X.shape[1])
+    for label, sign in ((treatment, 1.0), (reference, -1.0)):
+        if str(label) != arms[0]:
+            c[2 + arms.index(str(label)) - 1] += sign
+    xtx_inv = np.linalg.inv(X.T @ X)
+    coef = change @ (xtx_inv @ X.T).T  # (..., p)
+    resid = change - coef @ X.T
+    df = X.shape[0] - X.shape[1]
+    s2 = np.sum(resid ** 2, axis=-1) / df
+    return coef @ c, s2 * float(c @ xtx_inv @ c), df
 
 
 def rubin_rules(estimates, variances, df_complete: float, alpha: float = 0.05) -> pd.DataFrame:
@@ -165,7 +228,7 @@ def rubin_rules(estimates, variances, df_complete: float, alpha: float = 0.05) -
 
 
 
-def mi_ancova(completed: CompletedData, visit: str, alpha: float = 0.05) -> pd.DataFrame:
+def mi_ancova(completed: CompletedData, visit: str, alpha: float = 0.05, comparison=None) -> pd.DataFrame:
     r"""ANCOVA of every completed data set at one visit, pooled by Rubin's rules.
 
     Parameters
@@ -176,6 +239,9 @@ def mi_ancova(completed: CompletedData, visit: str, alpha: float = 0.05) -> pd.D
         A visit of ``completed.visits``.
     alpha : float, default 0.05
         Intervals are 100(1 - alpha)%.
+    comparison : Comparison, optional
+        With three or more arms, the contrast to pool (``treatment`` minus ``reference``); the
+        ANCOVA has every arm (:func:`ancova_contrast_arrays`). Required then; ignored with two.
 
     Returns
     -------
@@ -204,15 +270,31 @@ def mi_ancova(completed: CompletedData, visit: str, alpha: float = 0.05) -> pd.D
     0     -7.44       4.22  3.36
     """
     j = completed.visits.index(visit)
-    q, u, df = ancova_arrays(completed.values[:, :, j], completed.baseline, completed.treated)
+    q, u, df = _ancova(completed, completed.values[:, :, j], comparison)
     return rubin_rules(q, u, df, alpha)
+
+
+def _multi_arm(completed: CompletedData) -> bool:
+    return len(completed.arms) > 2
+
+
+def _ancova(completed: CompletedData, change: np.ndarray, comparison):
+    """The two-arm ANCOVA of :func:`ancova_arrays`, or with three or more arms the contrast of
+    ``comparison`` in the ANCOVA of all arms."""
+    if not _multi_arm(completed):
+        return ancova_arrays(change, completed.baseline, completed.treated)
+    if comparison is None:
+        raise ValueError(f"{completed.outcome}: {len(completed.arms)} arms; pass the comparison to analyse")
+    return ancova_contrast_arrays(change, completed.baseline, completed.arm, completed.arms,
+                                  comparison.treatment, comparison.reference)
 
 
 def _conclusion(significant: np.ndarray, favours: np.ndarray) -> np.ndarray:
     return np.where(significant, np.where(favours, "significant benefit", "significant harm"), "not significant")
 
 
-def delta_adjusted_ancova(completed: CompletedData, visit: str, deltas, alpha: float = 0.05) -> pd.DataFrame:
+def delta_adjusted_ancova(completed: CompletedData, visit: str, deltas, alpha: float = 0.05,
+                          comparison=None) -> pd.DataFrame:
     r"""Delta-adjusted MI analysis at one visit over a grid of deltas: the tipping point.
 
     Parameters
@@ -226,6 +308,9 @@ def delta_adjusted_ancova(completed: CompletedData, visit: str, deltas, alpha: f
         Shifts :math:`\delta \ge 0` (points), in increasing order, the first usually 0.
     alpha : float, default 0.05
         Intervals are 100(1 - alpha)%.
+    comparison : Comparison, optional
+        With three or more arms (required then): the contrast analysed, and its treatment arm is
+        the one whose imputed values are shifted (:func:`mi_ancova` of all arms).
 
     Returns
     -------
@@ -266,16 +351,19 @@ def delta_adjusted_ancova(completed: CompletedData, visit: str, deltas, alpha: f
     deltas = np.asarray(deltas, dtype=float)
     j = completed.visits.index(visit)
     direction = completed.unfavourable_sign
-    shift = direction * (completed.treated & ~completed.observed[:, j]).astype(float)  # (N,)
+    shifted = completed.treated if not _multi_arm(completed) or comparison is None else \
+        completed.arm == str(comparison.treatment)
+    shift = direction * (shifted & ~completed.observed[:, j]).astype(float)  # (N,)
     change = completed.values[None, :, :, j] + deltas[:, None, None] * shift[None, None, :]
-    q, u, df = ancova_arrays(change, completed.baseline, completed.treated)
+    q, u, df = _ancova(completed, change, comparison)
     pooled = rubin_rules(q, u, df, alpha)
     significant = (pooled["ci_lower"] > 0) | (pooled["ci_upper"] < 0)
     favours = pooled["estimate"] * direction < 0
     conclusion = _conclusion(significant.to_numpy(), favours.to_numpy()).astype(object)
     changed = np.flatnonzero(conclusion != conclusion[0])
     if not shift.any():
-        tipping, note = np.nan, not_estimable(f"no tipping point: no imputed value in the treatment arm at "
+        which = "the treatment arm" if not _multi_arm(completed) else f"the {comparison.treatment} arm"
+        tipping, note = np.nan, not_estimable(f"no tipping point: no imputed value in {which} at "
                                               f"{visit}, so delta has no effect")
     elif changed.size:
         tipping = float(deltas[changed[0]])
@@ -348,7 +436,10 @@ def mi_contrasts(analysis: pd.DataFrame, config, methods=METHODS, n_imputations:
         key visit), an imputation model that does not fit, draws that fail (e.g. too few
         participants for the covariance draw), an ANCOVA without residual degrees of
         freedom -- has rows of NaN, and a ``note`` column, added last when there are such
-        rows, says "not estimable: <reason>".
+        rows, says "not estimable: <reason>". Three or more arms: all arms are imputed
+        together, and each comparison's contrast (:func:`mi_ancova` of all arms) is a row; the
+        rows of a comparison are together (``Trial.comparisons`` order, inside that the order
+        above) and the table ends with ``treatment`` (``Comparison.name``).
     """
     trial = as_trial(config)
     settings = trial.section("analysis")
@@ -359,6 +450,7 @@ def mi_contrasts(analysis: pd.DataFrame, config, methods=METHODS, n_imputations:
     if unknown:
         raise ValueError(f"unknown imputation method(s) {unknown}; use {list(METHODS)}")
     rows = []
+    comparisons = _comparisons(trial)
     for outcome in trial.efficacy_outcomes:
         data, key_visits, options, reason = _imputation_setup(analysis, outcome, trial)
         base = {"outcome": outcome.name, "model": "ancova", "imputations": M}
@@ -366,36 +458,59 @@ def mi_contrasts(analysis: pd.DataFrame, config, methods=METHODS, n_imputations:
             failure = reason
             if failure is None:
                 try:
-                    completed = impute_arrays(data, trial.reference, trial.treatment, trial.post_baseline,
+                    completed = impute_arrays(data, trial.reference, _treatments(trial), trial.post_baseline,
                                               method=method, n_imputations=M, seed=seed, **options)
                 except FAILURES as exc:
                     failure = f"imputation under {method.upper()} failed ({exc})"
             for visit in key_visits:
-                where = base | {"visit": visit, "analysis": f"mi_{method}"}
-                if failure is not None:
-                    rows.append(_failed(MI_CONTRAST_COLUMNS, failure, **where))
-                    continue
-                try:
-                    pooled = mi_ancova(completed, visit, alpha)
-                except FAILURES as exc:
-                    rows.append(_failed(MI_CONTRAST_COLUMNS, f"ANCOVA of the completed data at {visit} ({exc})",
-                                        **where))
-                    continue
-                rows.append(pooled.assign(outcome=outcome.name, model="ancova", visit=visit,
-                                          analysis=f"mi_{method}", note=""))
+                for rank, comparison in enumerate(comparisons):
+                    where = base | {"visit": visit, "analysis": f"mi_{method}"} | _tag(comparison, rank)
+                    if failure is not None:
+                        rows.append(_failed(MI_CONTRAST_COLUMNS, failure, **where))
+                        continue
+                    try:
+                        pooled = mi_ancova(completed, visit, alpha, comparison)
+                    except FAILURES as exc:
+                        rows.append(_failed(MI_CONTRAST_COLUMNS, f"ANCOVA of the completed data at {visit} ({exc})",
+                                            **where))
+                        continue
+                    rows.append(pooled.assign(outcome=outcome.name, model="ancova", visit=visit,
+                                              analysis=f"mi_{method}", note="", **_tag(comparison, rank)))
             if log is not None:
                 log(f"multiple imputation: {outcome.name}, {method}: "
                     + (not_estimable(failure) if failure else f"{M} imputations"))
     if not rows:
-        return pd.DataFrame(columns=MI_CONTRAST_COLUMNS)
+        return pd.DataFrame(columns=MI_CONTRAST_COLUMNS + (["treatment"] if trial.is_multi_arm else []))
     table = pd.concat(rows, ignore_index=True)
     outcome_rank = {o: k for k, o in enumerate(trial.outcome_names)}
     visit_rank = {v: k for k, v in enumerate(trial.key_visits)}
     method_rank = {f"mi_{m}": k for k, m in enumerate(methods)}
-    order = np.lexsort([table["analysis"].map(method_rank), table["visit"].map(visit_rank),
-                        table["outcome"].map(outcome_rank)])
+    keys = [table["analysis"].map(method_rank), table["visit"].map(visit_rank), table["outcome"].map(outcome_rank)]
+    order = np.lexsort(keys + ([table["_comparison"]] if trial.is_multi_arm else []))
     table = table.iloc[order].reset_index(drop=True)
-    return with_note(table[MI_CONTRAST_COLUMNS].astype({"imputations": int}), table["note"])
+    return _with_treatment(with_note(table[MI_CONTRAST_COLUMNS].astype({"imputations": int}), table["note"]),
+                           table, trial)
+
+
+def _comparisons(trial) -> tuple:
+    """The comparisons of a trial with three or more arms; ``(None,)`` for two arms (one contrast,
+    no ``treatment`` column)."""
+    return trial.comparisons if trial.is_multi_arm else (None,)
+
+
+def _treatments(trial):
+    """The treatment arm (two arms) or the list of them (three or more) for :func:`impute_arrays`."""
+    return list(trial.treatments) if trial.is_multi_arm else trial.treatment
+
+
+def _tag(comparison, rank: int) -> dict:
+    """The comparison's columns of a row (none for a two-arm trial)."""
+    return {} if comparison is None else {"treatment": comparison.name, "_comparison": rank}
+
+
+def _with_treatment(table: pd.DataFrame, rows: pd.DataFrame, trial) -> pd.DataFrame:
+    """``table`` with the last column ``treatment`` of ``rows`` (three or more arms only)."""
+    return table.assign(treatment=rows["treatment"].to_numpy()) if trial.is_multi_arm else table
 
 
 def tipping_point(analysis: pd.DataFrame, config, n_imputations: int | None = None,
@@ -426,7 +541,10 @@ def tipping_point(analysis: pd.DataFrame, config, n_imputations: int | None = No
         row per delta with NaN numbers (``visit`` the last key visit, empty without one) and
         ``note`` "not estimable: <reason>"; so has an outcome with no missing value in the
         treatment arm at the visit, whose numbers are kept (every delta gives the same
-        analysis) but which has no tipping point.
+        analysis) but which has no tipping point. Three or more arms: one block of rows per
+        comparison (``Trial.comparisons`` order) from the same MAR imputations of all arms,
+        each shifting only the imputed values of its own treatment arm
+        (:func:`delta_adjusted_ancova` with ``comparison``), the table ending with ``treatment``.
     """
     trial = as_trial(config)
     settings = trial.section("analysis")
@@ -435,25 +553,31 @@ def tipping_point(analysis: pd.DataFrame, config, n_imputations: int | None = No
     seed = int(settings["seed"] if seed is None else seed)
     step, top = float(settings["tipping_delta_step"]), float(settings["tipping_delta_max"])
     deltas = np.round(step * np.arange(int(np.floor(top / step + 1e-9)) + 1), 10)
-    tables = []
+    comparisons = _comparisons(trial)
+    blocks = {rank: [] for rank in range(len(comparisons))}
     for outcome in trial.efficacy_outcomes:
-        data, measured, options, reason = _imputation_setup(analysis, outcome, trial)
+        data, measured, options, failure = _imputation_setup(analysis, outcome, trial)
         if not measured:
             continue
-        if reason is None:
+        if failure is None:
             try:
-                completed = impute_arrays(data, trial.reference, trial.treatment, trial.post_baseline,
+                completed = impute_arrays(data, trial.reference, _treatments(trial), trial.post_baseline,
                                           method="mar", n_imputations=M, seed=seed, **options)
             except FAILURES as exc:
-                reason = f"imputation under MAR failed ({exc})"
-        if reason is None:
-            try:
-                tables.append(delta_adjusted_ancova(completed, measured[-1], deltas, alpha))
-                continue
-            except FAILURES as exc:
-                reason = f"ANCOVA of the completed data at {measured[-1]} ({exc})"
-        tables += [_failed(TIPPING_COLUMNS, reason, outcome=outcome.name, visit=measured[-1], delta=delta,
-                           conclusion="") for delta in deltas]
+                failure = f"imputation under MAR failed ({exc})"
+        for rank, comparison in enumerate(comparisons):
+            reason, tag = failure, {} if comparison is None else {"treatment": comparison.name}
+            if reason is None:
+                try:
+                    blocks[rank].append(delta_adjusted_ancova(completed, measured[-1], deltas, alpha, comparison)
+                                        .assign(**tag))
+                    continue
+                except FAILURES as exc:
+                    reason = f"ANCOVA of the completed data at {measured[-1]} ({exc})"
+            blocks[rank] += [_failed(TIPPING_COLUMNS, reason, outcome=outcome.name, visit=measured[-1], delta=delta,
+                                     conclusion="").assign(**tag) for delta in deltas]
+    columns = TIPPING_COLUMNS + (["treatment"] if trial.is_multi_arm else [])
+    tables = [table for rank in blocks for table in blocks[rank]]
     if not tables:
-        return pd.DataFrame(columns=TIPPING_COLUMNS)
-    return pd.concat(tables, ignore_index=True)[TIPPING_COLUMNS]
+        return pd.DataFrame(columns=columns)
+    return pd.concat(tables, ignore_index=True)[columns]

@@ -9,10 +9,13 @@ import pandas as pd
 
 from pilottrial.analyses.sensitivity.rows import (
     FAILURES,
+    arm_comparisons,
+    comparison_table,
     failed_rows,
     no_follow_up,
     per_visit,
     prepare,
+    prepare_arms,
     sensitivity_table,
     t_interval,
 )
@@ -39,20 +42,25 @@ def complete_cases(frame: pd.DataFrame, visits: list) -> pd.DataFrame:
     return complete.reset_index(drop=True)
 
 
-def mixed_anova_complete_case(frame: pd.DataFrame, reference: str, treatment: str, *, visits=None,
-                              alpha: float = 0.05, outcome: str | None = None) -> pd.DataFrame:
+def mixed_anova_complete_case(frame: pd.DataFrame, reference: str, treatment, *, visits=None,
+                              alpha: float = 0.05, outcome: str | None = None, comparisons=None) -> pd.DataFrame:
     r"""Mixed (split-plot) ANOVA of change on participants complete at every post-baseline visit.
 
     Parameters
     ----------
     frame, reference, treatment, visits, alpha, outcome
         As :func:`~pilottrial.analyses.sensitivity.ancova_complete_case`.
+    comparisons : sequence of Comparison, optional
+        Three or more arms (``treatment`` a list): as
+        :func:`~pilottrial.analyses.sensitivity.ancova_complete_case`.
 
     Returns
     -------
     pandas.DataFrame
         :data:`~pilottrial.analyses.sensitivity.SENSITIVITY_COLUMNS`, one row per visit;
         ``model`` is ``"mixed_anova"``, ``analysis`` ``"mixed_anova_complete_case"``.
+        Three or more arms: the rows of each comparison in turn, with a last column
+        ``treatment``.
 
     Notes
     -----
@@ -64,6 +72,12 @@ def mixed_anova_complete_case(frame: pd.DataFrame, reference: str, treatment: st
     :math:`\sqrt{s_T^2/n_T + s_R^2/n_R}`, the Welch-Satterthwaite df and p of
     ``pingouin.pairwise_tests(within="visit", between="arm", correction=True)`` (between arms
     within visit, unadjusted), and the t interval on those df.
+
+    Three or more arms: the ANOVA of all arms (the arm x visit interaction F of the :math:`k`
+    arms, in every row's ``note``) on the participants complete at every visit, whatever their
+    arm; each comparison's per-visit difference is the Welch t of its two arms (the two-arm
+    rows of that pair, ``pairwise_tests`` between the two arms at the visit). Every arm needs
+    two complete participants.
 
     No baseline adjustment, and only participants with every visit of ``frame``: the
     classical repeated-measures analysis the MMRM replaces; valid under MCAR. An outcome
@@ -87,6 +101,9 @@ def mixed_anova_complete_case(frame: pd.DataFrame, reference: str, treatment: st
     """
     import pingouin as pg
 
+    arms, comparisons = arm_comparisons(reference, treatment, comparisons)
+    if arms is not None:
+        return _mixed_anova_arms(frame, arms, comparisons, visits, alpha, outcome)
     frame, visits, outcome = prepare(frame, reference, treatment, visits, outcome)
     measured = list(frame["visit"].cat.categories)
     if len(measured) < 2:
@@ -135,3 +152,70 @@ def mixed_anova_complete_case(frame: pd.DataFrame, reference: str, treatment: st
 
     return sensitivity_table(per_visit(outcome, "mixed_anova_complete_case", "mixed_anova", frame, visits,
                                        estimate_at))
+
+
+def _pingouin_anova(complete: pd.DataFrame):
+    """``pingouin.mixed_anova`` (Greenhouse-Geisser) and ``pairwise_tests`` (between arms within
+    visit, Welch, unadjusted) of the complete cases, pingouin's warnings silenced."""
+    import pingouin as pg
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", category=Warning, module="pingouin")
+        warnings.filterwarnings("ignore", message=".*(deprecated|inplace|observed).*")
+        aov = pg.mixed_anova(data=complete, dv="change", within="visit", between="arm",
+                             subject="participant", correction=True)
+        pairs = pg.pairwise_tests(data=complete, dv="change", within="visit", between="arm",
+                                  subject="participant", correction=True, padjust="none")
+    return aov, pairs
+
+
+def _mixed_anova_arms(frame, arms, comparisons, visits, alpha, outcome) -> pd.DataFrame:
+    """:func:`mixed_anova_complete_case` of three or more arms."""
+    frame, visits, outcome = prepare_arms(frame, arms, visits, outcome)
+    name, model = "mixed_anova_complete_case", "mixed_anova"
+
+    def failed(reason):
+        return comparison_table([(c, failed_rows(outcome, name, model, visits, reason)) for c in comparisons])
+
+    measured = list(frame["visit"].cat.categories)
+    if len(measured) < 2:
+        return failed(no_follow_up(frame, outcome) or (f"{outcome} is measured at one post-baseline visit; "
+                                                       f"no within-participant factor"))
+    complete = complete_cases(frame, measured)
+    counts = complete.drop_duplicates("participant")["arm"].value_counts()
+    if min(counts.get(str(a), 0) for a in arms) < 2:
+        return failed("fewer than two participants complete at every visit in an arm ("
+                      + ", ".join(f"{counts.get(str(a), 0)} {a}" for a in arms) + ")")
+    try:
+        aov, pairs = _pingouin_anova(complete)
+    except FAILURES as exc:
+        return failed(f"the mixed ANOVA of the complete cases failed ({exc})")
+    inter = aov[aov["Source"] == "Interaction"].iloc[0]
+    p_gg = inter["p_GG_corr"] if "p_GG_corr" in aov.columns and np.isfinite(inter.get("p_GG_corr", np.nan)) \
+        else inter["p_unc"]
+    note = (f"complete cases (n = {complete['participant'].nunique()}, {len(arms)} arms); arm x visit interaction "
+            f"F({inter['DF1']:g}, {inter['DF2']:g}) = {inter['F']:.3f}, Greenhouse-Geisser p = {p_gg:.4g} "
+            f"(epsilon {inter['eps']:.3f}); per-visit difference: Welch t of the two arms")
+    cells = pairs[pairs["Contrast"] == "visit * arm"]
+    blocks = []
+    for c in comparisons:
+        def estimate_at(visit, c=c):
+            at = complete[complete["visit"] == visit]
+            treated = at.loc[at["arm"] == str(c.treatment), "change"].to_numpy(float)
+            control = at.loc[at["arm"] == str(c.reference), "change"].to_numpy(float)
+            estimate = treated.mean() - control.mean()
+            std_error = np.sqrt(treated.var(ddof=1) / treated.size + control.var(ddof=1) / control.size)
+            pair = {str(a) for a in c.arms}
+            same_pair = np.array([{str(x), str(y)} == pair for x, y in zip(cells["A"], cells["B"])], dtype=bool)
+            cell = cells[(cells["visit"].astype(str) == str(visit)).to_numpy() & same_pair]
+            if len(cell) != 1:
+                raise ValueError(f"pingouin gave no Welch test of {c.label} at {visit}")
+            cell = cell.iloc[0]
+            lower, upper = t_interval(estimate, std_error, cell["dof"], alpha)
+            return {"estimate": estimate, "std_error": std_error, "df": cell["dof"], "ci_lower": lower,
+                    "ci_upper": upper, "p_value": cell["p_unc"], "note": note}
+
+        blocks.append((c, per_visit(outcome, name, model, frame, visits, estimate_at)))
+    return comparison_table(blocks)

@@ -13,10 +13,13 @@ from scipy import stats
 
 from pilottrial.analyses.sensitivity.rows import (
     FAILURES,
+    arm_comparisons,
+    comparison_table,
     failed_rows,
     no_follow_up,
     per_visit,
     prepare,
+    prepare_arms,
     sensitivity_table,
     t_interval,
 )
@@ -93,8 +96,8 @@ def _gee_contrast(fit, frame, visit, reference, treatment, alpha) -> dict:
                     f"t on N - p = {n_participants} - {len(fit.params)} df"}
 
 
-def gee_bias_reduced(frame: pd.DataFrame, reference: str, treatment: str, *, visits=None, alpha: float = 0.05,
-                     formula: str | None = None, outcome: str | None = None) -> pd.DataFrame:
+def gee_bias_reduced(frame: pd.DataFrame, reference: str, treatment, *, visits=None, alpha: float = 0.05,
+                     formula: str | None = None, outcome: str | None = None, comparisons=None) -> pd.DataFrame:
     r"""GEE with exchangeable working correlation and bias-reduced sandwich covariance.
 
     Parameters
@@ -104,13 +107,18 @@ def gee_bias_reduced(frame: pd.DataFrame, reference: str, treatment: str, *, vis
     formula : str, optional
         Mean model; default ``change ~ baseline + arm * visit`` (``change ~ baseline + arm``
         for a single visit).
+    comparisons : sequence of Comparison, optional
+        Three or more arms (``treatment`` a list): as
+        :func:`~pilottrial.analyses.sensitivity.ancova_complete_case`.
 
     Returns
     -------
     pandas.DataFrame
         :data:`~pilottrial.analyses.sensitivity.SENSITIVITY_COLUMNS`, one row per visit;
         ``model`` is ``"gee"``, ``analysis`` ``"gee_bias_reduced"``; ``note`` gives the
-        estimated exchangeable correlation.
+        estimated exchangeable correlation. Three or more arms: one GEE of all arms, the rows
+        of each comparison in turn (:math:`c_v` the difference of the design rows of its two
+        arms at :math:`v`), with a last column ``treatment``.
 
     Notes
     -----
@@ -148,6 +156,9 @@ def gee_bias_reduced(frame: pd.DataFrame, reference: str, treatment: str, *, vis
     >>> [(row.visit, round(row.estimate, 2), round(row.std_error, 2), row.df) for row in table.itertuples()]
     [('week4', -4.91, 3.24, 5.0), ('week8', -8.11, 3.44, 5.0)]
     """
+    arms, comparisons = arm_comparisons(reference, treatment, comparisons)
+    if arms is not None:
+        return _gee_arms(frame, arms, comparisons, visits, alpha, formula, outcome)
     frame, visits, outcome = prepare(frame, reference, treatment, visits, outcome)
     if no_follow_up(frame, outcome):
         return sensitivity_table(failed_rows(outcome, "gee_bias_reduced", "gee", visits,
@@ -158,3 +169,24 @@ def gee_bias_reduced(frame: pd.DataFrame, reference: str, treatment: str, *, vis
         return sensitivity_table(failed_rows(outcome, "gee_bias_reduced", "gee", visits, exc))
     return sensitivity_table(per_visit(outcome, "gee_bias_reduced", "gee", frame, visits,
                                        lambda visit: _gee_contrast(fit, frame, visit, reference, treatment, alpha)))
+
+
+def _gee_arms(frame, arms, comparisons, visits, alpha, formula, outcome) -> pd.DataFrame:
+    """:func:`gee_bias_reduced` of three or more arms: one GEE of all arms, each comparison's contrast."""
+    frame, visits, outcome = prepare_arms(frame, arms, visits, outcome)
+    reason = no_follow_up(frame, outcome)
+    fit = None
+    if reason is None:
+        try:
+            fit = fit_gee(frame, formula)
+        except FAILURES as exc:
+            reason = exc
+    blocks = []
+    for c in comparisons:
+        if fit is None:
+            blocks.append((c, failed_rows(outcome, "gee_bias_reduced", "gee", visits, reason)))
+            continue
+        blocks.append((c, per_visit(outcome, "gee_bias_reduced", "gee", frame, visits,
+                                    lambda visit, c=c: _gee_contrast(fit, frame, visit, c.reference, c.treatment,
+                                                                     alpha))))
+    return comparison_table(blocks)

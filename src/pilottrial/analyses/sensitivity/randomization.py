@@ -11,6 +11,7 @@ import pandas as pd
 
 from pilottrial.analyses.sensitivity.rows import (
     FAILURES,
+    arm_comparisons,
     contrast_rows,
     failed_rows,
     no_follow_up,
@@ -174,10 +175,10 @@ def _randomization_p(frame: pd.DataFrame, participants: pd.DataFrame, outcome: s
             "exact": distinct if distinct <= draws else None}
 
 
-def randomization_test(frame: pd.DataFrame, reference: str, treatment: str, *, participants=None, visits=None,
+def randomization_test(frame: pd.DataFrame, reference: str, treatment, *, participants=None, visits=None,
                        alpha: float = 0.05, draws: int = 10_000, seed: int = 0, covariance: str = "us",
                        fallback=None, df_method: str = "satterthwaite", formula: str | None = None,
-                       outcome: str | None = None, progress=None) -> pd.DataFrame:
+                       outcome: str | None = None, progress=None, comparisons=None) -> pd.DataFrame:
     r"""Monte Carlo re-randomization test of the MMRM treatment contrast at each visit.
 
     Parameters
@@ -202,6 +203,9 @@ def randomization_test(frame: pd.DataFrame, reference: str, treatment: str, *, p
         ``change ~ baseline + arm * visit``.
     progress : callable, optional
         Called with the number of draws done after each chunk of draws.
+    comparisons : sequence of Comparison, optional
+        Three or more arms (``treatment`` a list): as
+        :func:`~pilottrial.analyses.sensitivity.ancova_complete_case`; see Notes.
 
     Returns
     -------
@@ -210,6 +214,8 @@ def randomization_test(frame: pd.DataFrame, reference: str, treatment: str, *, p
         ``estimate``, ``std_error``, ``df``, ``ci_lower``, ``ci_upper`` of the MMRM,
         ``p_value`` the randomization p; ``model`` is ``"mmrm"``, ``analysis``
         ``"randomization_test"``; ``note`` names the method, draws, seed and the observed GLS t.
+        Three or more arms: the rows of each comparison in turn, with a last column
+        ``treatment``.
 
     Notes
     -----
@@ -238,6 +244,21 @@ def randomization_test(frame: pd.DataFrame, reference: str, treatment: str, *, p
     participant's outcomes, missingness included) the test is exact whatever the distribution
     of the data and the truth of the covariance model.
 
+    **Three or more arms.** One model of all arms, ``change ~ baseline + arm * visit`` with
+    :math:`k - 1` arm effects per visit, :math:`\hat\Sigma` again from the null model; the
+    statistic of a comparison at visit *v* is the GLS t of its contrast (the difference of
+    its two arms' effects). Each re-randomization permutes the k arm labels over **all**
+    randomized participants (the observed numbers per arm; the same draws for every
+    comparison and visit), and each comparison's p counts the draws whose statistic of that
+    comparison is as extreme. This choice keeps the randomization of the trial as it was
+    (one allocation of all participants to k arms) and uses the same covariance and the same
+    participants as the models of all arms; the test is exact under the sharp null that no arm
+    changes anyone's outcomes (the global null). It is not a test of one comparison alone:
+    when another arm has an effect, the permutations spread that effect over all arms. A
+    pairwise alternative (re-randomizing only the two arms' participants) would test each
+    comparison's own sharp null but not with the model of all arms. Exact enumeration when
+    the multinomial number of assignments :math:`n! / \prod_j n_j!` is at most ``draws``.
+
     References
     ----------
     Edgington ES, Onghena P (2007). Randomization Tests, 4th ed. Chapman & Hall/CRC.
@@ -258,6 +279,14 @@ def randomization_test(frame: pd.DataFrame, reference: str, treatment: str, *, p
     >>> [(row.visit, round(row.p_value, 3)) for row in table.itertuples()]
     [('week4', 0.184), ('week8', 0.015)]
     """
+    arms, comparisons = arm_comparisons(reference, treatment, comparisons)
+    if arms is not None:
+        from pilottrial.analyses.sensitivity.randomization_arms import randomization_test_arms
+
+        return randomization_test_arms(frame, arms, comparisons, participants=participants, visits=visits,
+                                       alpha=alpha, draws=draws, seed=seed, covariance=covariance,
+                                       fallback=fallback, df_method=df_method, formula=formula, outcome=outcome,
+                                       progress=progress)
     frame, visits, outcome = prepare(frame, reference, treatment, visits, outcome)
     participants = frame if participants is None else participants
     draws, seed = int(draws), int(seed)

@@ -6,20 +6,30 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from pilottrial.analyses.common import pair_rows
 from pilottrial.analyses.nonparametric import hodges_lehmann
-from pilottrial.analyses.sensitivity.rows import per_visit, prepare, sensitivity_table
+from pilottrial.analyses.sensitivity.rows import (
+    arm_comparisons,
+    comparison_table,
+    per_visit,
+    prepare,
+    sensitivity_table,
+)
 
 __all__ = ["mann_whitney"]
 
 
-def mann_whitney(frame: pd.DataFrame, reference: str, treatment: str, *, visits=None, alpha: float = 0.05,
-                 outcome: str | None = None) -> pd.DataFrame:
+def mann_whitney(frame: pd.DataFrame, reference: str, treatment, *, visits=None, alpha: float = 0.05,
+                 outcome: str | None = None, comparisons=None) -> pd.DataFrame:
     r"""Mann-Whitney (Wilcoxon rank-sum) test of change at each visit, with the Hodges-Lehmann shift.
 
     Parameters
     ----------
     frame, reference, treatment, visits, alpha, outcome
         As :func:`~pilottrial.analyses.sensitivity.ancova_complete_case`.
+    comparisons : sequence of Comparison, optional
+        Three or more arms (``treatment`` a list): the pairs to compare (default each
+        treatment with ``reference``).
 
     Returns
     -------
@@ -27,7 +37,9 @@ def mann_whitney(frame: pd.DataFrame, reference: str, treatment: str, *, visits=
         :data:`~pilottrial.analyses.sensitivity.SENSITIVITY_COLUMNS`, one row per visit;
         ``model`` is ``"hodges_lehmann"``, ``analysis`` ``"mann_whitney"``; ``std_error`` and
         ``df`` are NaN (no such quantities for a rank method); ``note`` gives U, the sample
-        sizes and the attained coverage of the interval.
+        sizes and the attained coverage of the interval. Three or more arms: the two-arm
+        rows of each comparison, on the participants of its two arms only (a rank test of a
+        pair), with a last column ``treatment``.
 
     Notes
     -----
@@ -59,6 +71,12 @@ def mann_whitney(frame: pd.DataFrame, reference: str, treatment: str, *, visits=
     >>> print(row["estimate"], row["ci_lower"], row["ci_upper"], round(row["p_value"], 4))
     -6.0 -12.0 -1.0 0.0286
     """
+    arms, comparisons = arm_comparisons(reference, treatment, comparisons)
+    if arms is not None:  # a pairwise method: each comparison on its two arms' rows
+        rows = frame[frame["arm"].astype(str).isin([str(a) for a in arms])]
+        return comparison_table([(c, mann_whitney(pair_rows(rows, c), c.reference, c.treatment, visits=visits,
+                                                  alpha=alpha, outcome=outcome).to_dict("records"))
+                                 for c in comparisons])
     frame, visits, outcome = prepare(frame, reference, treatment, visits, outcome)
 
     def estimate_at(visit):

@@ -4,6 +4,11 @@ Each analysis gives one row per key visit with :data:`SENSITIVITY_COLUMNS`: the 
 columns of the primary analysis (:data:`pilottrial.models.primary.CONTRAST_COLUMNS`),
 ``analysis`` and ``note``. A row that cannot be estimated has NaN numbers and the reason in
 ``note`` (starting "not estimable"); nothing raises for a numerical reason.
+
+Three or more arms: a primitive called with a list of treatment arms (and optionally the
+comparisons, :class:`~pilottrial.config.Comparison`) fits one model of all arms and returns the
+rows of each comparison, in order, with a last column ``treatment`` (``Comparison.name``):
+:func:`arm_comparisons`, :func:`prepare_arms`, :func:`comparison_table`.
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ import pandas as pd
 from scipy import stats
 
 from pilottrial.analyses.common import not_estimable, outcome_frame, outcome_label
+from pilottrial.config.trial import Comparison
 from pilottrial.models.mmrm import MMRMError
 from pilottrial.models.primary import CONTRAST_COLUMNS
 
 __all__ = ["SENSITIVITY_COLUMNS", "FAILURES", "prepare", "no_follow_up", "visit_row", "failed_rows",
-           "sensitivity_table", "per_visit", "t_interval", "contrast_rows"]
+           "sensitivity_table", "per_visit", "t_interval", "contrast_rows", "arm_comparisons", "prepare_arms",
+           "comparison_table", "cached"]
 
 SENSITIVITY_COLUMNS = CONTRAST_COLUMNS + ["analysis", "note"]
 #: Numerical failures that give a row of NaN with the reason, never a crash.
@@ -97,3 +104,72 @@ def contrast_rows(fit, outcome, analysis, model, reference, treatment, visits, a
         rows.append(visit_row(outcome, analysis, model, visit, r["estimate"], r["std_error"], r["df"],
                               r["ci_lower"], r["ci_upper"], r["p_value"], note))
     return rows
+
+
+def arm_comparisons(reference, treatment, comparisons=None) -> tuple:
+    """``(arms, comparisons)`` of a primitive's arguments; ``(None, None)`` for two arms.
+
+    Two arms: ``treatment`` is one label and ``comparisons`` None. Three or more: ``treatment``
+    is the list of treatment arms (the model's arm levels are ``[reference, *treatment]``) and
+    ``comparisons`` the comparisons to report, default each treatment minus ``reference``.
+
+    Examples
+    --------
+    >>> arms, comparisons = arm_comparisons("placebo", ["low", "high"])
+    >>> arms, [c.name for c in comparisons]
+    (['placebo', 'low', 'high'], ['low', 'high'])
+    """
+    if comparisons is None and not isinstance(treatment, (list, tuple)):
+        return None, None
+    treatments = list(treatment) if isinstance(treatment, (list, tuple)) else [treatment]
+    arms = [reference, *treatments]
+    comparisons = list(comparisons) if comparisons is not None else [Comparison(t, reference, t) for t in treatments]
+    unknown = sorted({str(a) for c in comparisons for a in c.arms} - {str(a) for a in arms})
+    if unknown:
+        raise ValueError(f"comparisons name arms {unknown} that are not among the arms {arms}")
+    return arms, comparisons
+
+
+def prepare_arms(frame: pd.DataFrame, arms, visits, outcome) -> tuple:
+    """:func:`prepare` for a model of all ``arms``: ``arm`` a Categorical of ``arms`` (rows of other
+    arms dropped), post-baseline rows with an observed change and baseline, ``visit`` a
+    Categorical of the visits with data. A frame coded so already (e.g. the
+    :func:`pilottrial.models.frame.model_frame` of the trial) is used as it is."""
+    arm, visit = frame["arm"], frame["visit"]
+    coded = (isinstance(arm.dtype, pd.CategoricalDtype) and list(arm.cat.categories) == list(arms)
+             and isinstance(visit.dtype, pd.CategoricalDtype))
+    if not coded:
+        order = list(visit.cat.categories) if isinstance(visit.dtype, pd.CategoricalDtype) else list(pd.unique(visit))
+        frame = frame.dropna(subset=["change", "baseline"]).copy()
+        frame["arm"] = pd.Categorical(frame["arm"].astype(str), [str(a) for a in arms])
+        frame = frame[frame["arm"].notna()]
+        present = set(frame["visit"])
+        frame["visit"] = pd.Categorical(frame["visit"], [v for v in order if v in present])
+    visits = list(frame["visit"].cat.categories) if visits is None else list(visits)
+    return frame, visits, outcome_label(frame, outcome)
+
+
+def comparison_table(blocks) -> pd.DataFrame:
+    """The rows of each comparison, ``blocks`` a list of ``(comparison, rows)``, as one table with
+    :data:`SENSITIVITY_COLUMNS` and a last column ``treatment`` (``Comparison.name``)."""
+    table = sensitivity_table([row for _, rows in blocks for row in rows])
+    table["treatment"] = pd.Series([c.name for c, rows in blocks for _ in rows], index=table.index, dtype=object)
+    return table
+
+
+def cached(fit):
+    """``fit(key)`` computed once per key: later calls return the same result, or raise the same
+    exception (so that one model of all arms serves every comparison)."""
+    results = {}
+
+    def get(key):
+        if key not in results:
+            try:
+                results[key] = fit(key)
+            except FAILURES as exc:
+                results[key] = exc
+        if isinstance(results[key], Exception):
+            raise results[key]
+        return results[key]
+
+    return get

@@ -54,6 +54,12 @@ def sensitivity_analyses(analysis: pd.DataFrame, config, progress=None) -> pd.Da
         change from baseline. NaN ``std_error``/``df`` for ``mann_whitney`` (rank method);
         other NaNs only in rows whose ``note`` starts with "not estimable".
 
+        Three or more arms: every model (ANCOVA, mixed ANOVA, GEE, the randomization test's
+        MMRM and GLS statistic, LMM, MMRM structures) is one model of all arms, from which each
+        comparison is taken; the Mann-Whitney test compares each pair on its two arms. The rows
+        of each comparison together (``trial.comparisons`` order), inside that sorted as above,
+        and a last column ``treatment`` (``Comparison.name``).
+
     Examples
     --------
     >>> from pilottrial.config import Trial
@@ -65,7 +71,10 @@ def sensitivity_analyses(analysis: pd.DataFrame, config, progress=None) -> pd.Da
     """
     trial = as_trial(config)
     settings = trial.section("analysis")
-    reference, treatment, alpha = trial.reference, trial.treatment, settings["alpha"]
+    reference, alpha = trial.reference, settings["alpha"]
+    # three or more arms: the primitives take the list of treatment arms and the comparisons
+    treatment = list(trial.treatments) if trial.is_multi_arm else trial.treatment
+    arms = {"comparisons": list(trial.comparisons)} if trial.is_multi_arm else {}
     key_visits = list(trial.key_visits)
     structures = list(settings["sensitivity_structures"])
     draws, seed = int(settings["randomization_draws"]), int(settings["seed"])
@@ -74,7 +83,7 @@ def sensitivity_analyses(analysis: pd.DataFrame, config, progress=None) -> pd.Da
     for outcome in trial.efficacy_outcomes:
         name = outcome.name
         frame = model_frame(analysis, name, trial.config)
-        common = {"visits": key_visits, "alpha": alpha, "outcome": name}
+        common = {"visits": key_visits, "alpha": alpha, "outcome": name, **arms}
         start = done
 
         def report(n, start=start):
@@ -95,7 +104,10 @@ def sensitivity_analyses(analysis: pd.DataFrame, config, progress=None) -> pd.Da
             mmrm_structures(frame, reference, treatment, structures=structures, df_method=settings["df_method"],
                             **common),
         ]
-    table = pd.concat(tables or [sensitivity_table([])], ignore_index=True)
+    empty = sensitivity_table([])
+    if trial.is_multi_arm:
+        empty = empty.assign(treatment=pd.Series(dtype=object))
+    table = pd.concat(tables or [empty], ignore_index=True)
     order = {
         "outcome": list(trial.outcome_names),
         "analysis": list(FIXED_ANALYSES) + [f"mmrm_{s}" for s in structures],
@@ -103,5 +115,9 @@ def sensitivity_analyses(analysis: pd.DataFrame, config, progress=None) -> pd.Da
     }
     keys = pd.DataFrame({col: pd.Categorical(table[col], categories=list(dict.fromkeys(levels))).codes
                          for col, levels in order.items()})
-    table = table.iloc[np.lexsort((keys["visit"], keys["analysis"], keys["outcome"]))].reset_index(drop=True)
-    return table[SENSITIVITY_COLUMNS]
+    if not trial.is_multi_arm:
+        table = table.iloc[np.lexsort((keys["visit"], keys["analysis"], keys["outcome"]))].reset_index(drop=True)
+        return table[SENSITIVITY_COLUMNS]
+    comparison = pd.Categorical(table["treatment"], categories=[c.name for c in trial.comparisons]).codes
+    table = table.iloc[np.lexsort((keys["visit"], keys["analysis"], keys["outcome"], comparison))]
+    return table.reset_index(drop=True)[SENSITIVITY_COLUMNS + ["treatment"]]
