@@ -68,7 +68,16 @@ def report_figure_specs(config: dict, results_dir: str) -> dict[str, dict]:
     """
     trial = Trial.from_config(config)
     level = f"{100.0 * (1.0 - trial.alpha):g}%"
-    reference, treatment = trial.arms
+    reference = trial.reference
+    if trial.is_multi_arm:  # three or more arms: the captions name every arm / each comparison
+        allocated = ", ".join(trial.treatments) + f" or {reference}"
+        difference = (f"each treatment arm minus {reference}" if trial.comparison_mode == "vs_reference"
+                      else "each pair of arms")
+        shifted = "imputed values of each treatment arm"
+    else:
+        treatment = trial.treatment
+        allocated, difference = f"{treatment} or {reference}", f"{treatment} minus {reference}"
+        shifted = f"imputed {treatment}-arm values"
     outcomes = sorted(trial.outcomes, key=lambda o: 0 if o.primary else 1)
     efficacy = [o for o in outcomes if not o.is_mechanism]
     primary = trial.primary if trial.outcomes else None
@@ -81,7 +90,7 @@ def report_figure_specs(config: dict, results_dir: str) -> dict[str, dict]:
         if outcome:
             specs[name]["outcome"] = outcome
 
-    add("consort", f"CONSORT flow diagram: screening, randomization to {treatment} or {reference}, follow-up "
+    add("consort", f"CONSORT flow diagram: screening, randomization to {allocated}, follow-up "
                    f"at each visit and the participants in the primary analysis.", "flow")
     specs["consort"]["wide"] = True
     if trial.response == "raw":
@@ -104,8 +113,10 @@ def report_figure_specs(config: dict, results_dir: str) -> dict[str, dict]:
             f"{primary.name}: individual participant trajectories by arm, with the arm means.", "outcomes",
             primary.name)
     mcid = "; dashed lines at plus and minus the MCID" if any(o.mcid is not None for o in efficacy) else ""
-    add("forest", f"Treatment differences ({treatment} minus {reference}) in adjusted mean change at the key "
-                  f"visits with {level} CIs{mcid}.", "outcomes")
+    add("forest", f"Treatment differences ({difference}) in adjusted mean change at the key "
+                  f"visits with {level} CIs{mcid}"
+                  + (f"; thin lines: the {level} CIs adjusted across the comparisons" if trial.is_multi_arm else "")
+                  + ".", "outcomes")
     specs["forest"]["wide"] = True
     if primary is not None and not primary.is_mechanism:
         slug = outcome_slug(primary.name)
@@ -115,8 +126,8 @@ def report_figure_specs(config: dict, results_dir: str) -> dict[str, dict]:
         add("responders", "Responders and remitters by arm at the key visits (95% Wilson intervals).", "responders")
         add(f"{slug}_missing_pattern", f"{primary.name}: observed and missing assessments, participant by "
                                        f"visit, grouped by arm.", "missing-data")
-        add("tipping_point", "Tipping-point analysis: the treatment difference at the last key visit as the imputed "
-                             f"{treatment}-arm values are shifted by δ in the unfavourable direction.", "missing-data")
+        add("tipping_point", "Tipping-point analysis: the treatment difference at the last key visit as the "
+                             f"{shifted} are shifted by δ in the unfavourable direction.", "missing-data")
     for o in outcomes:
         if not o.is_mechanism:
             continue

@@ -22,7 +22,17 @@ import pandas as pd
 from pilottrial.config.trial import Trial
 from pilottrial.data.table import read_table
 from pilottrial.registry import TABLE_NAMES
-from pilottrial.report.format import MINUS, MISSING, arm_label, fmt_ci, fmt_int, fmt_num, fmt_p, text_or_missing
+from pilottrial.report.format import (
+    MINUS,
+    MISSING,
+    and_list,
+    arm_label,
+    fmt_ci,
+    fmt_int,
+    fmt_num,
+    fmt_p,
+    text_or_missing,
+)
 from pilottrial.report.sections import build_document, figure_items, key_result_sentence
 from pilottrial.report.sections.context import ci_level, df_label, outcomes_primary_first, trial_kind, trial_phase
 from pilottrial.report.sections.sentences import contrast_sentence
@@ -140,10 +150,11 @@ def render_report(config: dict, tables: dict[str, pd.DataFrame], figures: dict, 
     context = {
         "title": trial.title or trial.name or f"Randomized {kind}",
         "subtitle": f"Statistical report of a randomized {kind} ({text_or_missing(trial.name)}): "
-                    f"{arm_label(trial.treatment)} versus {arm_label(trial.reference)}. Structured after {guideline}.",
+                    f"{and_list([arm_label(a) for a in trial.treatments])} versus {arm_label(trial.reference)}. "
+                    f"Structured after {guideline}.",
         "trial_name": text_or_missing(trial.name),
         "reference": trial.reference,
-        "treatment": trial.treatment,
+        "treatment": ", ".join(trial.treatments),
         "parts": document["parts"],
     }
     html = _environment().get_template("report.html").render(**context)

@@ -26,6 +26,7 @@ import sys
 from typing import Any
 
 __all__ = [
+    "and_list",
     "MISSING",
     "MINUS",
     "ESTIMATE_DECIMALS",
@@ -280,6 +281,12 @@ def arm_label(arm: Any) -> str:
     """An arm label for sentences and headers: a bare code ``"0"`` -> ``"arm 0"``; names as they are."""
     text = text_or_missing(arm)
     return f"arm {text.strip()}" if _NUMBER.match(text) else text
+
+
+def and_list(items: list[str]) -> str:
+    """``["a"]`` -> ``"a"``, ``["a", "b"]`` -> ``"a and b"``, ``["a", "b", "c"]`` -> ``"a, b and c"``."""
+    items = [str(x) for x in items]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else ""
 
 
 def percentage_points(*proportions: Any) -> tuple:

@@ -21,7 +21,7 @@ from pilottrial.config.trial import Trial
 from pilottrial.report.figures.common import arm_order, participants
 from pilottrial.report.figures.labels import number
 
-__all__ = ["table_one", "standardized_mean_difference", "baseline_characteristics"]
+__all__ = ["table_one", "standardized_mean_difference", "baseline_characteristics", "smd_columns"]
 
 #: A text characteristic with more levels than this is left out of Table 1 unless the config names
 #: it (analysis.covariates or analysis.strata): free text or codes, not a characteristic to tabulate.
@@ -118,7 +118,16 @@ def _decimals(sd: float) -> int:
     return int(min(4, max(1, 1 - math.floor(math.log10(sd)))))
 
 
-def _continuous_rows(variable, values_by_arm, arms, overall):
+def smd_columns(trial: Trial, arms: list) -> list[tuple[str, str, str]]:
+    """The SMD columns of Table 1 as ``(column, treatment arm, reference arm)``: ``smd`` (the
+    treatment arm against the reference) in a two-arm trial; with three or more arms one column
+    ``smd_<comparison>`` per comparison of :attr:`~pilottrial.config.Trial.comparisons`."""
+    if trial.is_multi_arm:
+        return [(f"smd_{c.name}", c.treatment, c.reference) for c in trial.comparisons]
+    return [("smd", arms[1], arms[0])] if len(arms) > 1 else [("smd", None, None)]
+
+
+def _continuous_rows(variable, values_by_arm, arms, overall, pairs):
     """The *mean (SD)* and *median [IQR]* rows of one continuous variable."""
     sd_all = float(overall.std(ddof=1)) if overall.size > 1 else math.nan
     d = _decimals(sd_all)
@@ -131,9 +140,11 @@ def _continuous_rows(variable, values_by_arm, arms, overall):
         mean_sd[arm] = f"{number(float(x.mean()), d)} ({number(sd, d)})"
         q1, med, q3 = np.quantile(x, [0.25, 0.5, 0.75])
         median_iqr[arm] = f"{number(med, d)} [{number(q1, d)}, {number(q3, d)}]"
-    smd = standardized_mean_difference(values_by_arm[arms[1]], values_by_arm[arms[0]]) if len(arms) > 1 else math.nan
-    return [{"variable": variable, "level": "", "statistic": "mean (SD)", **mean_sd, "smd": smd},
-            {"variable": variable, "level": "", "statistic": "median [IQR]", **median_iqr, "smd": math.nan}]
+    smd = {column: standardized_mean_difference(values_by_arm[t], values_by_arm[r]) if t is not None else math.nan
+           for column, t, r in pairs}
+    none = {column: math.nan for column, _, _ in pairs}
+    return [{"variable": variable, "level": "", "statistic": "mean (SD)", **mean_sd, **smd},
+            {"variable": variable, "level": "", "statistic": "median [IQR]", **median_iqr, **none}]
 
 
 
@@ -277,7 +288,8 @@ def table_one(analysis: pd.DataFrame, raw_frame: pd.DataFrame, config: dict,
         Columns ``variable, level, statistic``, one text column per arm (reference arm,
         treatment arm, others), ``overall`` and ``smd`` (the absolute standardized mean
         difference treatment vs reference, :func:`standardized_mean_difference`, on the first
-        row of each variable; NaN elsewhere).
+        row of each variable; NaN elsewhere). With three or more arms, one such column
+        ``smd_<comparison>`` per comparison instead (:func:`smd_columns`).
 
     Notes
     -----
@@ -289,6 +301,9 @@ def table_one(analysis: pd.DataFrame, raw_frame: pd.DataFrame, config: dict,
     """
     trial = Trial.from_config(config)
     arms = arm_order(trial, analysis)
+    pairs = smd_columns(trial, arms)
+    smd_names = [column for column, _, _ in pairs]
+    none = {column: math.nan for column in smd_names}
     arm_of = participants(analysis).set_index("participant")["arm"]
     cols = trial.section("columns")
     pid = cols.get("participant", "participant")
@@ -309,7 +324,7 @@ def table_one(analysis: pd.DataFrame, raw_frame: pd.DataFrame, config: dict,
         return {a: values[arm_of == a] for a in arms}
 
     rows = [{"variable": "n", "level": "", "statistic": "participants randomized",
-             **{a: str(int((arm_of == a).sum())) for a in arms}, "overall": str(len(arm_of)), "smd": math.nan}]
+             **{a: str(int((arm_of == a).sum())) for a in arms}, "overall": str(len(arm_of)), **none}]
     for column in characteristics:
         values = per_person[column]
         text = values.astype(object).where(values.notna())
@@ -319,21 +334,19 @@ def table_one(analysis: pd.DataFrame, raw_frame: pd.DataFrame, config: dict,
         is_numeric = numeric.notna().sum() == text.notna().sum() and numeric.notna().any()
         if is_numeric and numeric.nunique() > 2:
             by_arm = {a: v.dropna().to_numpy(dtype=float) for a, v in split(numeric).items()}
-            rows += _continuous_rows(str(column), by_arm, arms, numeric.dropna().to_numpy(dtype=float))
+            rows += _continuous_rows(str(column), by_arm, arms, numeric.dropna().to_numpy(dtype=float), pairs)
             n_missing = {a: int(v.isna().sum()) for a, v in split(numeric).items()}
             if sum(n_missing.values()):
                 rows.append({"variable": str(column), "level": "missing", "statistic": "n",
                              **{a: str(n) for a, n in n_missing.items()},
-                             "overall": str(sum(n_missing.values())), "smd": math.nan})
+                             "overall": str(sum(n_missing.values())), **none})
             continue
         labels = text.map(lambda v: f"{v:g}" if isinstance(v, float) else str(v), na_action="ignore")
         groups = split(labels)
-        if len(arms) > 1:
-            smd = standardized_mean_difference(groups[arms[1]], groups[arms[0]], "categorical")
-        else:
-            smd = math.nan
+        smd = {name: standardized_mean_difference(groups[t], groups[r], "categorical") if t is not None else math.nan
+               for name, t, r in pairs}
         rows.append({"variable": str(column), "level": "", "statistic": "n (%)", **{a: "" for a in arms},
-                     "overall": "", "smd": smd})
+                     "overall": "", **smd})
         levels = sorted(labels.dropna().unique(), key=str)
         for level in levels + (["missing"] if labels.isna().any() else []):
             cell = {}
@@ -345,7 +358,7 @@ def table_one(analysis: pd.DataFrame, raw_frame: pd.DataFrame, config: dict,
                     k = int((g == level).sum())
                     cell[a] = f"{k} ({100 * k / known:.1f}%)" if known else "0"
             rows.append({"variable": str(column), "level": str(level),
-                         "statistic": "n" if level == "missing" else "n (%)", **cell, "smd": math.nan})
+                         "statistic": "n" if level == "missing" else "n (%)", **cell, **none})
     rows_outcomes = analysis.copy()
     rows_outcomes["participant"] = rows_outcomes["participant"].astype(str)
     for name in trial.outcome_names:
@@ -354,12 +367,13 @@ def table_one(analysis: pd.DataFrame, raw_frame: pd.DataFrame, config: dict,
         if scores.notna().sum() == 0:
             continue
         by_arm = {a: v.dropna().to_numpy(dtype=float) for a, v in split(scores).items()}
-        rows += _continuous_rows(f"{name} at {label}", by_arm, arms, scores.dropna().to_numpy(dtype=float))
+        rows += _continuous_rows(f"{name} at {label}", by_arm, arms, scores.dropna().to_numpy(dtype=float), pairs)
         n_missing = {a: int(v.isna().sum()) for a, v in split(scores).items()}
         if sum(n_missing.values()):
             rows.append({"variable": f"{name} at {label}", "level": "missing", "statistic": "n",
                          **{a: str(n) for a, n in n_missing.items()}, "overall": str(sum(n_missing.values())),
-                         "smd": math.nan})
-    table = pd.DataFrame(rows, columns=["variable", "level", "statistic", *arms, "overall", "smd"])
-    table["smd"] = table["smd"].astype(float)
+                         **none})
+    table = pd.DataFrame(rows, columns=["variable", "level", "statistic", *arms, "overall", *smd_names])
+    for name in smd_names:
+        table[name] = table[name].astype(float)
     return table

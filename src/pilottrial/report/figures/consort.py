@@ -223,11 +223,14 @@ def plot_consort(analysis: pd.DataFrame, config: dict, screening: pd.DataFrame |
     primary outcome (its model frame). When the log counts a different number randomized
     than the trial data, both are shown.
     """
-    counts = _consort_counts(analysis, Trial.from_config(config), screening)
+    trial = Trial.from_config(config)
+    counts = _consort_counts(analysis, trial, screening)
     arms = list(counts["arms"])
     colours = arm_colours(arms)
     fs = 8.5
-    width = 7.6
+    # one allocation column per arm: three or more arms widen the diagram, so that each column keeps
+    # about the width of a two-arm column (long arm names and reasons still wrap inside their box)
+    width = 7.6 + 2.2 * (len(arms) - 2) if trial.is_multi_arm else 7.6
     left, right = 0.62, width - 0.12
     main_w = right - left
     n_arms = max(len(arms), 1)

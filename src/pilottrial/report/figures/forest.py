@@ -16,7 +16,7 @@ from pilottrial.report.figures.common import efficacy_names
 from pilottrial.report.figures.labels import at_visit, favours, level_pct, number, p_value, shortened
 from pilottrial.report.figures.layout import placeholder_figure, text_width
 from pilottrial.report.figures.save import save_figure
-from pilottrial.report.figures.style import DPI, GREY, theme
+from pilottrial.report.figures.style import DPI, GREY, arm_colours, theme
 from pilottrial.report.format import arm_label, as_float, not_estimable_reason, not_estimable_text
 
 __all__ = ["plot_forest"]
@@ -100,8 +100,13 @@ def plot_forest(contrasts: pd.DataFrame, config: dict, path: str | PathLike,
     ``efficacy``), primary first.
     """
     trial = Trial.from_config(config)
-    reference, treatment = trial.reference, trial.treatment
-    short_reference, short_treatment = (shortened(arm_label(a), 28) for a in (reference, treatment))
+    multi = trial.is_multi_arm
+    if multi:  # one row per comparison at each visit; the axis names the arm of each row
+        reference = trial.reference if trial.comparison_mode == "vs_reference" else "the second-named arm"
+        short_reference, short_treatment = shortened(arm_label(reference), 28), "the arm of the row"
+    else:
+        reference, treatment = trial.reference, trial.treatment
+        short_reference, short_treatment = (shortened(arm_label(a), 28) for a in (reference, treatment))
     alpha = trial.alpha
     table = contrasts.copy()
     if "model" in table:
@@ -119,15 +124,28 @@ def plot_forest(contrasts: pd.DataFrame, config: dict, path: str | PathLike,
         visits = visits or [v for v in order if v in set(part["visit"])] or sorted(set(part["visit"]))
         mcid = trial.outcome(outcome).mcid
         for v in visits:
-            r = part.loc[part["visit"] == v].iloc[0]
-            reason = not_estimable_reason(r)
-            rows.append({"outcome": outcome, "visit": v, "estimate": _number(r.get("estimate")),
-                         "ci_lower": _number(r.get("ci_lower")), "ci_upper": _number(r.get("ci_upper")),
-                         "p_value": _number(r.get("p_value")), "p_adjusted": np.nan,
-                         "adjustment": "", "mcid": float(mcid) if mcid is not None else np.nan,
-                         "note": "" if reason is None else not_estimable_text(reason)})
+            at = part.loc[part["visit"] == v]
+            for comparison in trial.comparisons if multi else [None]:
+                if comparison is not None:
+                    hits = at.loc[at["treatment"].astype(str) == comparison.name] if "treatment" in at else at.iloc[0:0]
+                    if hits.empty:
+                        continue
+                    r = hits.iloc[0]
+                else:
+                    r = at.iloc[0]
+                reason = not_estimable_reason(r)
+                row = {"outcome": outcome, "visit": v, "estimate": _number(r.get("estimate")),
+                       "ci_lower": _number(r.get("ci_lower")), "ci_upper": _number(r.get("ci_upper")),
+                       "p_value": _number(r.get("p_value")), "p_adjusted": np.nan,
+                       "adjustment": "", "mcid": float(mcid) if mcid is not None else np.nan,
+                       "note": "" if reason is None else not_estimable_text(reason)}
+                if comparison is not None:
+                    row.update(treatment=comparison.name, ci_lower_adjusted=_number(r.get("ci_lower_adjusted")),
+                               ci_upper_adjusted=_number(r.get("ci_upper_adjusted")))
+                rows.append(row)
     drawn = pd.DataFrame(rows, columns=["outcome", "visit", "estimate", "ci_lower", "ci_upper", "p_value",
-                                        "p_adjusted", "adjustment", "mcid", "note"])
+                                        "p_adjusted", "adjustment", "mcid", "note"]
+                         + (["treatment", "ci_lower_adjusted", "ci_upper_adjusted"] if multi else []))
     if drawn.empty:
         placeholder_figure(path, f"Treatment differences ({model.upper()})",
                            "Nothing to draw: no contrast of an efficacy outcome.")
@@ -137,10 +155,14 @@ def plot_forest(contrasts: pd.DataFrame, config: dict, path: str | PathLike,
         if "model" in mult:
             mult = mult.loc[mult["model"].astype(str) == model]
         mult = mult.assign(outcome=mult["outcome"].astype(str), visit=mult["visit"].astype(str))
-        lookup = mult.set_index(["outcome", "visit"])
+        keys = ["outcome", "visit"] + (["treatment"] if multi and "treatment" in mult else [])
+        if len(keys) == 3:
+            mult = mult.assign(treatment=mult["treatment"].astype(str))
+        lookup = mult.set_index(keys)
         for i, r in drawn.iterrows():
-            if (r["outcome"], r["visit"]) in lookup.index:
-                hit = lookup.loc[(r["outcome"], r["visit"])]
+            key = tuple(r[k] for k in keys)
+            if key in lookup.index:
+                hit = lookup.loc[key]
                 hit = hit.iloc[0] if isinstance(hit, pd.DataFrame) else hit
                 drawn.at[i, "p_adjusted"] = _number(hit.get("p_adjusted"))
                 drawn.at[i, "adjustment"] = str(hit.get("adjustment", ""))
@@ -148,8 +170,12 @@ def plot_forest(contrasts: pd.DataFrame, config: dict, path: str | PathLike,
     if with_g:
         es = effect_sizes.loc[effect_sizes["method"].astype(str) == "mmrm_over_baseline_sd"].copy()
         es = es.assign(outcome=es["outcome"].astype(str), visit=es["visit"].astype(str))
-        es = es.set_index(["outcome", "visit"])
-        g = [es.loc[(o, v)] if (o, v) in es.index else None for o, v in zip(drawn["outcome"], drawn["visit"])]
+        keys = ["outcome", "visit"] + (["treatment"] if multi and "treatment" in es else [])
+        if len(keys) == 3:
+            es = es.assign(treatment=es["treatment"].astype(str))
+        es = es.set_index(keys)
+        g = [es.loc[k] if k in es.index else None for k in zip(*(drawn[c] for c in keys))]
+        g = [x.iloc[0] if isinstance(x, pd.DataFrame) else x for x in g]
         drawn["g"] = [float(x["estimate"]) if x is not None else np.nan for x in g]
         drawn["g_lower"] = [float(x["ci_lower"]) if x is not None else np.nan for x in g]
         drawn["g_upper"] = [float(x["ci_upper"]) if x is not None else np.nan for x in g]
@@ -198,16 +224,22 @@ def plot_forest(contrasts: pd.DataFrame, config: dict, path: str | PathLike,
             est = part["estimate"].to_numpy(dtype=float)
             lo, hi = part["ci_lower"].to_numpy(dtype=float), part["ci_upper"].to_numpy(dtype=float)
             ok = np.isfinite(lo) & np.isfinite(hi)
-            ax.hlines(ypos[ok], lo[ok], hi[ok], color="0.15", linewidth=1.8, zorder=2)
-            ax.plot(est, ypos, marker="s", linestyle="none", color="0.15", markersize=6, zorder=3)
-            span = np.concatenate([est, lo[ok], hi[ok], [0.0], [mcid, -mcid] if np.isfinite(mcid) else []])
+            if multi:
+                adj = _draw_comparisons(ax, part, ypos, trial)
+                span = np.concatenate([est, lo[ok], hi[ok], adj, [0.0], [mcid, -mcid] if np.isfinite(mcid) else []])
+            else:
+                ax.hlines(ypos[ok], lo[ok], hi[ok], color="0.15", linewidth=1.8, zorder=2)
+                ax.plot(est, ypos, marker="s", linestyle="none", color="0.15", markersize=6, zorder=3)
+                span = np.concatenate([est, lo[ok], hi[ok], [0.0], [mcid, -mcid] if np.isfinite(mcid) else []])
             span = span[np.isfinite(span)]
             low, high = float(span.min()), float(span.max())
             pad = 0.08 * (high - low or 1.0)
             ax.set_xlim(low - pad, high + pad)
             ax.set_ylim(-0.6, len(part) - 0.4)
             ax.set_yticks(ypos)
-            ax.set_yticklabels([at_visit(v) for v in part["visit"]])
+            ax.set_yticklabels([at_visit(v) for v in part["visit"]] if not multi else
+                               [f"{at_visit(v)}: {_comparison_label(trial, t)}" for v, t in zip(part["visit"],
+                                                                                        part["treatment"])])
             ax.grid(axis="y", visible=False)
             ax.set_title(f"{outcome}" + (f"  (dashed: \u00b1MCID = {mcid:g})" if np.isfinite(mcid) else ""),
                          loc="left", fontsize=9.5)
@@ -249,13 +281,54 @@ def plot_forest(contrasts: pd.DataFrame, config: dict, path: str | PathLike,
             text = text[: -len(f" at {r.visit}")] if text.endswith(f" at {r.visit}") else text
             if text not in methods:
                 methods.append(text)
+        footnote = ""
         if methods:
-            fig.text(0.01, 0.005, "adj.: adjusted p, " + "; ".join(methods) + (" (at each visit)" if any(
-                str(a).endswith(f" at {v}") for a, v in zip(shown["adjustment"], shown["visit"])) else ""),
-                     fontsize=7.5, ha="left", va="bottom", color="0.25")
-        options = _fit_columns(fig, axes, n_rows, p_column, p_x, diff_w + gap_in, p_w, bool(methods))
+            footnote = "adj.: adjusted p, " + "; ".join(methods) + (" (at each visit)" if any(
+                str(a).endswith(f" at {v}") for a, v in zip(shown["adjustment"], shown["visit"])) else "")
+        if multi:
+            footnote = "; ".join(t for t in (footnote, _arm_adjustment_note(trial, drawn)) if t)
+        if footnote:
+            fig.text(0.01, 0.005, footnote, fontsize=7.5, ha="left", va="bottom", color="0.25")
+        methods = bool(footnote)
+        options = _fit_columns(fig, axes, n_rows, p_column, p_x, diff_w + gap_in, p_w, methods)
         save_figure(fig, path, tight_layout=options)
     return drawn
+
+
+def _comparison_label(trial: Trial, name: str) -> str:
+    """A row label of a comparison: the treatment arm (comparisons with the reference), ``"B vs A"``
+    for the other pairs of an all-pairs analysis."""
+    comparison = next((c for c in trial.comparisons if c.name == str(name)), None)
+    if comparison is None or comparison.reference == trial.reference:
+        return shortened(arm_label(name), 22)
+    return f"{shortened(arm_label(comparison.treatment), 14)} vs {shortened(arm_label(comparison.reference), 14)}"
+
+
+def _draw_comparisons(ax, part: pd.DataFrame, ypos: np.ndarray, trial: Trial) -> np.ndarray:
+    """The rows of a trial with three or more arms, each in its treatment arm's colour: the
+    unadjusted interval (thick) over the interval adjusted across the comparisons (thin, longer
+    when adjusted). Returns the finite adjusted bounds (for the axis limits)."""
+    colours = arm_colours(trial.arms)
+    arm_of = {c.name: c.treatment for c in trial.comparisons}
+    bounds = []
+    for y, r in zip(ypos, part.itertuples()):
+        colour = colours.get(arm_of.get(str(r.treatment), ""), "0.15")
+        if np.isfinite(r.ci_lower_adjusted) and np.isfinite(r.ci_upper_adjusted):
+            ax.hlines([y], [r.ci_lower_adjusted], [r.ci_upper_adjusted], color=colour, linewidth=0.9, zorder=2)
+            bounds += [r.ci_lower_adjusted, r.ci_upper_adjusted]
+        if np.isfinite(r.ci_lower) and np.isfinite(r.ci_upper):
+            ax.hlines([y], [r.ci_lower], [r.ci_upper], color=colour, linewidth=2.4, zorder=2)
+        ax.plot([r.estimate], [y], marker="s", linestyle="none", color=colour, markersize=6, zorder=3)
+    return np.asarray(bounds, dtype=float)
+
+
+def _arm_adjustment_note(trial: Trial, drawn: pd.DataFrame) -> str:
+    """The footnote of a forest plot with three or more arms: what the thin lines are."""
+    if not np.isfinite(drawn["ci_lower_adjusted"].to_numpy(dtype=float)).any():
+        return ""
+    how = {"dunnett": "Dunnett-adjusted (multivariate t)", "holm": "Holm-adjusted",
+           "none": "unadjusted"}.get(trial.arm_adjustment, trial.arm_adjustment)
+    return f"thin lines: {how} {level_pct(trial.alpha)} CI across the comparisons at each visit"
 
 
 def _fit_columns(fig, axes, n_rows: list[int], p_column: list, p_x: float, p_start_in: float, p_width_in: float,

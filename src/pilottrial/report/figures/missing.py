@@ -212,6 +212,8 @@ def plot_tipping(tipping: pd.DataFrame, config: dict, path: str | PathLike) -> p
     (see :func:`pilottrial.analyses.missing.tipping_point`); at delta = 0 the analysis is MI under MAR.
     """
     trial = Trial.from_config(config)
+    if trial.is_multi_arm:
+        return _plot_tipping_by_arm(tipping, trial, path)
     alpha = trial.alpha
     reference, treatment = trial.reference, trial.treatment
     colour = arm_colours(trial.arms)[treatment]
@@ -235,44 +237,7 @@ def plot_tipping(tipping: pd.DataFrame, config: dict, path: str | PathLike) -> p
             ax.set_visible(False)
         for ax, outcome in zip(axes[0], outcomes):
             part = table.loc[table["outcome"] == outcome].sort_values("delta", kind="mergesort")
-            d = pd.to_numeric(part["delta"], errors="coerce").to_numpy(dtype=float)
-            est = pd.to_numeric(part["estimate"], errors="coerce").to_numpy(dtype=float)
-            lo = pd.to_numeric(part["ci_lower"], errors="coerce").to_numpy(dtype=float)
-            hi = pd.to_numeric(part["ci_upper"], errors="coerce").to_numpy(dtype=float)
-            visit = str(part["visit"].iloc[0]) if "visit" in part else ""
-            if not np.isfinite(est).any():  # not estimable: say so in the panel
-                reasons = [not_estimable_reason(r) for _, r in part.iterrows()]
-                reason = next((r for r in reasons if r), None)
-                ax.set_title(f"{outcome} at {at_visit(visit)}", fontsize=9.5, fontweight="bold", pad=24)
-                ax.text(0.5, 0.5, wrap_to_width(fig, not_estimable_text(reason), ax.bbox.width * 0.9 or 200, 8),
-                        transform=ax.transAxes, ha="center", va="center", fontsize=8, color="0.3")
-                ax.set_xticks([])
-                ax.set_yticks([])
-                summary.append({"outcome": outcome, "visit": visit, "conclusion_at_zero": "not estimable",
-                                "tipping_delta": np.nan, "conclusion_after": "", "delta_max": np.nan})
-                continue
-            sig = part["significant"].astype(str).str.lower().isin({"true", "1"}).to_numpy()
-            ax.fill_between(d, lo, hi, color=colour, alpha=0.18, linewidth=0, zorder=1)
-            ax.plot(d, est, color=colour, linewidth=1.8, zorder=2)
-            ax.plot(d[sig], est[sig], linestyle="none", marker="o", markersize=3.5, color=colour, zorder=3)
-            ax.plot(d[~sig], est[~sig], linestyle="none", marker="o", markersize=3.5, markerfacecolor="white",
-                    markeredgecolor=colour, zorder=3)
-            ax.axhline(0.0, color="0.25", linewidth=1.0, zorder=1)
-            conclusion = part["conclusion"].astype(str).to_numpy()
-            tip = pd.to_numeric(part["tipping_delta"], errors="coerce").dropna()
-            tip = float(tip.iloc[0]) if len(tip) else np.nan
-            after = ""
-            if np.isfinite(tip):
-                after = str(conclusion[np.flatnonzero(d >= tip)[0]])
-                ax.axvline(tip, color="0.15", linestyle=":", linewidth=1.4, zorder=2)
-                note = f"tipping point at \u03b4 = {tip:g}\n{conclusion[0]} \u2192 {after}"
-            else:
-                note = f"no tipping point up to \u03b4 = {d.max():g}\n({conclusion[0]} throughout)"
-            ax.set_title(f"{outcome} at {at_visit(visit)}", fontsize=9.5, fontweight="bold", pad=24)
-            ax.text(0.5, 1.015, note, transform=ax.transAxes, ha="center", va="bottom", fontsize=7.5,
-                    color="0.2")
-            summary.append({"outcome": outcome, "visit": visit, "conclusion_at_zero": str(conclusion[0]),
-                            "tipping_delta": tip, "conclusion_after": after, "delta_max": float(d.max())})
+            summary.append(_tipping_panel(fig, ax, outcome, part, colour))
         for row in grid:
             row[0].set_ylabel(f"Difference {shortened(arm_label(treatment), 24)} \u2212 "
                               f"{shortened(arm_label(reference), 24)}\n({level_pct(alpha)} CI, MI)")
@@ -282,3 +247,90 @@ def plot_tipping(tipping: pd.DataFrame, config: dict, path: str | PathLike) -> p
                       "direction (outcome units)", fontsize=8)
         save_figure(fig, path)
     return pd.DataFrame(summary, columns=columns)
+
+
+def _plot_tipping_by_arm(tipping: pd.DataFrame, trial: Trial, path: str | PathLike) -> pd.DataFrame:
+    """:func:`plot_tipping` of a trial with three or more arms: a row of panels per treatment arm
+    (the comparisons named in the table's ``treatment`` column, in the trial's order), a column
+    per outcome, each line in its treatment arm's colour. Returns the summary with ``treatment``."""
+    alpha = trial.alpha
+    colours = arm_colours(trial.arms)
+    table = tipping.copy()
+    table["outcome"] = table["outcome"].astype(str)
+    columns = ["outcome", "visit", "conclusion_at_zero", "tipping_delta", "conclusion_after", "delta_max",
+               "treatment"]
+    if "treatment" not in table or table.empty:
+        placeholder_figure(path, "Tipping-point analysis", "Nothing to draw: the tipping-point table is empty.")
+        return pd.DataFrame(columns=columns)
+    table["treatment"] = table["treatment"].astype(str)
+    known = {o: i for i, o in enumerate(efficacy_names(trial))}
+    outcomes = sorted(set(table["outcome"]), key=lambda o: (known.get(o, len(known)), o))
+    comparisons = [c for c in trial.comparisons if c.name in set(table["treatment"])]
+    if not outcomes or not comparisons:
+        placeholder_figure(path, "Tipping-point analysis", "Nothing to draw: the tipping-point table is empty.")
+        return pd.DataFrame(columns=columns)
+    ncols, nrows = len(outcomes), len(comparisons)
+    summary = []
+    with theme("whitegrid", "report"):
+        fig, grid = plt.subplots(nrows, ncols, figsize=(min(11.0, 1.2 + 2.9 * ncols) if ncols > 1 else 4.6,
+                                                        0.5 + 3.4 * nrows), dpi=DPI, squeeze=False)
+        for i, comparison in enumerate(comparisons):
+            for j, outcome in enumerate(outcomes):
+                ax = grid[i][j]
+                part = table.loc[(table["outcome"] == outcome) & (table["treatment"] == comparison.name)]
+                if part.empty:
+                    ax.set_visible(False)
+                    continue
+                part = part.sort_values("delta", kind="mergesort")
+                row = _tipping_panel(fig, ax, outcome, part, colours.get(comparison.treatment, "0.3"))
+                summary.append({**row, "treatment": comparison.name})
+            grid[i][0].set_ylabel(f"{shortened(arm_label(comparison.treatment), 24)} \u2212 "
+                                  f"{shortened(arm_label(comparison.reference), 24)}\n({level_pct(alpha)} CI, MI)",
+                                  color=colours.get(comparison.treatment, "0.15"))
+        fig.suptitle("Tipping-point analysis by treatment arm (delta-adjusted multiple imputation; "
+                     "filled: CI excludes 0)", fontsize=10)
+        fig.supxlabel("\u03b4: shift added to every imputed value of the treatment arm of the row, in the "
+                      "unfavourable direction (outcome units)", fontsize=8)
+        save_figure(fig, path)
+    return pd.DataFrame(summary, columns=columns)
+
+
+def _tipping_panel(fig, ax, outcome: str, part: pd.DataFrame, colour: str) -> dict:
+    """One panel of the tipping-point figure (rows of one outcome, sorted by delta); its summary row."""
+    d = pd.to_numeric(part["delta"], errors="coerce").to_numpy(dtype=float)
+    est = pd.to_numeric(part["estimate"], errors="coerce").to_numpy(dtype=float)
+    lo = pd.to_numeric(part["ci_lower"], errors="coerce").to_numpy(dtype=float)
+    hi = pd.to_numeric(part["ci_upper"], errors="coerce").to_numpy(dtype=float)
+    visit = str(part["visit"].iloc[0]) if "visit" in part else ""
+    if not np.isfinite(est).any():  # not estimable: say so in the panel
+        reasons = [not_estimable_reason(r) for _, r in part.iterrows()]
+        reason = next((r for r in reasons if r), None)
+        ax.set_title(f"{outcome} at {at_visit(visit)}", fontsize=9.5, fontweight="bold", pad=24)
+        ax.text(0.5, 0.5, wrap_to_width(fig, not_estimable_text(reason), ax.bbox.width * 0.9 or 200, 8),
+                transform=ax.transAxes, ha="center", va="center", fontsize=8, color="0.3")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return {"outcome": outcome, "visit": visit, "conclusion_at_zero": "not estimable",
+                "tipping_delta": np.nan, "conclusion_after": "", "delta_max": np.nan}
+    sig = part["significant"].astype(str).str.lower().isin({"true", "1"}).to_numpy()
+    ax.fill_between(d, lo, hi, color=colour, alpha=0.18, linewidth=0, zorder=1)
+    ax.plot(d, est, color=colour, linewidth=1.8, zorder=2)
+    ax.plot(d[sig], est[sig], linestyle="none", marker="o", markersize=3.5, color=colour, zorder=3)
+    ax.plot(d[~sig], est[~sig], linestyle="none", marker="o", markersize=3.5, markerfacecolor="white",
+            markeredgecolor=colour, zorder=3)
+    ax.axhline(0.0, color="0.25", linewidth=1.0, zorder=1)
+    conclusion = part["conclusion"].astype(str).to_numpy()
+    tip = pd.to_numeric(part["tipping_delta"], errors="coerce").dropna()
+    tip = float(tip.iloc[0]) if len(tip) else np.nan
+    after = ""
+    if np.isfinite(tip):
+        after = str(conclusion[np.flatnonzero(d >= tip)[0]])
+        ax.axvline(tip, color="0.15", linestyle=":", linewidth=1.4, zorder=2)
+        note = f"tipping point at \u03b4 = {tip:g}\n{conclusion[0]} \u2192 {after}"
+    else:
+        note = f"no tipping point up to \u03b4 = {d.max():g}\n({conclusion[0]} throughout)"
+    ax.set_title(f"{outcome} at {at_visit(visit)}", fontsize=9.5, fontweight="bold", pad=24)
+    ax.text(0.5, 1.015, note, transform=ax.transAxes, ha="center", va="bottom", fontsize=7.5,
+            color="0.2")
+    return {"outcome": outcome, "visit": visit, "conclusion_at_zero": str(conclusion[0]),
+            "tipping_delta": tip, "conclusion_after": after, "delta_max": float(d.max())}

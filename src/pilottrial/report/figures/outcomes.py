@@ -35,6 +35,21 @@ from pilottrial.report.format import arm_label
 __all__ = ["plot_mean_change", "plot_mean_score", "plot_trajectories", "mean_ci"]
 
 
+def _arm_legend(ax, arms: list[str], multi: bool, below: bool = True) -> None:
+    """The arm legend: inside the axes in a two-arm trial; with three or more arms outside them
+    (a legend of many, long arm names inside the axes would cover the means): below the axes in
+    columns, or (``below=False``) to their right."""
+    if not multi:
+        ax.legend(title="Arm", loc="best", frameon=True)
+        return
+    if not below:
+        ax.legend(title="Arm", loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+        return
+    longest = max(len(arm_label(a)) for a in arms)
+    ncol = min(len(arms), 4 if longest <= 14 else 2)
+    ax.legend(title="Arm", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol, frameon=False)
+
+
 def mean_ci(values: np.ndarray, level: float) -> tuple[float, float, float, int]:
     """Mean and two-sided t-interval ``mean ± t_{(1+level)/2, n-1} * SD / sqrt(n)``.
 
@@ -125,7 +140,7 @@ def plot_mean_change(analysis: pd.DataFrame, outcome: str, config: dict, path: s
     offsets = {arm: (i - (n_arms - 1) / 2.0) * width for i, arm in enumerate(arms)}
 
     with theme("whitegrid", "panel"):
-        fig, ax = plt.subplots(figsize=(7.0, 4.5), dpi=DPI)
+        fig, ax = plt.subplots(figsize=(7.0, 5.2 if trial.is_multi_arm else 4.5), dpi=DPI)
         if not raw:
             ax.axhline(0.0, color=GREY, linestyle="--", linewidth=1.0, zorder=1)
         for arm in arms:
@@ -171,7 +186,7 @@ def plot_mean_change(analysis: pd.DataFrame, outcome: str, config: dict, path: s
         else:
             ax.set_ylabel(f"Change from baseline in {outcome}{better_suffix(better)}")
             ax.set_title(f"{outcome}: mean change from baseline ({level_pct(trial.alpha)} CI)")
-        ax.legend(title="Arm", loc="best", frameon=True)
+        _arm_legend(ax, arms, trial.is_multi_arm)
         save_figure(fig, path, svg=False)
 
 
@@ -223,7 +238,7 @@ def plot_mean_score(analysis: pd.DataFrame, outcome: str, config: dict, path: st
     table = pd.DataFrame(drawn, columns=["arm", "visit", "n", "mean", "ci_lower", "ci_upper"])
 
     with theme("whitegrid", "report"):
-        fig, ax = plt.subplots(figsize=(7.0, 4.6), dpi=DPI)
+        fig, ax = plt.subplots(figsize=(8.4 if trial.is_multi_arm else 7.0, 4.6), dpi=DPI)
         for arm in arms:
             part = table.loc[(table["arm"] == arm) & (table["n"] > 0)]
             if part.empty:
@@ -252,7 +267,7 @@ def plot_mean_score(analysis: pd.DataFrame, outcome: str, config: dict, path: st
                 ax.annotate(str(n), xy=(xpos[visit], 0), xycoords=("data", "axes fraction"),
                             xytext=(0, -top - 11 * i), textcoords="offset points", ha="center", va="top",
                             fontsize=7.5, color=colours[arm])
-        ax.legend(title="Arm", loc="best", frameon=True)
+        _arm_legend(ax, arms, trial.is_multi_arm, below=False)  # below the axes: the numbers observed
         save_figure(fig, path)
     return table
 
@@ -313,7 +328,9 @@ def plot_trajectories(analysis: pd.DataFrame, outcome: str, config: dict, path: 
     xpos = {v: i for i, v in enumerate(order)}
 
     with theme("whitegrid", "panel"):
-        fig, axes = plt.subplots(1, len(arms), figsize=(9.0, 4.5), dpi=DPI, sharey=True, squeeze=False)
+        # three or more arms: each panel keeps the width of a two-arm panel
+        width = 0.6 + 3.0 * len(arms) if trial.is_multi_arm else 9.0
+        fig, axes = plt.subplots(1, len(arms), figsize=(width, 4.5), dpi=DPI, sharey=True, squeeze=False)
         for ax, arm in zip(axes[0], arms):
             colour = colours[arm]
             arm_df = df.loc[df["arm"] == arm].copy()
@@ -338,6 +355,8 @@ def plot_trajectories(analysis: pd.DataFrame, outcome: str, config: dict, path: 
                         markeredgecolor="white", label="Arm mean", zorder=4)
                 ax.legend(loc="best", frameon=True)
             title = f"{arm_label(arm)} (n = {len(people)})"
+            if trial.is_multi_arm:  # narrower panels side by side: long arm names on two lines
+                title = legend_label(title, 26)
             if sampled:
                 title += f"\nlines: random sample of {len(shown)}"
             ax.set_title(title, color=colour, fontweight="bold")

@@ -21,6 +21,26 @@ from pilottrial.report.format import arm_label
 __all__ = ["plot_responders"]
 
 
+def _arm_rows(table: pd.DataFrame, trial: Trial) -> list:
+    """``(row, (reference arm, treatment arm))`` for the counts of each arm, once per outcome x
+    definition x visit: in a two-arm trial every row; with three or more arms (a ``treatment``
+    column naming the comparison) each arm's counts from the first comparison that includes it."""
+    if not trial.is_multi_arm or "treatment" not in table:
+        return [(r, (trial.reference, trial.treatment)) for r in table.itertuples()]
+    pairs = {c.name: c.arms for c in trial.comparisons}
+    seen, out = set(), []
+    for r in table.itertuples():
+        pair = pairs.get(str(r.treatment))
+        if pair is None:
+            continue
+        for arm, side in zip(pair, ("reference", "treatment")):
+            key = (r.outcome, r.definition, r.visit, arm)
+            if key not in seen:
+                seen.add(key)
+                out.append((r, (arm, None) if side == "reference" else (None, arm)))
+    return out
+
+
 def plot_responders(responders: pd.DataFrame, config: dict, path: str | PathLike) -> pd.DataFrame:
     """Responder and remission proportions by arm with Wilson intervals.
 
@@ -49,7 +69,7 @@ def plot_responders(responders: pd.DataFrame, config: dict, path: str | PathLike
     A panel of an outcome without a remission cut-off says so.
     """
     trial = Trial.from_config(config)
-    reference, treatment = trial.reference, trial.treatment
+    arms = list(trial.arms)  # reference first; two arms: (reference, treatment)
     colours = arm_colours(trial.arms)
     alpha = trial.alpha
     table = responders.copy()
@@ -62,8 +82,10 @@ def plot_responders(responders: pd.DataFrame, config: dict, path: str | PathLike
     definitions += sorted(set(table["definition"]) - set(definitions))
     order = {v: i for i, v in enumerate(trial.visit_order)}
     rows = []
-    for r in table.itertuples():
-        for arm, side in ((reference, "reference"), (treatment, "treatment")):
+    for r, pair in _arm_rows(table, trial):
+        for arm, side in zip(pair, ("reference", "treatment")):
+            if arm is None:
+                continue
             n, N = getattr(r, f"n_{side}"), getattr(r, f"N_{side}")
             lo, hi = wilson_interval(n, N, alpha)
             rows.append({"outcome": r.outcome, "definition": r.definition, "visit": r.visit, "arm": arm,
@@ -84,7 +106,7 @@ def plot_responders(responders: pd.DataFrame, config: dict, path: str | PathLike
     with theme("whitegrid", "report"):
         fig, axes = plt.subplots(shape[0], shape[1], figsize=(width_in, 0.6 + 2.9 * shape[0]),
                                  dpi=DPI, squeeze=False, sharey=True)
-        width = 0.36
+        width = 0.36 if len(arms) <= 2 else 0.8 / len(arms)
         for i, definition in enumerate(definitions):
             for j, outcome in enumerate(outcomes):
                 ax = axes[j][i] if transposed else axes[i][j]
@@ -106,9 +128,9 @@ def plot_responders(responders: pd.DataFrame, config: dict, path: str | PathLike
                             va="center", fontsize=8, color=GREY)
                     continue
                 visits = sorted(set(part["visit"]), key=lambda v: (order.get(v, len(order)), v))
-                for k, arm in enumerate((reference, treatment)):
+                for k, arm in enumerate(arms):
                     sub = part.loc[part["arm"] == arm].set_index("visit").reindex(visits)
-                    x = np.arange(len(visits)) + (k - 0.5) * width
+                    x = np.arange(len(visits)) + (k - (len(arms) - 1) / 2.0) * width
                     p = sub["proportion"].to_numpy(dtype=float)
                     lo, hi = sub["ci_lower"].to_numpy(dtype=float), sub["ci_upper"].to_numpy(dtype=float)
                     ax.bar(x, p, width=width * 0.95, color=colours[arm], zorder=2,
@@ -116,7 +138,7 @@ def plot_responders(responders: pd.DataFrame, config: dict, path: str | PathLike
                     ok = np.isfinite(lo) & np.isfinite(hi)
                     ax.errorbar(x[ok], p[ok], yerr=np.vstack([p[ok] - lo[ok], hi[ok] - p[ok]]), fmt="none",
                                 ecolor="0.2", elinewidth=1.0, capsize=3, zorder=3)
-                    crowded = len(visits) > 4
+                    crowded = len(visits) > 4 or len(visits) * len(arms) > 8
                     for xi, hi_i, n, N in zip(x, hi, sub["n"], sub["N"]):
                         if pd.notna(n):
                             ax.text(xi, (hi_i if np.isfinite(hi_i) else 0) + 0.02, f"{int(n)}/{int(N)}",
@@ -130,8 +152,9 @@ def plot_responders(responders: pd.DataFrame, config: dict, path: str | PathLike
                 ax.grid(axis="x", visible=False)
         for row in axes:
             row[0].set_ylabel("Participants (%)")
-        handles = [patches.Patch(color=colours[a], label=arm_label(a)) for a in (reference, treatment)]
-        fig.legend(handles=handles, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0))
+        handles = [patches.Patch(color=colours[a], label=arm_label(a)) for a in arms]
+        fig.legend(handles=handles, loc="lower center", ncol=len(arms) if len(arms) <= 4 else 3, frameon=False,
+                   bbox_to_anchor=(0.5, 0.0))
         fig.suptitle(f"Responders by arm (observed data; {level_pct(alpha)} Wilson CI; n/N above the bars)",
                      fontsize=10)
         save_figure(fig, path, tight_layout={"rect": (0, 0.32 / fig.get_figheight(), 1, 1)})  # legend row

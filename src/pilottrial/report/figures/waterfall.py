@@ -96,7 +96,7 @@ def plot_waterfall(analysis: pd.DataFrame, outcome: str, config: dict, path: str
     threshold = -100.0 * improvement if better != "higher" else 100.0 * improvement
 
     with theme("whitegrid", "report"):
-        fig, ax = plt.subplots(figsize=(7.5, 4.4), dpi=DPI)
+        fig, ax = plt.subplots(figsize=(7.5, 4.4 + 0.25 * len(arms) if trial.is_multi_arm else 4.4), dpi=DPI)
         x = np.arange(len(usable))
         values = usable["pct_change"].to_numpy(dtype=float)
         shown = np.clip(values, -_CAP, _CAP)
@@ -115,7 +115,10 @@ def plot_waterfall(analysis: pd.DataFrame, outcome: str, config: dict, path: str
                    for a in arms]
         handles.append(Line2D([], [], color=GREY, linestyle="--",
                               label=f"response: \u2265{100 * improvement:g}% {direction} ({number(threshold, 0)}%)"))
-        ax.legend(handles=handles, loc="best", frameon=True)
+        if trial.is_multi_arm:  # k arms and the threshold: below the axes, in two columns
+            ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
+        else:
+            ax.legend(handles=handles, loc="best", frameon=True)
         ax.set_xticks([])
         ax.set_xlim(-0.8 if not many else -0.5, max(len(usable), 1) - (0.2 if not many else 0.5))
         ax.set_xlabel("Participants, sorted by percent change")

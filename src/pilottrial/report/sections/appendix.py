@@ -110,7 +110,7 @@ def descriptives_section(c: Context) -> list[dict]:
         decimals = c.decimals(o.name)[0]
         rows = []
         for v in c.visit_order:
-            for arm in (c.reference, c.treatment):
+            for arm in c.arms:
                 r = first_row(desc, outcome=o.name, arm=arm, visit=v)
                 if r is None or (as_float(r.get("n")) or 0) == 0:
                     continue

@@ -21,6 +21,12 @@ from pilottrial.report.sections.appendix import (
     reproduce_section,
     software_section,
 )
+from pilottrial.report.sections.arms import (
+    by_comparison,
+    multi_arm_contrasts_section,
+    multi_arm_outcomes_section,
+    multi_arm_summary_section,
+)
 from pilottrial.report.sections.blocks import para
 from pilottrial.report.sections.closing import limitations_section, planning_section, warnings_section
 from pilottrial.report.sections.context import Context
@@ -122,6 +128,21 @@ _BUILDERS = {
 }
 
 
+#: Sections that a trial with three or more arms builds per comparison (:func:`~pilottrial.report.sections.arms.by_comparison`).
+_PER_COMPARISON = ("effect-sizes", "bayes", "responders", "sensitivity", "missing-data", "harms", "mechanism",
+                   "planning")
+
+
+def _builders(context: Context) -> dict:
+    """The section builders of this trial: those of a two-arm trial, or their k-arm forms."""
+    if not context.multi_arm:
+        return _BUILDERS
+    builders = {sid: by_comparison(_BUILDERS[sid], sid) for sid in _PER_COMPARISON}
+    builders.update({"summary": lambda c: multi_arm_summary_section(c, summary_section),
+                     "outcomes": multi_arm_outcomes_section, "all-contrasts": multi_arm_contrasts_section})
+    return {**_BUILDERS, **builders}
+
+
 def build_document(config: dict, tables: dict[str, pd.DataFrame], figures: dict | None, provenance: dict,
                    warnings: list[str] | None = None) -> dict:
     """The report as a document model: sections in CONSORT order, tables and figures numbered.
@@ -149,12 +170,13 @@ def build_document(config: dict, tables: dict[str, pd.DataFrame], figures: dict 
         grouped by part (front, methods, results, discussion, appendix) for the template.
     """
     context = Context(config, tables, figure_items(figures), provenance, warnings)
+    builders = _builders(context)
     sections = []
     for sid, title, part in SECTION_ORDER:
         if sid == "contents":
             continue
         try:
-            blocks = _BUILDERS[sid](context)
+            blocks = builders[sid](context)
         except Exception as exc:  # noqa: BLE001 -- one section that cannot be written must not cost the report
             traceback.print_exc(file=sys.stderr)
             blocks = [para(f"{SECTION_FAILED} ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "

@@ -142,7 +142,7 @@ def _warning_items(c: Context) -> list[str]:
             for o in c.efficacy:
                 parts = []
                 heavy = False
-                for arm in (c.reference, c.treatment):
+                for arm in c.arms:
                     r = first_row(miss, outcome=o.name, arm=arm, visit=v)
                     if r is None:
                         continue

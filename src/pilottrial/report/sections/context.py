@@ -14,7 +14,7 @@ import pandas as pd
 
 from pilottrial.config.trial import Outcome, Trial
 from pilottrial.report.figures.limits import MISSING_PATTERN_ROWS, TRAJECTORY_LINES
-from pilottrial.report.format import ESTIMATE_DECIMALS, arm_label, as_float, fmt_int, not_estimable_reason
+from pilottrial.report.format import ESTIMATE_DECIMALS, and_list, arm_label, as_float, fmt_int, not_estimable_reason
 from pilottrial.report.sections.tables import first_row, has_columns, mmrm_row, select_rows, table_of
 
 __all__ = ["Context", "report_alpha", "ci_level", "df_label", "outcomes_primary_first", "trial_phase", "trial_kind"]
@@ -95,9 +95,18 @@ class Context:
         self.provenance = provenance or {}
         self.extra_warnings = [str(w) for w in (warnings or []) if str(w).strip()]
         self.analysis = self.trial.section("analysis")
-        self.reference, self.treatment = self.trial.arms
-        #: The arms as sentences and headers name them ("arm 0" for a bare code).
-        self.reference_name, self.treatment_name = arm_label(self.reference), arm_label(self.treatment)
+        #: The arms, reference first, and the comparisons (one, treatment minus reference, in a two-arm trial).
+        self.arms = tuple(self.trial.arms)
+        self.multi_arm = self.trial.is_multi_arm
+        self.comparisons = tuple(self.trial.comparisons)
+        self.reference = self.trial.reference
+        #: The treatment arm of a two-arm trial; None with three or more arms (see :attr:`comparisons`).
+        self.treatment = None if self.multi_arm else self.trial.treatment
+        #: The arms as sentences and headers name them ("arm 0" for a bare code); with three or more
+        #: arms ``treatment_name`` names the treatment arms together ("ketamine-0.2 and ketamine-0.5").
+        self.reference_name = arm_label(self.reference)
+        self.treatment_name = (and_list([arm_label(a) for a in self.trial.treatments]) if self.multi_arm
+                               else arm_label(self.treatment))
         self.alpha = report_alpha(self.trial)
         self.level = ci_level(self.trial)
         self.df_label = df_label(self.trial)
@@ -128,16 +137,21 @@ class Context:
         """The primary MMRM contrast of an outcome at a visit, or None (:meth:`contrast`)."""
         return self.contrast(outcome, "mmrm", visit)
 
-    def contrast(self, outcome: str, model: str, visit: str) -> pd.Series | None:
+    def contrast(self, outcome: str, model: str, visit: str, comparison=None) -> pd.Series | None:
         """The contrast of an outcome at a visit from ``model`` (``mmrm``, ``lmm``), or None.
 
-        A contrast without an estimate and without a note of its own gets the note of its model
-        in models.csv (why the model could not be fitted), so that the report can say why.
+        With three or more arms, ``comparison`` (a :class:`~pilottrial.config.Comparison`) selects
+        the rows of that comparison (``treatment`` column). A contrast without an estimate and
+        without a note of its own gets the note of its model in models.csv (why the model could
+        not be fitted), so that the report can say why.
         """
+        contrasts = self.t("contrasts")
+        if comparison is not None and "treatment" in contrasts.columns:
+            contrasts = contrasts[contrasts["treatment"].astype(str) == comparison.name]
         if model == "mmrm":
-            row = mmrm_row(self.t("contrasts"), outcome, visit)
+            row = mmrm_row(contrasts, outcome, visit)
         else:
-            row = first_row(self.t("contrasts"), outcome=outcome, model=model, visit=visit)
+            row = first_row(contrasts, outcome=outcome, model=model, visit=visit)
         if row is None or as_float(row.get("estimate")) is not None or not_estimable_reason(row) is not None:
             return row
         reason = self.model_reason(outcome, model)
@@ -158,7 +172,7 @@ class Context:
         else the baseline descriptives (n + missing)."""
         feas = self.t("feasibility")
         out: dict[str, int | None] = {}
-        for arm in (self.reference, self.treatment):
+        for arm in self.arms:
             row = first_row(feas, measure="randomized", arm=arm) if has_columns(feas, "measure", "arm") else None
             value = as_float(row.get("value")) if row is not None else None
             out[arm] = int(round(value)) if value is not None else None
@@ -167,7 +181,7 @@ class Context:
         missing = self.t("missing_data")
         if has_columns(missing, "table", "arm", "n_randomized"):
             rows = missing[missing["table"].astype(str) == "missingness"]
-            for arm in (self.reference, self.treatment):
+            for arm in self.arms:
                 counts = [as_float(x) for x in rows.loc[rows["arm"].astype(str) == arm, "n_randomized"]]
                 counts = [x for x in counts if x is not None]
                 if out[arm] is None and counts:
@@ -177,7 +191,7 @@ class Context:
         desc = self.t("descriptives")
         if has_columns(desc, "arm", "visit", "n"):
             rows = desc[desc["visit"].astype(str) == str(self.baseline)] if self.baseline is not None else desc
-            for arm in (self.reference, self.treatment):
+            for arm in self.arms:
                 if out[arm] is not None:
                     continue
                 best = None
@@ -197,9 +211,15 @@ class Context:
         return sum(known) if known else None
 
     def arm_n_text(self) -> str:
-        """``"15 ketamine, 15 midazolam"``."""
+        """``"15 ketamine, 15 midazolam"``: the treatment arms, then the reference."""
+        if self.multi_arm:
+            return ", ".join(f"{fmt_int(self.n_by_arm.get(a))} {arm_label(a)}" for a in (*self.arms[1:], self.arms[0]))
         return (f"{fmt_int(self.n_by_arm.get(self.treatment))} {self.treatment_name}, "
                 f"{fmt_int(self.n_by_arm.get(self.reference))} {self.reference_name}")
+
+    def arm_columns(self) -> list[tuple[str, str]]:
+        """A numeric table column per arm, reference first, headed by the arm's name."""
+        return [(arm_label(a), "num") for a in self.arms]
 
     def decimals(self, outcome: str) -> tuple[int, int]:
         """(descriptive, estimate) decimals of an outcome: (1, 2) for scores whose baseline SD is at

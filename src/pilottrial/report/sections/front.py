@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pilottrial.report.format import (
     MISSING,
+    arm_label,
     as_float,
     fmt_est_ci,
     fmt_int,
@@ -105,16 +106,35 @@ def objectives_section(c: Context) -> list[dict]:
     return blocks
 
 
+def _comparisons_text(c: Context) -> str:
+    """The treatment effects of a trial with three or more arms and their adjustment, in words."""
+    pairs = "; ".join(f"{arm_label(x.treatment)} minus {arm_label(x.reference)}" for x in c.comparisons)
+    how = {"dunnett": "simultaneous (Dunnett) intervals and p-values from the multivariate t distribution of the "
+                      "contrasts (Hothorn, Bretz & Westfall 2008)",
+           "holm": "Holm-adjusted p-values (intervals are not adjusted)",
+           "none": "no adjustment"}.get(c.trial.arm_adjustment, c.trial.arm_adjustment)
+    return (f"All {c.trial.n_arms} arms enter one MMRM. The treatment effects at each visit are the differences in "
+            f"{c.effect_measure} of the {plural(len(c.comparisons), 'comparison')} ({pairs}); across the "
+            f"comparisons at the same visit they are also reported with {how}.")
+
+
 def design_section(c: Context) -> list[dict]:
     """Trial design: arms, visits, key visits and the outcomes table."""
     base = c.baseline
     visits = c.visit_order
     key = c.key_visits
+    if c.multi_arm:
+        allocation = (f"Randomized, parallel-group, {c.trial.n_arms}-arm {c.kind}. {plural(c.n_total, 'participant')} "
+                      f"{'was' if c.n_total == 1 else 'were'} randomized to "
+                      + ", ".join(f"{arm_label(a)} (n = {fmt_int(c.n_by_arm.get(a))})" for a in c.arms[1:])
+                      + f" or {c.reference_name} (reference, n = {fmt_int(c.n_by_arm.get(c.reference))}).")
+    else:
+        allocation = (f"Randomized, parallel-group, two-arm {c.kind}. {plural(c.n_total, 'participant')} "
+                      f"{'was' if c.n_total == 1 else 'were'} randomized to {c.treatment_name} (treatment, n = "
+                      f"{fmt_int(c.n_by_arm.get(c.treatment))}) or {c.reference_name} (reference, n = "
+                      f"{fmt_int(c.n_by_arm.get(c.reference))}).")
     blocks = [para(
-        f"Randomized, parallel-group, two-arm {c.kind}. {plural(c.n_total, 'participant')} "
-        f"{'was' if c.n_total == 1 else 'were'} randomized to {c.treatment_name} (treatment, n = "
-        f"{fmt_int(c.n_by_arm.get(c.treatment))}) or {c.reference_name} (reference, n = "
-        f"{fmt_int(c.n_by_arm.get(c.reference))}). Outcomes were assessed at "
+        f"{allocation} Outcomes were assessed at "
         f"{join_words([visit_label(v) for v in visits])}"
         + (f" ({visit_label(base)} is the baseline)" if base and base.lower() != "baseline" else "")
         + (f"; the key visits, reported first, are {join_words([visit_label(v) for v in key])}." if len(key) > 1
@@ -217,8 +237,9 @@ def methods_section(c: Context) -> list[dict]:
              f"{_model_text(c, visits_txt)} with {structure} of the repeated measurements within "
              f"participant, estimated by restricted maximum likelihood (REML). {fallback_note}{cov}; {c.level} "
              f"confidence intervals use the t distribution with these degrees of freedom (α = {fmt_num(c.alpha, 2)})."),
-        para(f"The treatment effect at each visit is the difference in {c.effect_measure}, "
-             f"{c.treatment_name} minus {c.reference_name}. All randomized participants "
+        para((_comparisons_text(c) if c.multi_arm else
+              f"The treatment effect at each visit is the difference in {c.effect_measure}, "
+              f"{c.treatment_name} minus {c.reference_name}.") + " All randomized participants "
              + ("contribute" if c.raw else "with a baseline score contribute")
              + "; the MMRM is valid when data are missing at random (MAR), which corresponds to the hypothetical "
                "strategy for dropout in the estimands."),

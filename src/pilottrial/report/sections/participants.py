@@ -64,12 +64,13 @@ def flow_section(c: Context) -> list[dict]:
                      f"({fmt_pct(count(kept, 'proportion'))}) were assessed at {visit_label(last_key)}")
     blocks.append(para(text + "."))
 
-    arms = [c.reference, c.treatment]
+    arms = list(c.arms)
+    by_arm = [MISSING] * len(arms)  # a stage counted for the trial only
     rows = []
     if screened is not None:
-        rows.append(["Screened", MISSING, MISSING, fmt_int(screened)])
+        rows.append(["Screened", *by_arm, fmt_int(screened)])
     if eligible is not None:
-        rows.append(["Eligible", MISSING, MISSING, fmt_int(eligible)])
+        rows.append(["Eligible", *by_arm, fmt_int(eligible)])
     rows.append(["Randomized"] + [fmt_int(c.n_by_arm.get(a)) for a in arms] + [fmt_int(randomized)])
     received = [value("received_infusion", a) for a in arms + ["all"]]
     if any(r is not None for r in received):
@@ -86,21 +87,21 @@ def flow_section(c: Context) -> list[dict]:
     if c.primary is not None and has_columns(models, "outcome", "model", "n_participants"):
         row = first_row(models, outcome=c.primary.name, model="mmrm")
         if row is not None:
-            rows.append([f"Included in the primary MMRM ({c.primary.name})", MISSING, MISSING,
+            rows.append([f"Included in the primary MMRM ({c.primary.name})", *by_arm,
                          fmt_int(row.get("n_participants"))])
     note = ""
     if received[0] is not None and "assumed" in str(received[0].get("note", "")):
         note = "Receipt of the intervention is " + str(received[0].get("note")) + "."
-    blocks.append(table_block("Participant flow (CONSORT)", [("Stage", "text"), (c.reference_name, "num"),
-                                                             (c.treatment_name, "num"), ("Total", "num")], rows,
-                              note=note))
+    blocks.append(table_block("Participant flow (CONSORT)", [("Stage", "text"), *c.arm_columns(), ("Total", "num")],
+                              rows, note=note))
     return blocks
 
 
 def _table_one(c: Context, table: pd.DataFrame) -> dict:
     """Table 1 from ``table_one.csv`` (:func:`pilottrial.report.figures.trial.table_one`)."""
-    arms = [a for a in (c.reference, c.treatment) if a in table.columns]
-    others = [a for a in table.columns if a not in {"variable", "level", "statistic", "overall", "smd", *arms}]
+    arms = [a for a in c.arms if a in table.columns]
+    smds = [a for a in table.columns if a == "smd" or (c.multi_arm and str(a).startswith("smd_"))]
+    others = [a for a in table.columns if a not in {"variable", "level", "statistic", "overall", *smds, *arms}]
     arms += others
     rows = []
     for r in table.itertuples(index=False):
@@ -114,10 +115,20 @@ def _table_one(c: Context, table: pd.DataFrame) -> dict:
         else:
             label = f"    {level}" if level != "missing" else "    missing, n"
         cells = [text_or_missing(row.get(a)) for a in arms]
-        smd = as_float(row.get("smd"))
-        rows.append([label.strip()] + cells + [text_or_missing(row.get("overall")),
-                                               fmt_num(abs(smd), 2) if smd is not None else "",
-                                               {"cls": "level" if label.startswith(" ") else ""}])
+        smd = [as_float(row.get(name)) for name in smds] if c.multi_arm else [as_float(row.get("smd"))]
+        rows.append([label.strip()] + cells + [text_or_missing(row.get("overall"))]
+                    + [fmt_num(abs(x), 2) if x is not None else "" for x in smd]
+                    + [{"cls": "level" if label.startswith(" ") else ""}])
+    if c.multi_arm:  # one SMD column per comparison, named by its arms
+        names = {f"smd_{x.name}": x for x in c.comparisons}
+        smd_columns = [(f"|SMD| {names[s].treatment} vs {names[s].reference}" if s in names else f"|{s}|", "num")
+                       for s in smds]
+        return table_block("Baseline characteristics by arm (Table 1)",
+                           [("Characteristic", "text")] + [(arm_label(a), "num") for a in arms] + [("Overall", "num")]
+                           + smd_columns, rows, cls="wide",
+                           note="Mean (SD), median [IQR] or n (%). |SMD|: absolute standardized mean difference "
+                                "between the two arms named, a description of chance imbalance; no tests are made "
+                                "(CONSORT item 15).")
     columns = [("Characteristic", "text")] + [(arm_label(a), "num") for a in arms] + [("Overall", "num"), ("|SMD|", "num")]
     return table_block("Baseline characteristics by arm (Table 1)", columns, rows,
                        note="Mean (SD), median [IQR] or n (%). |SMD|: absolute standardized mean difference between the "
@@ -133,7 +144,7 @@ def baseline_section(c: Context) -> list[dict]:
     base = c.baseline
     if not has_columns(desc, "outcome", "arm", "visit", "mean") or base is None:
         return blocks + [para("No baseline descriptives were produced.")]
-    arms = [c.reference, c.treatment]
+    arms = list(c.arms)
     rows = []
     for o in c.outcomes:
         cells = [o.name]
@@ -150,8 +161,8 @@ def baseline_section(c: Context) -> list[dict]:
     for _arm in arms:
         cols += [("n", "num"), ("Mean (SD)", "num"), ("Median [Q1, Q3]", "num")]
     blocks.append(table_block(f"Baseline scores by arm ({visit_label(base)})", cols, rows,
-                              spanners=[("", 1), (f"{c.reference_name} (n = {fmt_int(c.n_by_arm.get(c.reference))})", 3),
-                                        (f"{c.treatment_name} (n = {fmt_int(c.n_by_arm.get(c.treatment))})", 3)],
+                              spanners=[("", 1)] + [(f"{arm_label(a)} (n = {fmt_int(c.n_by_arm.get(a))})", 3)
+                                                    for a in arms],
                               note="Baseline differences between randomized arms are not tested (CONSORT): any "
                                    "difference is due to chance."))
     return blocks
@@ -169,7 +180,7 @@ def feasibility_section(c: Context) -> list[dict]:
                   "randomized": "Share of those randomized", "recruitment_per_month": "Randomized per month",
                   "received_infusion": "Received the allocated intervention", "retention": "Retention",
                   "completeness": "Data completeness"}
-        arms = [c.reference, c.treatment, "all"]
+        arms = [*c.arms, "all"]
         # without a screening log there is nothing to estimate them from: say so once, not per row
         screened = bool(c.trial.section("feasibility").get("screening_log"))
         unscreened = set() if screened else {"eligibility_rate", "consent_rate", "recruitment_per_month"}
@@ -204,8 +215,7 @@ def feasibility_section(c: Context) -> list[dict]:
                     cells.append(f"{fmt_int(r.numerator)}/{fmt_int(r.denominator)}, {fmt_pct(r.proportion)} "
                                  f"({fmt_ci(100 * (as_float(r.ci_lower) or np.nan), 100 * (as_float(r.ci_upper) or np.nan), 1)})")
             rows.append([what] + cells)
-        blocks.append(table_block("Feasibility measures", [("Measure", "text"), (c.reference_name, "num"),
-                                                           (c.treatment_name, "num"), ("All", "num")], rows,
+        blocks.append(table_block("Feasibility measures", [("Measure", "text"), *c.arm_columns(), ("All", "num")], rows,
                                   note=f"n/N, percentage ({c.level} Wilson interval, %); recruitment: mean randomized per "
                                        f"month with an exact Poisson interval. Completeness: observed/expected scores of "
                                   f"the outcomes scheduled at the visit.", cls="wide"))

@@ -21,7 +21,7 @@ from pilottrial.report.format import (
 )
 from pilottrial.report.sections.context import ci_level, df_label
 
-__all__ = ["key_result_sentence", "contrast_sentence"]
+__all__ = ["key_result_sentence", "contrast_sentence", "ARM_ADJUSTMENT_NAMES"]
 
 
 def key_result_sentence(config: dict, outcome: dict | Outcome, visit: str, row: pd.Series | dict | None) -> str:
@@ -50,8 +50,18 @@ def key_result_sentence(config: dict, outcome: dict | Outcome, visit: str, row: 
     return contrast_sentence(Trial.from_config(config), typed, visit, row)
 
 
-def contrast_sentence(trial: Trial, outcome: Outcome, visit: str, row: pd.Series | dict | None) -> str:
-    """:func:`key_result_sentence` for a typed trial and outcome."""
+#: How the report names the adjustment across the comparisons of a trial with three or more arms.
+ARM_ADJUSTMENT_NAMES = {"dunnett": "Dunnett-adjusted", "holm": "Holm-adjusted", "none": "unadjusted"}
+
+
+def contrast_sentence(trial: Trial, outcome: Outcome, visit: str, row: pd.Series | dict | None,
+                      adjustment: str | None = None) -> str:
+    """:func:`key_result_sentence` for a typed trial and outcome.
+
+    ``adjustment`` (``dunnett``, ``holm``; three or more arms, where ``trial`` is the two-arm view of
+    one comparison, :meth:`~pilottrial.config.Trial.pair`) adds the interval and p value adjusted
+    across the comparisons (``ci_lower_adjusted, ci_upper_adjusted, p_value_adjusted``).
+    """
     reference, treatment = (arm_label(a) for a in trial.arms)
     name = outcome.name
     when = visit_label(visit)
@@ -78,4 +88,9 @@ def contrast_sentence(trial: Trial, outcome: Outcome, visit: str, row: pd.Series
         f"{df_label(trial)} df {fmt_num(row.get('df'), 1)}; "
         f"{fmt_p(row.get('p_value'))}"
     )
+    if adjustment and adjustment != "none" and as_float(row.get("ci_lower_adjusted")) is not None:
+        how = ARM_ADJUSTMENT_NAMES.get(adjustment, f"{adjustment}-adjusted")
+        return (f"{lead} ({details}); {how} {ci_level(trial)} CI "
+                f"{fmt_ci(row.get('ci_lower_adjusted'), row.get('ci_upper_adjusted'), ESTIMATE_DECIMALS)}, "
+                f"{fmt_p(row.get('p_value_adjusted'))}.")
     return f"{lead} ({details})."
