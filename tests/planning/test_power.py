@@ -4,6 +4,8 @@ rules run end to end (local shards and SLURM) in tests/workflow/test_power_workf
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -127,7 +129,7 @@ def test_results_identical_whatever_the_number_of_shards(two_effect_plan, one_sh
 
 def test_shards_partition_the_chunks(two_effect_plan):
     all_chunks = planning.shard_tasks(two_effect_plan, 0, 1)
-    assert len(all_chunks) == 2 * 2 * 3  # 250 simulations = chunks of 100, 100, 50
+    assert len(all_chunks) == 2 * 2 * math.ceil(250 / planning.CHUNK)  # 250 simulations per effect and n
     for n_shards in (2, 3, 5, 20):
         parts = [planning.shard_tasks(two_effect_plan, i, n_shards) for i in range(n_shards)]
         assert sorted(c for p in parts for c in p) == sorted(all_chunks)
@@ -367,3 +369,15 @@ def test_benchmark_runs_on_a_tiny_workload(tmp_path, monkeypatch):
     assert saved["fits"]["fits_per_second_per_core"] > 0
     assert [r["shards"] for r in saved["shards"]] == [1, 2] and all(r["identical_to_first"] for r in saved["shards"])
     assert {t["status"] for t in saved["targets"]} <= {"met", "not met", "not measured"}
+
+
+def test_a_simulated_trial_does_not_depend_on_the_batch_it_is_fitted_in(two_effect_plan, monkeypatch):
+    import pilottrial.planning.simulation as simulation
+
+    keys = ["effect_source", "n_per_arm", "simulation"]
+    results = []
+    for chunk in (7, 100):
+        monkeypatch.setattr(simulation, "CHUNK", chunk)
+        results.append(simulation.simulate_shard(two_effect_plan, 0, 1).sort_values(keys).reset_index(drop=True))
+    assert len(results[0]) == 2 * 2 * 250
+    pd.testing.assert_frame_equal(results[0], results[1], check_exact=True)

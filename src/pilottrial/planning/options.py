@@ -14,8 +14,10 @@ from pilottrial.errors import InputError
 __all__ = ["power_settings", "shard_resources", "DEFAULT_GRID", "EFFECT_SOURCES", "INFLATIONS", "MIN_N_PER_ARM",
            "CHUNK"]
 
-#: Simulations per chunk: the unit of work of a shard and the batch of one fit.
-CHUNK = 100
+#: Simulations per chunk: the unit of work of a shard and the batch of one fit. A trial's fit does
+#: not depend on the batch it is in (tests/planning/test_power.py), so larger batches only save
+#: the per-iteration overhead of the batched fit.
+CHUNK = 500
 #: Default grid of sample sizes per arm.
 DEFAULT_GRID = [20, 30, 40, 50, 60, 80, 100, 120, 150, 200]
 EFFECT_SOURCES = ("mcid", "pilot", "pilot_conservative")
