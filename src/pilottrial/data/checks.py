@@ -185,7 +185,8 @@ def _pandera_error(cases: pd.DataFrame, frame, config, trial) -> InputError:
     if column == cols["arm"]:
         found = sorted(set(frame[column]) - set(trial.arms))
         fix = quoting_hint(found, trial.arms, "arms") or \
-            f"use {trial.reference!r} or {trial.treatment!r}, or correct arms: in the config"
+            (f"use {trial.reference!r} or {trial.treatment!r}, or correct arms: in the config" if not trial.is_multi_arm
+             else f"use one of {', '.join(map(repr, trial.arms))}, or correct arms: in the config")
         return InputError(f"unknown arm label(s) {found}", file=path, unit=unit, rows=rows, column=column, fix=fix)
     if column == cols["visit"]:
         order = config["visits"]["order"]
