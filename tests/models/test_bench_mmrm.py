@@ -96,13 +96,13 @@ def _fake_results(bench, small_fit):
     return {
         "schema_version": bench.SCHEMA_VERSION,
         "meta": {"repeats": 1},
-        "fev_data": dict(res),
+        "fev_data": dict(res, median_s=0.010, fit_only_median_s=0.008),
         "bcva_data": dict(res, median_s=3.0),
         "memory": {"bcva_data": {"peak_rss_mb": 200.0}},
         "scaling": [dict(res, n_subjects=27)],
         "r_gls": {"available": True,
-                  "fev_data": {"ok": True, "median_s": 20 * res["median_s"], "neg2_loglik": 1.0},
-                  "bcva_data": {"ok": False, "skipped": "needs --with-r-bcva"}},
+                  "fev_data": {"ok": True, "median_s": 0.3, "neg2_loglik": 1.0},
+                  "bcva_data": {"ok": False, "skipped": "--no-r-bcva"}},
         "published": bench.PUBLISHED,
     }
 
@@ -117,7 +117,11 @@ def test_json_writer_produces_expected_keys(bench, small_fit, tmp_path):
     assert {"median_s", "min_s", "times_s", "neg2_reml_loglik", "n_subjects"} <= set(loaded["fev_data"])
     assert set(loaded["ratios"]) == {"fev_data", "bcva_data"}
     assert {"r_gls_over_ours", "published_mmrm_over_ours"} <= set(loaded["ratios"]["fev_data"])
-    assert [t["status"] for t in loaded["targets"]] == ["met", "not met", "met"]
+    assert [t["status"] for t in loaded["targets"]] == ["met", "met", "not met", "met"]
+    fit_vs_fit = loaded["targets"][0]
+    assert fit_vs_fit["ours_s"] == 0.008 and fit_vs_fit["reference_s"] == 0.3
+    assert fit_vs_fit["ratio"] == pytest.approx(37.5)
+    assert loaded["targets"][1]["ratio"] == pytest.approx(30.0)
     assert loaded["published"]["fev_data"]["mmrm_s"] == 0.056
 
 
@@ -133,7 +137,28 @@ def test_targets_not_measured_without_r(bench, small_fit):
     results["r_gls"] = {"available": False, "fev_data": {"ok": False}}
     results["memory"] = {}
     statuses = [t["status"] for t in bench.evaluate_targets(results)]
-    assert statuses == ["not measured", "not met", "not measured"]
+    assert statuses == ["not measured", "not measured", "not met", "not measured"]
+
+
+def test_targets_below_the_thresholds_are_not_met(bench, small_fit):
+    results = _fake_results(bench, small_fit)
+    results["r_gls"]["fev_data"]["median_s"] = 0.16  # 20x fit vs fit, 16x with contrasts
+    results["bcva_data"]["median_s"] = 0.2
+    results["memory"]["bcva_data"]["peak_rss_mb"] = 400.0
+    statuses = [t["status"] for t in bench.evaluate_targets(results)]
+    assert statuses == ["not met", "met", "met", "not met"]
+
+
+def test_lmm_targets_join_the_list(bench, small_fit):
+    results = _fake_results(bench, small_fit)
+    results["lmm"] = {"ours": {"median_s": 0.5}, "n_participants": 10_000,
+                      "targets": [{"target": "LMM time", "value": 0.5, "unit": "s", "reference": 2.0, "status": "met"},
+                                  {"target": "LMM estimates", "value": 0.1, "unit": "x tolerance", "reference": None,
+                                   "status": "met"}]}
+    rows = bench.evaluate_targets(results)
+    assert len(rows) == 6
+    assert rows[4]["ours_s"] == 0.5 and rows[4]["reference_s"] == 2.0 and rows[4]["ratio"] == pytest.approx(4.0)
+    assert rows[5]["ratio"] is None and rows[5]["status"] == "met"
 
 
 def test_parse_r_output(bench):
@@ -175,6 +200,9 @@ def test_reference_dir_from_environment(bench, monkeypatch, tmp_path):
 def test_quick_arguments(bench):
     args = bench.parse_args(["--quick", "--out", "x.json"])
     assert args.quick and args.repeats == 3 and args.bcva_repeats == 1
+    assert not args.with_r_bcva and args.lmm_repeats == 1
+    assert bench.parse_args([]).with_r_bcva and not bench.parse_args(["--no-r-bcva"]).with_r_bcva
+    assert bench.parse_args(["--quick", "--with-r-bcva"]).with_r_bcva
     assert bench.parse_args([]).repeats == 10
     with pytest.raises(SystemExit):
         bench.parse_args(["--repeats", "0"])

@@ -7,12 +7,11 @@ import logging
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from pilottrial.models.mmrm.design import ModelData
 from pilottrial.models.mmrm.identifiability import identifiability_problem
-from pilottrial.models.mmrm.inference import kenward_roger_setup, numerical_hessian
-from pilottrial.models.mmrm.likelihood import NotPositiveDefinite
+from pilottrial.models.mmrm.inference import kenward_roger_setup, observed_information
+from pilottrial.models.mmrm.likelihood import one_blas_thread
 from pilottrial.models.mmrm.optimise import (
     MAX_EVALUATIONS,
     MAX_SECONDS,
@@ -107,8 +106,9 @@ def fit_mmrm(data: pd.DataFrame, formula: str, subject: str, visit: str, covaria
 
     Fixed-effect covariance :math:`\Phi = (X'V^{-1}X)^{-1}` at the estimate; Satterthwaite df
     of a contrast :math:`c'\beta`: :math:`\nu = 2(c'\Phi c)^2 / (g'Ag)` with
-    :math:`g = \partial(c'\Phi c)/\partial\phi` and :math:`A` twice the inverse Hessian of
-    :math:`-2\ell` in SAS's covariance parameters :math:`\phi` (Satterthwaite 1946; Fai &
+    :math:`g = \partial(c'\Phi c)/\partial\phi` and :math:`A` twice the inverse of the
+    (analytic, observed) Hessian of :math:`-2\ell` in SAS's covariance parameters :math:`\phi`
+    (:func:`~pilottrial.models.mmrm.inference.observed_information`; Satterthwaite 1946; Fai &
     Cornelius 1996). Kenward-Roger: the adjusted covariance and df of Kenward & Roger (1997).
     Validated against SAS PROC MIXED (tests/models/test_mmrm_sas.py) and R nlme/emmeans
     (tests/models/test_primary_r_parity.py).
@@ -144,7 +144,7 @@ def fit_mmrm(data: pd.DataFrame, formula: str, subject: str, visit: str, covaria
     VIS3   3.7   5.0   9.5   6.5
     VIS4   2.7   3.6   6.5   8.6
     """
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         return _fit_mmrm(data, formula, subject, visit, covariance, method, df_method, group,
                          visit_levels, fallback, optimizers, max_evaluations, max_seconds, label)
 
@@ -210,7 +210,7 @@ def mmrm_at(data: pd.DataFrame, formula: str, subject: str, visit: str, covarian
     ``boundary`` lists indices of parameters on the boundary of their space, held fixed in the
     covariance of the estimates (see :func:`build_fit`). Other arguments as :func:`fit_mmrm`."""
     method, df_method = check_methods(method, df_method)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         model = ModelData(data, formula, subject, visit, group, visit_levels)
         spec = CovarianceModel(get_structure(covariance), len(model.visit_levels), len(model.groups))
         fit = build_fit(model, spec, np.asarray(phi, dtype=float), method, df_method, "given", [], boundary)
@@ -267,21 +267,11 @@ def build_fit(model: ModelData, spec: CovarianceModel, phi, method: str, df_meth
     evaluation = data_patterns.evaluate(spec.sigmas_phi(phi), reml=reml, gradient=True)
     boundary = tuple(sorted(int(k) for k in boundary))
     free = np.array([k for k in range(phi.size) if k not in boundary], dtype=int)
-
-    def grad_free(p_free):
-        p = phi.copy()
-        p[free] = p_free
-        ev = data_patterns.evaluate(spec.sigmas_phi(p), reml=reml, gradient=True)
-        return parameter_gradient(spec.jac_phi(p), ev.G)[free]
-
     gradient = parameter_gradient(spec.jac_phi(phi), evaluation.G)[free]
     # found by the optimiser (max |gradient| < 1e-4 per observation), or given: at a stationary point
     converged = optimizer_used != "given" or bool(np.max(np.abs(np.real(gradient)), initial=0.0) / model.n_obs < 1e-4)
-    try:
-        hessian = numerical_hessian(grad_free, phi[free], gradient)
-        eig = np.linalg.eigvalsh(hessian)
-    except NotPositiveDefinite:
-        eig = np.array([-1.0])
+    hessian = observed_information(data_patterns, evaluation, spec, phi, reml)[np.ix_(free, free)]
+    eig = np.linalg.eigvalsh(hessian) if np.all(np.isfinite(hessian)) else np.array([-1.0])
     if not np.all(eig > 1e-8 * max(1.0, np.abs(eig).max())):
         attempts.append({"structure": spec.structure.name, "optimizer": optimizer_used,
                          "message": "Hessian not positive definite at the optimum: a boundary or a parameter the "

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["numerical_hessian", "satterthwaite_df", "kenward_roger_setup", "kenward_roger"]
+from pilottrial.models.mmrm.likelihood import expected_information
+
+__all__ = ["numerical_hessian", "observed_information", "satterthwaite_df", "kenward_roger_setup",
+           "kenward_roger", "LINEAR_IN_PHI"]
+
+#: Structures whose covariance is linear in SAS's parameters (second derivatives zero).
+LINEAR_IN_PHI = frozenset({"us", "cs"})
 
 
 def numerical_hessian(grad_fn, x: np.ndarray, grad_at_x: np.ndarray | None = None) -> np.ndarray:
@@ -35,6 +41,44 @@ def numerical_hessian(grad_fn, x: np.ndarray, grad_at_x: np.ndarray | None = Non
             up[k] += h
             cols.append((grad_fn(up) - grad_at_x) / h)
     H = np.column_stack(cols)
+    return 0.5 * (H + H.T)
+
+
+def observed_information(data, evaluation, spec, phi, reml: bool = True) -> np.ndarray:
+    r"""Hessian of -2 log-likelihood (REML or ML, :math:`\beta` profiled) in the natural
+    covariance parameters :math:`\phi`, analytic.
+
+    .. math::
+        H_{kl} = \langle \Sigma_{kl}, G\rangle - \operatorname{tr}(PV_kPV_l)
+        + 2\,y'PV_kPV_lPy,\qquad P = V^{-1} - V^{-1}X\Phi X'V^{-1},
+
+    with :math:`G` the gradient kernel of :meth:`PatternData.evaluate` and :math:`\Sigma_{kl}` the
+    second derivatives of the visit covariance (zero for :data:`LINEAR_IN_PHI`, else central
+    differences of the Jacobian, whose error is multiplied by :math:`G \approx 0` at the
+    estimate). For ML the trace is :math:`\operatorname{tr}(V^{-1}V_kV^{-1}V_l)` (Harville 1977;
+    Jennrich & Schluchter 1986). With :math:`Py = V^{-1}r` stacked per subject as
+    ``evaluation.rho`` and :math:`u_k = V_kPy`, the last term is
+    :math:`2\{u_k'V^{-1}u_l - (X'V^{-1}u_k)'\Phi(X'V^{-1}u_l)\}`. ``evaluation`` must hold the
+    gradient (``evaluate(..., gradient=True)``) at ``phi``.
+    """
+    jac = spec.jac_phi(phi)
+    E = expected_information(data, evaluation, jac, reml=reml, fixed_effects_term=True)
+    n_par = E.shape[0]
+    m, p, k_g = data.n_visits, data.p, spec.k
+    rho = evaluation.rho  # (n, m)
+    U = np.zeros((data.n_subjects, m, n_par))  # u_k of each subject (its group's parameters only)
+    for g, J in enumerate(jac):
+        s, e = data.group_bounds[g] if data.n_groups > 1 else (0, data.n_subjects)
+        U[s:e, :, g * k_g:(g + 1) * k_g] = (rho[s:e] @ J.transpose(2, 1, 0).reshape(m, m * k_g)).reshape(
+            e - s, m, k_g)
+    A = evaluation.sinv[data.pattern_of] @ U  # Sigma_i^-1 u_k
+    flat = U.reshape(-1, n_par)
+    XU = evaluation.VY[:, :p].T @ flat  # X'V^-1 u_k
+    Q = flat.T @ A.reshape(-1, n_par) - XU.T @ evaluation.vcov_beta @ XU
+    H = 2.0 * Q - E
+    if spec.structure.name not in LINEAR_IN_PHI:
+        for g, d2 in enumerate(_second_derivatives(spec, phi)):
+            H[g * k_g:(g + 1) * k_g, g * k_g:(g + 1) * k_g] += np.einsum("ijab,ab->ij", d2, evaluation.G[g])
     return 0.5 * (H + H.T)
 
 

@@ -51,7 +51,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
-from threadpoolctl import threadpool_limits
+
+from pilottrial.models.mmrm.likelihood import one_blas_thread
 
 __all__ = ["MonotoneTrials", "BatchFit", "fit_monotone_batch", "design_columns", "STATUS"]
 
@@ -339,7 +340,7 @@ def fit_monotone_batch(trials: MonotoneTrials, visit: int, tol: float = 1e-12,
     -------
     :class:`BatchFit`; where ``status != 0`` the other fields are NaN.
     """
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         return _fit(trials, visit, tol, max_iter)
 
 

@@ -51,10 +51,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import linalg, optimize
-from threadpoolctl import threadpool_limits
 
 from pilottrial.models.mmrm.design import ModelData
 from pilottrial.models.mmrm.fit import build_fit, check_methods
+from pilottrial.models.mmrm.likelihood import one_blas_thread
 from pilottrial.models.mmrm.results import MMRMError, MMRMFit
 from pilottrial.models.mmrm.structures import CovarianceModel, get_structure
 
@@ -197,7 +197,7 @@ def fit_random_intercept(data: pd.DataFrame, formula: str, subject: str, visit: 
     """
     prefix = f"{label}: " if label else ""
     method, df_method = check_methods("reml", df_method)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         model = ModelData(data, formula, subject, visit, None, visit_levels)
         counts = np.bincount(model.subject_code)
         if counts.max() < 2:
