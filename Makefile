@@ -10,22 +10,21 @@ STAMP := $(VENV)/.installed
 all: run
 
 # The pinned packages are installed by uv (pinned here; several times faster than pip), with pip
-# as the fallback when uv cannot be installed. Bytecode is compiled for what the pipeline imports
-# (and matplotlib's font cache built) now, not during the first run.
+# as the fallback when uv cannot be installed. Bytecode is compiled at install (also where
+# PYTHONDONTWRITEBYTECODE keeps Python from writing it on import: every job would compile its
+# imports again) and matplotlib's font cache is built now, not during the first run.
 UV_VERSION := 0.13.9
-WARM_IMPORTS := import pandas, scipy.stats, statsmodels.api, statsmodels.formula.api, matplotlib.pyplot, \
-	weasyprint, pandera.pandas, pingouin, formulaic, snakemake.api, snakemake.script
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	if $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION); then \
-		$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock && \
+		$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock && \
 		$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e . ; \
 	else \
 		$(BIN)/python -m pip install --quiet -r requirements.lock && \
 		$(BIN)/python -m pip install --quiet --no-deps -e . ; \
 	fi
-	MPLBACKEND=Agg $(BIN)/python -c "$(WARM_IMPORTS)" && $(BIN)/python -m compileall -q src/pilottrial
+	MPLBACKEND=Agg $(BIN)/python -c "import matplotlib.pyplot" && $(BIN)/python -m compileall -q src/pilottrial
 	touch $(STAMP)
 
 install: $(STAMP)

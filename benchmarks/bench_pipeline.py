@@ -72,6 +72,8 @@ def checkout(rev: str | None, into: Path) -> Path:
     else:
         archive = subprocess.run(["git", "archive", rev], cwd=REPO, check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    # as `make install` does: the library's bytecode exists before the first run
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(into / "src" / "pilottrial")], check=True)
     return into
 
 

@@ -1,4 +1,5 @@
-"""Rule report: the self-contained HTML report of a parallel trial (all statistics in the library)."""
+"""Rule report: the self-contained HTML report of a parallel trial (all statistics in the library)
+and the same report printed to PDF."""
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")
@@ -7,6 +8,7 @@ from pilottrial.data.table import read_table
 from pilottrial.provenance.record import provenance
 from pilottrial.registry import TABLE_NAMES
 from pilottrial.report.document import render_report, write_report
+from pilottrial.report.pdf import write_pdf
 
 config = snakemake.params.config
 # every named input that is a result table: {"contrasts": DataFrame, ...}
@@ -15,3 +17,4 @@ warnings = list(snakemake.params.get("warnings", None) or [])
 html = render_report(config, tables, snakemake.params.figures, provenance(config, snakemake.params.config_source),
                      warnings=warnings)
 write_report(snakemake.output.report, html)
+write_pdf(snakemake.output.report, snakemake.output.pdf)

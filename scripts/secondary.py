@@ -1,5 +1,6 @@
 """Rule secondary: Holm adjustment, effect sizes, responders and the Bayesian reading; mechanism
-correlations and the estimand table."""
+correlations, the estimand table, and the CONSORT pilot-extension feasibility measures with the
+progression criteria."""
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")
@@ -8,6 +9,7 @@ from pilottrial.analyses.bayes import posterior_table
 from pilottrial.analyses.common import not_estimable_lines
 from pilottrial.analyses.effects import effect_sizes
 from pilottrial.analyses.estimands import estimand_table
+from pilottrial.analyses.feasibility import feasibility_table, progression_table, read_screening_log
 from pilottrial.analyses.mechanism import mechanism_table
 from pilottrial.analyses.multiplicity import adjust_contrasts
 from pilottrial.analyses.responders import responder_table
@@ -35,4 +37,11 @@ mechanism.to_csv(snakemake.output.mechanism, **out)
 estimands.to_csv(snakemake.output.estimands, **out)
 for line in (not_estimable_lines(mechanism, "mechanism", keys=("mechanism_outcome", "visit", "arm"))
              + not_estimable_lines(estimands.drop_duplicates(["outcome"]), "estimands", keys=("outcome",))):
+    print(line, file=sys.stderr)
+feasibility = feasibility_table(analysis, trial, read_screening_log(trial))
+progression = progression_table(feasibility, trial)
+feasibility.to_csv(snakemake.output.feasibility, **out)
+progression.to_csv(snakemake.output.progression, **out)
+for line in (not_estimable_lines(feasibility, "feasibility", keys=("measure", "arm", "visit"))
+             + not_estimable_lines(progression, "progression", keys=("name",))):
     print(line, file=sys.stderr)

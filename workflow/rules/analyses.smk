@@ -1,17 +1,20 @@
 # The complete pilot-trial analysis beyond the primary models: multiplicity, effect sizes,
 # responders, Bayesian reading, sensitivity analyses, missing data, harms, feasibility,
 # mechanism and estimands. Each rule writes tidy tables under results/<trial>/tables/. Light
-# analyses share a job (mechanism and estimands run with the secondary analyses): each job start
-# costs an interpreter and the scientific imports.
+# analyses share a job (mechanism, estimands and feasibility run with the secondary analyses, the
+# missing-data analyses with the sensitivity analyses): each job start costs an interpreter and the
+# scientific imports.
 
 
 rule secondary:
     wildcard_constraints:
         trial=PARALLEL,
+    priority: 6
     input:
         library=library("secondary"),
         analysis=rules.ingest.output.analysis,
         contrasts=rules.primary_models.output.contrasts,
+        files=lambda w: feasibility_files(w.trial),
     output:
         multiplicity=f"{RESULTS}/tables/multiplicity.csv",
         effect_sizes=report(f"{RESULTS}/tables/effect_sizes.csv", caption="../report/effect_sizes.rst",
@@ -22,6 +25,10 @@ rule secondary:
                          category="Secondary"),
         mechanism=f"{RESULTS}/tables/mechanism.csv",
         estimands=f"{RESULTS}/tables/estimands.csv",
+        feasibility=report(f"{RESULTS}/tables/feasibility.csv", caption="../report/feasibility.rst",
+                           category="Feasibility"),
+        progression=report(f"{RESULTS}/tables/progression.csv", caption="../report/progression.rst",
+                           category="Feasibility"),
     params:
         config=trial_config,
     log:
@@ -32,15 +39,24 @@ rule secondary:
         "../../scripts/secondary.py"
 
 
+# The treatment differences under other models and under other missing-data assumptions
+# (missingness, multiple imputation, tipping point): one job.
 rule sensitivity:
     wildcard_constraints:
         trial=PARALLEL,
+    priority: 6
     input:
         library=library("sensitivity"),
         analysis=rules.ingest.output.analysis,
     output:
         sensitivity=report(f"{RESULTS}/tables/sensitivity.csv", caption="../report/sensitivity.rst",
                            category="Sensitivity"),
+        missing=report(f"{RESULTS}/tables/missing_data.csv", caption="../report/missing_data.rst",
+                       category="Missing data"),
+        imputation=report(f"{RESULTS}/tables/multiple_imputation.csv", caption="../report/imputation.rst",
+                          category="Missing data"),
+        tipping=report(f"{RESULTS}/tables/tipping_point.csv", caption="../report/tipping_point.rst",
+                       category="Missing data"),
     params:
         config=trial_config,
     resources:
@@ -51,29 +67,6 @@ rule sensitivity:
         "../envs/pilottrial.yaml"
     script:
         "../../scripts/sensitivity.py"
-
-
-rule missing_data:
-    wildcard_constraints:
-        trial=PARALLEL,
-    input:
-        library=library("missing_data"),
-        analysis=rules.ingest.output.analysis,
-    output:
-        missing=report(f"{RESULTS}/tables/missing_data.csv", caption="../report/missing_data.rst",
-                       category="Missing data"),
-        imputation=report(f"{RESULTS}/tables/multiple_imputation.csv", caption="../report/imputation.rst",
-                          category="Missing data"),
-        tipping=report(f"{RESULTS}/tables/tipping_point.csv", caption="../report/tipping_point.rst",
-                       category="Missing data"),
-    params:
-        config=trial_config,
-    log:
-        f"{LOGS}/missing_data.log",
-    conda:
-        "../envs/pilottrial.yaml"
-    script:
-        "../../scripts/missing_data.py"
 
 
 rule harms:
@@ -96,25 +89,3 @@ rule harms:
         "../envs/pilottrial.yaml"
     script:
         "../../scripts/harms.py"
-
-
-rule feasibility:
-    wildcard_constraints:
-        trial=PARALLEL,
-    input:
-        library=library("feasibility"),
-        analysis=rules.ingest.output.analysis,
-        files=lambda w: feasibility_files(w.trial),
-    output:
-        feasibility=report(f"{RESULTS}/tables/feasibility.csv", caption="../report/feasibility.rst",
-                           category="Feasibility"),
-        progression=report(f"{RESULTS}/tables/progression.csv", caption="../report/progression.rst",
-                           category="Feasibility"),
-    params:
-        config=trial_config,
-    log:
-        f"{LOGS}/feasibility.log",
-    conda:
-        "../envs/pilottrial.yaml"
-    script:
-        "../../scripts/feasibility.py"

@@ -1,3 +1,5 @@
+# Job priorities (priority:) start the longest chains first on few cores: the power simulations
+# (10), the per-outcome figures (8), then primary models -> secondary -> trial figures (6).
 # The config is the single source of truth. No `configfile:` directive on purpose: Snakemake
 # merges a --configfile into the directive's config key by key, so a trial's own config would
 # inherit the demo's keys. The demo config is read only when no config was given.

@@ -64,6 +64,7 @@ rule crossover_report:
         figures=lambda w: list(crossover_figure_paths(w.trial).values()),
     output:
         report=report(f"{RESULTS}/report.html", caption="../report/report.rst", category="Report"),
+        pdf=report(f"{RESULTS}/report.pdf", caption="../report/report_pdf.rst", category="Report"),
     params:
         config=trial_config,
         config_source=config_source,

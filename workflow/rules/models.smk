@@ -4,6 +4,7 @@
 rule primary_models:
     wildcard_constraints:
         trial=PARALLEL,
+    priority: 6
     input:
         library=library("primary_models"),
         analysis=rules.ingest.output.analysis,

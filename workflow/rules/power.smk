@@ -8,6 +8,7 @@ from pilottrial.planning.options import shard_resources
 rule power_plan:
     wildcard_constraints:
         trial=POWER_TRIALS,
+    priority: 10
     input:
         library=library("power_plan"),
         analysis=rules.ingest.output.analysis,
@@ -33,6 +34,7 @@ rule power_shard:
     wildcard_constraints:
         trial=POWER_TRIALS,
         shard=r"\d+",
+    priority: 10
     input:
         library=library("power_shard"),
         plan=rules.power_plan.output.plan,

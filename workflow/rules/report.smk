@@ -1,3 +1,5 @@
+# The report: HTML, then the same HTML printed to PDF (WeasyPrint; byte-stable) in the same job.
+
 rule report:
     wildcard_constraints:
         trial=PARALLEL,
@@ -12,6 +14,11 @@ rule report:
             caption="../report/report.rst",
             category="Report",
         ),
+        pdf=report(
+            f"{RESULTS}/report.pdf",
+            caption="../report/report_pdf.rst",
+            category="Report",
+        ),
     params:
         config=trial_config,
         config_source=config_source,
@@ -22,27 +29,6 @@ rule report:
         "../envs/pilottrial.yaml"
     script:
         "../../scripts/report.py"
-
-
-# The HTML report printed to PDF (WeasyPrint; byte-stable). Parallel and crossover reports alike.
-rule report_pdf:
-    input:
-        library=library("report_pdf"),
-        report=f"{RESULTS}/report.html",
-    output:
-        pdf=report(
-            f"{RESULTS}/report.pdf",
-            caption="../report/report_pdf.rst",
-            category="Report",
-        ),
-    params:
-        config=trial_config,
-    log:
-        f"{LOGS}/report_pdf.log",
-    conda:
-        "../envs/pilottrial.yaml"
-    script:
-        "../../scripts/report_pdf.py"
 
 
 # Written last: it depends on every output of the trial, then lists them all with their SHA-256.

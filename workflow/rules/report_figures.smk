@@ -12,6 +12,7 @@ for _trial in sorted(TRIALS):
     rule:
         name:
             outcome_figures_rule(_trial)
+        priority: 8
         input:
             library=library("outcome_figures"),
             analysis=f"results/{_trial}/data/analysis.csv",
@@ -32,6 +33,7 @@ for _trial in sorted(TRIALS):
 rule trial_figures:
     wildcard_constraints:
         trial=PARALLEL,
+    priority: 6
     input:
         library=library("trial_figures"),
         analysis=rules.ingest.output.analysis,
@@ -40,7 +42,7 @@ rule trial_figures:
         multiplicity=rules.secondary.output.multiplicity,
         effect_sizes=rules.secondary.output.effect_sizes,
         responders=rules.secondary.output.responders,
-        tipping=rules.missing_data.output.tipping,
+        tipping=rules.sensitivity.output.tipping,
     output:
         forest=f"{RESULTS}/figures/forest.png",
         forest_svg=f"{RESULTS}/figures/forest.svg",

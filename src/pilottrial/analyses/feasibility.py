@@ -23,8 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from statsmodels.stats.proportion import proportion_confint
 
 from pilottrial.analyses.common import as_trial, not_estimable, reason_of, with_note
 from pilottrial.errors import InputError
@@ -101,6 +99,8 @@ def wilson_interval(count, nobs, alpha: float = 0.05) -> tuple[float, float]:
     """
     if nobs is None or not np.isfinite(nobs) or nobs <= 0 or count is None or not np.isfinite(count):
         return (np.nan, np.nan)
+    from statsmodels.stats.proportion import proportion_confint  # here: reading the screening log needs no statistics
+
     lo, hi = proportion_confint(int(count), int(nobs), alpha=alpha, method="wilson")
     # exact limits at the boundaries (the formula gives them up to rounding)
     lo = 0.0 if count == 0 else min(max(float(lo), 0.0), 1.0)
@@ -144,6 +144,8 @@ def poisson_rate_interval(count, exposure, alpha: float = 0.05) -> tuple[float, 
     """
     if exposure is None or not np.isfinite(exposure) or exposure <= 0 or not np.isfinite(count):
         return (np.nan, np.nan)
+    from scipy import stats
+
     lo = 0.0 if count == 0 else stats.chi2.ppf(alpha / 2, 2 * count) / 2
     hi = stats.chi2.ppf(1 - alpha / 2, 2 * count + 2) / 2
     return (float(lo / exposure), float(hi / exposure))

@@ -28,11 +28,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from statsmodels.stats.proportion import confint_proportions_2indep
 
 from pilottrial.analyses.common import as_trial, by_comparison, not_estimable, with_note
-from pilottrial.analyses.nonparametric import hodges_lehmann
 from pilottrial.errors import InputError
 
 __all__ = [
@@ -345,6 +342,9 @@ def adverse_event_table(adverse_events: pd.DataFrame | None, participants: pd.Da
     1           headache            1            1             0.00
     2             nausea            2            0             0.50
     """
+    from scipy import stats  # here: reading the harms files (checked at every start) needs no statistics
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
     arm_of = participants.drop_duplicates("participant").set_index("participant")["arm"].astype(str)
     n_arm = {a: int((arm_of == a).sum()) for a in (treatment, reference)}
     events = (pd.DataFrame(columns=["participant", "term"]) if adverse_events is None
@@ -469,6 +469,10 @@ def dissociation_table(dissociation: pd.DataFrame | None, participants: pd.DataF
     2  drug - placebo          difference in means (Welch)     17.25   0.0295
     3  drug - placebo  Hodges-Lehmann shift (Mann-Whitney)     16.50   0.0286
     """
+    from scipy import stats
+
+    from pilottrial.analyses.nonparametric import hodges_lehmann
+
     if dissociation is None:
         dissociation = pd.DataFrame({"participant": pd.Series(dtype=str), score: pd.Series(dtype=float)})
     arm_of = participants.drop_duplicates("participant").set_index("participant")["arm"].astype(str)
