@@ -15,8 +15,9 @@ issue's target:
   :func:`pilottrial.models.mmrm.simulate.simulate_trial`), whole pipeline, target <= 60 s;
 * ``growth``: the demo trial simulated with 27, 200, 1,000 and 5,000 participants
   (:func:`pilottrial.demo.parallel.simulate_demo`), whole pipeline, with the peak memory of all
-  the run's processes together (the largest sum of resident set sizes over the process tree,
-  sampled every 50 ms); target for 5,000: <= 90 s and <= 1 GB;
+  the run's processes together (the largest sum of proportional set sizes over the process
+  tree, sampled every 50 ms; PSS counts a page shared by several processes once); target for
+  5,000: <= 90 s and <= 1 GB;
 * ``--fresh-make``: ``make`` in a fresh clone (venv, pinned install, demo run), target <= 2 min
   (uses the network or pip's cache; not part of the default run).
 
@@ -90,34 +91,44 @@ def environment(tree: Path) -> dict:
 
 # ---- measuring -------------------------------------------------------------------------------
 class TreeMemory(threading.Thread):
-    """Largest sum of resident set sizes over a process and all its descendants (sampled)."""
+    """Largest total memory of a process and all its descendants (sampled): the sum of their
+    proportional set sizes (PSS: each shared page counted once across the processes, shared
+    libraries included), or of their resident set sizes where PSS cannot be read."""
 
     def __init__(self, pid: int, interval: float = 0.05):
         super().__init__(daemon=True)
-        self.pid, self.interval, self.peak, self._stop = pid, interval, 0, threading.Event()
+        self.pid, self.interval, self.peak, self._halt = pid, interval, 0, threading.Event()
 
     def run(self):
         try:
             root = psutil.Process(self.pid)
         except psutil.NoSuchProcess:
             return
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             total = 0
             try:
                 for proc in [root, *root.children(recursive=True)]:
                     try:
-                        total += proc.memory_info().rss
-                    except (psutil.NoSuchProcess, psutil.AccessDenied):
+                        total += _pss(proc)
+                    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                         pass
             except psutil.NoSuchProcess:
                 break
             self.peak = max(self.peak, total)
-            self._stop.wait(self.interval)
+            self._halt.wait(self.interval)
 
     def stop(self) -> float:
-        self._stop.set()
+        self._halt.set()
         self.join()
         return self.peak / 2**20
+
+
+def _pss(proc: psutil.Process) -> int:
+    """Proportional set size of a process (bytes); its resident set size if PSS is unavailable."""
+    try:
+        return proc.memory_full_info().pss
+    except (AttributeError, psutil.AccessDenied):
+        return proc.memory_info().rss
 
 
 def run(command: list, cwd: Path, env: dict, memory: bool = False) -> dict:
