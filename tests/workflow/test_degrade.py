@@ -52,5 +52,5 @@ def test_what_cannot_be_estimated_is_in_the_tables_and_the_logs(degenerate_run):
     assert sensitivity.loc[sensitivity["outcome"] == QOL, "note"].str.startswith("not estimable: ").all()
     sizes = pd.read_csv(workdir / RESULTS / "power" / "sample_size.csv")
     assert (sizes["note"] == f"not estimable: {QOL} has no change from baseline at power.visit w5").all()
-    log = (workdir / "logs" / "tiny" / "missing_data.log").read_text()
+    log = (workdir / "logs" / "tiny" / "sensitivity.log").read_text()  # the missing-data analyses run there
     assert f"multiple_imputation: {QOL}, w2, mi_mar: not estimable: {QOL} has no post-baseline score" in log
