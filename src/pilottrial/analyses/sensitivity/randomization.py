@@ -124,6 +124,37 @@ def _randomized(participants: pd.DataFrame) -> pd.DataFrame:
             .sort_values("participant", key=lambda s: s.astype(str)))
 
 
+def _null_model(frame: pd.DataFrame, covariance, fallback):
+    """The MMRM without treatment (``change ~ baseline + visit``; one visit: ``change ~ baseline``) whose
+    covariance the re-randomized GLS statistics use, and its formula; ValueError when it does not fit."""
+    formula = NULL_FORMULA if len(frame["visit"].cat.categories) > 1 else "change ~ baseline"
+    try:
+        fit = fit_mmrm(frame, formula, subject="participant", visit="visit", covariance=covariance,
+                       fallback=fallback, method="reml", df_method="residual")
+    except FAILURES as exc:
+        raise ValueError(f"the MMRM under the null ({formula}) does not fit ({exc})") from None
+    return fit, formula
+
+
+class _Tally:
+    """Counts, per statistic, the re-randomizations at least as extreme as the observed one
+    (``|t*| >= |t_obs|``, ties up to rounding included); a draw whose statistic is undefined
+    counts as extreme and is counted in ``undefined``."""
+
+    def __init__(self, gls, t_obs: np.ndarray, chunk_done=None):
+        self.gls, self.t_obs, self.chunk_done = gls, t_obs, chunk_done
+        self.extreme, self.undefined = np.zeros(np.size(t_obs)), 0
+
+    def __call__(self, assignment) -> None:
+        t_star = self.gls.statistics(assignment)[1]
+        bad = ~np.isfinite(t_star)
+        self.undefined += int(bad.any(axis=1).sum())
+        with np.errstate(invalid="ignore"):
+            self.extreme += np.sum(bad | (np.abs(t_star) >= np.abs(self.t_obs) * (1 - 1e-10)), axis=0)
+        if self.chunk_done is not None:
+            self.chunk_done(len(assignment))
+
+
 def _randomization_p(frame: pd.DataFrame, participants: pd.DataFrame, outcome: str, treatment: str, *,
                      draws: int, seed: int, covariance: str = "us", fallback=None, chunk_done=None) -> dict:
     """The randomization test of one outcome (see :func:`randomization_test`): observed GLS t
@@ -132,26 +163,10 @@ def _randomization_p(frame: pd.DataFrame, participants: pd.DataFrame, outcome: s
     randomized = _randomized(participants)
     labels = randomized["participant"].to_numpy()
     observed = (randomized["arm"].astype(str).to_numpy() == str(treatment)).astype(float)
-    formula = NULL_FORMULA if len(frame["visit"].cat.categories) > 1 else "change ~ baseline"
-    try:
-        null_fit = fit_mmrm(frame, formula, subject="participant", visit="visit", covariance=covariance,
-                            fallback=fallback, method="reml", df_method="residual")
-    except FAILURES as exc:
-        raise ValueError(f"the MMRM under the null ({formula}) does not fit ({exc})") from None
+    null_fit, formula = _null_model(frame, covariance, fallback)
     gls = _ArmGLS(frame, labels, null_fit.design(frame), null_fit.sigmas[0])
     t_obs = gls.statistics(observed[None, :])[1][0]
-    extreme = np.zeros(gls.m)
-    undefined = 0
-
-    def count(assignment):
-        nonlocal extreme, undefined
-        t_star = gls.statistics(assignment)[1]
-        bad = ~np.isfinite(t_star)
-        undefined += int(bad.any(axis=1).sum())
-        with np.errstate(invalid="ignore"):  # ties (up to rounding) count as extreme
-            extreme += np.sum(bad | (np.abs(t_star) >= np.abs(t_obs) * (1 - 1e-10)), axis=0)
-        if chunk_done is not None:
-            chunk_done(len(assignment))
+    count = _Tally(gls, t_obs, chunk_done)
 
     n_treated = int(observed.sum())
     distinct = math.comb(observed.size, n_treated)
@@ -161,17 +176,17 @@ def _randomization_p(frame: pd.DataFrame, participants: pd.DataFrame, outcome: s
             assignment = np.zeros((len(chunk), observed.size))
             assignment[np.repeat(np.arange(len(chunk)), n_treated), np.asarray(chunk).ravel()] = 1.0
             count(assignment)
-        p_value = extreme / distinct  # the observed assignment is one of them
+        p_value = count.extreme / distinct  # the observed assignment is one of them
     else:
         rng = _randomization_stream(int(seed), outcome)
         for start in range(0, draws, _DRAW_CHUNK):
             size = min(_DRAW_CHUNK, draws - start)
             # each row a permutation of the observed labels: the observed allocation ratio
             count(rng.permuted(np.broadcast_to(observed, (size, observed.size)), axis=1))
-        p_value = (1.0 + extreme) / (1.0 + draws)
+        p_value = (1.0 + count.extreme) / (1.0 + draws)
     visits = [str(v) for v in frame["visit"].cat.categories]
     return {"t_observed": dict(zip(visits, t_obs.tolist())), "p_value": dict(zip(visits, p_value.tolist())),
-            "structure": null_fit.structure, "formula": formula, "undefined": undefined,
+            "structure": null_fit.structure, "formula": formula, "undefined": count.undefined,
             "exact": distinct if distinct <= draws else None}
 
 

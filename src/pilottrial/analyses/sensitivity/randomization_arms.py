@@ -15,10 +15,11 @@ import pandas as pd
 
 from pilottrial.analyses.sensitivity.randomization import (
     _DRAW_CHUNK,
-    NULL_FORMULA,
     _ArmGLS,
+    _null_model,
     _randomization_stream,
     _randomized,
+    _Tally,
 )
 from pilottrial.analyses.sensitivity.rows import (
     FAILURES,
@@ -129,27 +130,11 @@ def _randomization_p_arms(frame, participants, outcome, arms, comparisons, *, dr
     if not arm_of.isin(list(index)).all():
         raise ValueError(f"participants are randomized to arms {sorted(set(arm_of) - set(index))} outside {arms}")
     observed = arm_of.map(index).to_numpy(dtype=np.int64)
-    formula = NULL_FORMULA if len(frame["visit"].cat.categories) > 1 else "change ~ baseline"
-    try:
-        null_fit = fit_mmrm(frame, formula, subject="participant", visit="visit", covariance=covariance,
-                            fallback=fallback, method="reml", df_method="residual")
-    except FAILURES as exc:
-        raise ValueError(f"the MMRM under the null ({formula}) does not fit ({exc})") from None
+    null_fit, formula = _null_model(frame, covariance, fallback)
     pairs = [(index[str(c.treatment)], index[str(c.reference)]) for c in comparisons]
     gls = _ArmsGLS(frame, labels, null_fit.design(frame), null_fit.sigmas[0], len(arms), pairs)
     t_obs = gls.statistics(observed[None, :])[1][0]
-    extreme = np.zeros(t_obs.size)
-    undefined = 0
-
-    def count(assignment):
-        nonlocal extreme, undefined
-        t_star = gls.statistics(assignment)[1]
-        bad = ~np.isfinite(t_star)
-        undefined += int(bad.any(axis=1).sum())
-        with np.errstate(invalid="ignore"):  # ties (up to rounding) count as extreme
-            extreme += np.sum(bad | (np.abs(t_star) >= np.abs(t_obs) * (1 - 1e-10)), axis=0)
-        if chunk_done is not None:
-            chunk_done(len(assignment))
+    count = _Tally(gls, t_obs, chunk_done)
 
     sizes = np.bincount(observed, minlength=len(arms)).tolist()
     distinct = math.factorial(len(observed)) // math.prod(math.factorial(s) for s in sizes)
@@ -157,17 +142,17 @@ def _randomization_p_arms(frame, participants, outcome, arms, comparisons, *, dr
         everyone = _all_assignments(sizes)
         while chunk := list(itertools.islice(everyone, _DRAW_CHUNK)):
             count(np.asarray(chunk))
-        p_value = extreme / distinct
+        p_value = count.extreme / distinct
     else:
         rng = _randomization_stream(int(seed), outcome)
         for start in range(0, draws, _DRAW_CHUNK):
             size = min(_DRAW_CHUNK, draws - start)
             count(rng.permuted(np.broadcast_to(observed, (size, observed.size)), axis=1))
-        p_value = (1.0 + extreme) / (1.0 + draws)
+        p_value = (1.0 + count.extreme) / (1.0 + draws)
     visits = [str(v) for v in frame["visit"].cat.categories]
     keys = [(c.name, v) for c in comparisons for v in visits]
     return {"t_observed": dict(zip(keys, t_obs.tolist())), "p_value": dict(zip(keys, p_value.tolist())),
-            "structure": null_fit.structure, "formula": formula, "undefined": undefined,
+            "structure": null_fit.structure, "formula": formula, "undefined": count.undefined,
             "exact": distinct if distinct <= draws else None}
 
 
