@@ -191,3 +191,16 @@ def test_no_arm_column_is_one_line(tmp_path):
                   "arm": ["drug"] * 4, "hamd": [20, 12, 22, 15]}).to_csv(path, index=False)
     with pytest.raises(InputError, match="exactly two arms"):
         guess_trial(path)
+
+
+def test_baseline_column_named_after_a_scale_is_not_an_outcome(tmp_path):
+    """PHQ9_BL names a scale and is constant within participant: the baseline of PHQ9, not a second PHQ-9."""
+    rng = np.random.default_rng(3)
+    rows = [{"SUBJID": f"S{i:03d}", "GROUP": 1 + i % 2, "VISIT": f"Week {w}", "PHQ9_BL": base,
+             "PHQ9": int(np.clip(base - w + rng.integers(-2, 3), 0, 27))}
+            for i, base in enumerate(rng.integers(12, 24, 24)) for w in (1, 2, 4, 8)]
+    pd.DataFrame(rows).to_csv(tmp_path / "export.csv", index=False)
+    guess = guess_trial(tmp_path / "export.csv")
+    assert [(o.name, o.column, o.baseline_column) for o in guess.outcomes] == [("PHQ-9", "PHQ9", "PHQ9_BL")]
+    assert not any("no baseline column" in u for u in guess.undecided)
+    assert_passes_check(guess, tmp_path)

@@ -398,7 +398,8 @@ def _score_columns(guess, frame, exclude) -> list:
         instrument = find_instrument(column)
         if instrument is None and (_COVARIATE.match(name) or re.search(r"(num|^n|day|dy|id)$", name)):
             continue
-        if instrument is None and _constant_within(frame, pid, column) and frame[column].notna().mean() > 0.9:
+        if ((instrument is None or _BASE_COLUMN.search(str(column))) and _constant_within(frame, pid, column)
+                and frame[column].notna().mean() > 0.9):
             continue  # a participant-level value on every row (a covariate, a baseline column), not a score
         found.append(column)
     return found
