@@ -99,8 +99,6 @@ def mixed_anova_complete_case(frame: pd.DataFrame, reference: str, treatment, *,
     >>> [(row.visit, round(row.estimate, 2), round(row.df, 2), round(row.p_value, 4)) for row in table.itertuples()]
     [('week4', -5.6, 8.0, 0.0325), ('week8', -8.8, 5.11, 0.0068)]
     """
-    import pingouin as pg
-
     arms, comparisons = arm_comparisons(reference, treatment, comparisons)
     if arms is not None:
         return _mixed_anova_arms(frame, arms, comparisons, visits, alpha, outcome)
@@ -118,15 +116,7 @@ def mixed_anova_complete_case(frame: pd.DataFrame, reference: str, treatment, *,
             f"fewer than two participants complete at every visit in an arm ({arms.get(str(reference), 0)} "
             f"{reference}, {arms.get(str(treatment), 0)} {treatment})"))
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.filterwarnings("ignore", category=Warning, module="pingouin")
-            warnings.filterwarnings("ignore", message=".*(deprecated|inplace|observed).*")
-            aov = pg.mixed_anova(data=complete, dv="change", within="visit", between="arm",
-                                 subject="participant", correction=True)
-            pairs = pg.pairwise_tests(data=complete, dv="change", within="visit", between="arm",
-                                      subject="participant", correction=True, padjust="none")
+        aov, pairs = _pingouin_anova(complete)
     except FAILURES as exc:
         return sensitivity_table(failed_rows(outcome, "mixed_anova_complete_case", "mixed_anova", visits,
                                              f"the mixed ANOVA of the complete cases failed ({exc})"))
