@@ -1,43 +1,19 @@
-# Planning the definitive trial (power.enabled): fit the pilot once (power_plan), simulate in
-# power.shards independent jobs (power_shard, scatter), combine (power_gather). Each simulated
-# trial has its own random stream spawned from one seed, so the gathered results do not depend
-# on the number of shards. Resources per rule are for cluster executors (workflow/profiles/slurm).
+# Planning the definitive trial (power.enabled): the primary models' job writes the simulation
+# plan from the pilot's MMRM (models.smk: primary_models_planned); simulate in power.shards
+# independent jobs (power_shard, scatter), combine (power_gather). Each simulated trial has its own random stream spawned from one seed, so
+# the gathered results do not depend on the number of shards. Resources per rule are for
+# cluster executors (workflow/profiles/slurm).
 from pilottrial.planning.options import shard_resources
-
-
-rule power_plan:
-    wildcard_constraints:
-        trial=POWER_TRIALS,
-    priority: 10
-    input:
-        library=library("power_plan"),
-        analysis=rules.ingest.output.analysis,
-    output:
-        plan=f"{RESULTS}/power/plan.json",
-    params:
-        config=trial_config,
-        config_source=config_source,
-    threads: 1
-    resources:
-        runtime=10,
-        mem_mb=1000,
-        cpus_per_task=1,
-    log:
-        f"{LOGS}/power_plan.log",
-    conda:
-        "../envs/pilottrial.yaml"
-    script:
-        "../../scripts/power_plan.py"
 
 
 rule power_shard:
     wildcard_constraints:
         trial=POWER_TRIALS,
         shard=r"\d+",
-    priority: 10
+    priority: 9
     input:
         library=library("power_shard"),
-        plan=rules.power_plan.output.plan,
+        plan=rules.primary_models_planned.output.plan,
     output:
         shard=f"{RESULTS}/power/shards/{{shard}}.csv",
     params:
@@ -61,7 +37,7 @@ rule power_gather:
         trial=POWER_TRIALS,
     input:
         library=library("power_gather"),
-        plan=rules.power_plan.output.plan,
+        plan=rules.primary_models_planned.output.plan,
         shards=lambda wildcards: [
             f"results/{wildcards.trial}/power/shards/{i}.csv" for i in range(POWER[wildcards.trial]["shards"])
         ],

@@ -34,20 +34,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from pilottrial.config.trial import Trial
 from pilottrial.errors import InputError
-from pilottrial.models.mmrm import MMRMError
-from pilottrial.models.primary import fit_outcome_mmrm, model_frame
 from pilottrial.planning.options import DEFAULT_GRID, EFFECT_SOURCES, INFLATIONS, MIN_N_PER_ARM, power_settings
 
 __all__ = ["PowerPlan", "power_settings", "pilot_plan", "example_plan", "not_estimable_plan", "comparison_alpha",
-           "PLAN_FAILURES", "DEFAULT_GRID", "EFFECT_SOURCES", "INFLATIONS", "MIN_N_PER_ARM"]
-
-#: Why a pilot may give no plan (its MMRM does not fit, a singular covariance): a plan that
-#: says why, never a crash.
-PLAN_FAILURES = (MMRMError, np.linalg.LinAlgError, ValueError)
+           "DEFAULT_GRID", "EFFECT_SOURCES", "INFLATIONS", "MIN_N_PER_ARM"]
 
 @dataclass
 class PowerPlan:
@@ -102,6 +95,15 @@ class PowerPlan:
     def retention(self) -> np.ndarray:
         """(2, m): probability of being observed at each visit, per arm."""
         return np.cumprod(1.0 - np.asarray(self.hazard, dtype=float), axis=1)
+
+    def describe(self) -> str:
+        """One line for a log: what is simulated, or why nothing is."""
+        if not self.estimable:
+            return f"plan: {self.outcome} at {self.visit}: {self.not_estimable}"
+        effects = [(e["source"], round(e["value"], 3)) for e in self.effects]
+        return (f"plan: {self.outcome} at {self.visit}; effects {effects}; n per arm {self.n_per_arm}; "
+                f"{self.n_sims} simulations each; variance inflation {self.variance_inflation} "
+                f"(x{self.inflation_factor:.3f})")
 
     def to_json(self, path=None) -> str:
         fields = asdict(self)
@@ -183,7 +185,7 @@ def comparison_alpha(alpha: float, n_arms: int, mode: str = "vs_reference", adju
     >>> round(comparison_alpha(0.05, 3)["critical_z"], 3)  # Dunnett's table, 2 comparisons, df infinite: 2.21
     2.212
     """
-    from scipy import integrate, optimize
+    from scipy import integrate, optimize, stats
 
     m = n_arms - 1 if mode == "vs_reference" else n_arms * (n_arms - 1) // 2
     if adjustment == "none" or m <= 1:
@@ -280,6 +282,10 @@ def pilot_plan(analysis: pd.DataFrame, config: dict, source="config") -> PowerPl
     pilot's (Browne 1995; Sim & Lewis 2012), :math:`\\nu` = participants with a change at that
     visit minus 3 (the residual df of the ANCOVA there).
     """
+    # imported here: a job that only reads a plan (the simulations) needs no model fitting
+    from pilottrial.models.frame import model_frame
+    from pilottrial.models.mmrm import MMRMError
+
     trial = Trial.from_config(config)
     settings = power_settings(config, source)
     if trial.response != "change":
@@ -291,7 +297,7 @@ def pilot_plan(analysis: pd.DataFrame, config: dict, source="config") -> PowerPl
         return not_estimable_plan(config, f"{outcome} has no change from baseline at power.visit {visit}", source)
     try:
         plan = _fitted_plan(analysis, config, trial, settings)
-    except PLAN_FAILURES as exc:
+    except (MMRMError, np.linalg.LinAlgError, ValueError) as exc:
         return not_estimable_plan(config, f"the pilot's MMRM of {outcome} gives no plan ({exc})", source)
     if not _finite(plan):
         return not_estimable_plan(config, f"the pilot's MMRM of {outcome} gives an estimate, SE, df or covariance "
@@ -302,6 +308,11 @@ def pilot_plan(analysis: pd.DataFrame, config: dict, source="config") -> PowerPl
 def _fitted_plan(analysis: pd.DataFrame, config: dict, trial: Trial, settings: dict) -> PowerPlan:
     """The plan of :func:`pilot_plan` from the fitted pilot MMRM (raises what the fit raises).
     Three or more arms: the MMRM of all arms, the comparison's two arms simulated."""
+    from scipy import stats
+
+    from pilottrial.models.frame import model_frame
+    from pilottrial.models.primary import fit_outcome_mmrm
+
     comparison, adjustment = _pair_of(trial, settings)
     arms = list(comparison.arms if comparison else trial.arms)
     outcome = settings["outcome"]

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from pilottrial.models.frame import FORMULA
-from pilottrial.models.mmrm import MMRMError, fit_mmrm
 from pilottrial.models.mmrm.monotone import MonotoneTrials, fit_monotone_batch
 from pilottrial.planning.options import CHUNK, shard_resources
 from pilottrial.planning.settings import PowerPlan
@@ -99,6 +98,8 @@ def _fit_one(frame: pd.DataFrame, plan: PowerPlan) -> tuple:
     Optimizers Fisher scoring then BFGS only (:data:`FALLBACK_OPTIMIZERS`): on the degenerate
     small trials that reach this point, L-BFGS-B and Powell can take minutes per trial for the
     same outcome (the unstructured fit fails and a simpler structure is used)."""
+    from pilottrial.models.mmrm import MMRMError, fit_mmrm  # here: most chunks need no refit
+
     visits = [v for v in plan.visits if v in set(frame["visit"])]
     formula = FORMULA if len(plan.visits) > 1 else "change ~ baseline + arm"
     try:

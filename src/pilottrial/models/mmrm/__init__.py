@@ -17,11 +17,30 @@ values and optimisers), :mod:`~pilottrial.models.mmrm.inference` (Satterthwaite 
 of simulated trials), :mod:`~pilottrial.models.mmrm.simulate` (a simulated trial).
 """
 
-from pilottrial.models.mmrm.fit import DF_METHODS, fit_mmrm, mmrm_at
-from pilottrial.models.mmrm.identifiability import identifiability_problem
-from pilottrial.models.mmrm.random_intercept import fit_random_intercept
-from pilottrial.models.mmrm.results import MMRMError, MMRMFit
-from pilottrial.models.mmrm.structures import STRUCTURES, get_structure
+import importlib
+
+#: Where each public name lives; names are imported on first use, so that a job using one part
+#: (the batched fit of simulated trials, :mod:`~pilottrial.models.mmrm.monotone`) does not load
+#: the formula and inference machinery of the others.
+_MODULES = {
+    "fit": ["DF_METHODS", "fit_mmrm", "mmrm_at"],
+    "identifiability": ["identifiability_problem"],
+    "random_intercept": ["fit_random_intercept"],
+    "results": ["MMRMError", "MMRMFit"],
+    "structures": ["STRUCTURES", "get_structure"],
+}
+_HOME = {name: module for module, names in _MODULES.items() for name in names}
+
+
+def __getattr__(name):
+    if name in _HOME:
+        return getattr(importlib.import_module(f"pilottrial.models.mmrm.{_HOME[name]}"), name)
+    raise AttributeError(f"module 'pilottrial.models.mmrm' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_HOME))
+
 
 __all__ = ["fit_mmrm", "mmrm_at", "fit_random_intercept", "identifiability_problem", "MMRMFit", "MMRMError",
            "DF_METHODS", "STRUCTURES", "get_structure"]

@@ -50,7 +50,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy.special import stdtr
 
 from pilottrial.models.mmrm.likelihood import one_blas_thread
 
@@ -440,7 +440,7 @@ def _inference(mom, sigma, status, iterations, visit, J, m, p):
         est[fitted[keep]] = e[keep]
         se[fitted[keep]] = s[keep]
         df[fitted[keep]] = d[keep]
-        pv[fitted[keep]] = 2.0 * stats.t.sf(np.abs(e[keep] / s[keep]), d[keep])
+        pv[fitted[keep]] = 2.0 * stdtr(d[keep], -np.abs(e[keep] / s[keep]))  # = scipy.stats.t.sf
         neg2[fitted[keep]] = ev.neg2[keep]
     sigma = np.where((status == 0)[:, None, None], sigma, np.nan)
     return BatchFit(est, se, df, pv, neg2, sigma, iterations, status)
