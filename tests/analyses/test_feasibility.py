@@ -88,6 +88,16 @@ def test_wilson_matches_newcombe_1998_table_i():
     assert np.isnan(wilson_interval(0, 0)).all()
 
 
+@pytest.mark.parametrize("alpha", [0.05, 0.1])
+def test_wilson_matches_statsmodels(alpha):
+    from statsmodels.stats.proportion import proportion_confint
+
+    for nobs in (1, 2, 7, 13, 27, 120):
+        for count in range(nobs + 1):
+            expected = proportion_confint(count, nobs, alpha=alpha, method="wilson")
+            assert wilson_interval(count, nobs, alpha) == pytest.approx(expected, abs=1e-12), (count, nobs)
+
+
 def test_poisson_rate_interval_matches_r_poisson_test():
     # R 4.2.2: poisson.test(10)$conf.int and poisson.test(27, 14)$conf.int (Garwood)
     assert poisson_rate_interval(10, 1) == pytest.approx((4.795388696, 18.390356042), rel=1e-9)
