@@ -12,10 +12,12 @@ from __future__ import annotations
 import re
 from os import PathLike
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from pilottrial.provenance.record import sha256_file
+
+if TYPE_CHECKING:  # pandas is imported by compare_manifest only: the manifest job needs none of it
+    import pandas as pd
 
 __all__ = ["MANIFEST_NAME", "EXCLUDED", "manifest_entries", "write_manifest", "read_manifest",
            "compare_manifest"]
@@ -92,6 +94,8 @@ def compare_manifest(manifest: dict[str, str] | str | PathLike, results_dir: str
         ``"missing"`` (in the manifest, not produced) or ``"unexpected"`` (produced, not in the
         manifest).
     """
+    import pandas as pd
+
     expected = manifest if isinstance(manifest, dict) else read_manifest(manifest)
     actual = manifest_entries(results_dir, tuple(exclude) + (MANIFEST_NAME,))
     rows = []
