@@ -65,3 +65,46 @@ def test_no_memory_is_written_outside_a_workflow_folder(tmp_path, monkeypatch):
     script.write_text("import pilottrial.errors\n", encoding="utf-8")
     assert "errors.py" in _names(library_sources(script))
     assert not (tmp_path / ".snakemake").exists()
+
+
+def _imports_by_full_parse(path):
+    """The reference: every Import/ImportFrom node of the whole module's syntax tree."""
+    import ast
+
+    found = set()
+    here = sources._module_name(path) if path.is_relative_to(sources.ROOT) else ""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "pilottrial")
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = here.split(".") if path.name == "__init__.py" else here.split(".")[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join(anchor + ([base] if base else []))
+            if base.split(".")[0] == "pilottrial":
+                found.add(base)
+                found.update(f"{base}.{a.name}" for a in node.names)
+    return found
+
+
+def test_import_lines_find_what_a_full_parse_finds():
+    repo = sources.ROOT.parents[1]
+    files = sorted(sources.ROOT.rglob("*.py")) + sorted((repo / "scripts").glob("*.py"))
+    assert len(files) > 100
+    for path in files:
+        found = set(sources._imports(path))
+        lazy = {f for f in found - _imports_by_full_parse(path)
+                if path.name == "__init__.py" and f.rsplit(".", 1)[0] == sources._module_name(path)}
+        assert found - lazy == _imports_by_full_parse(path), path
+
+
+def test_multi_line_imports_and_docstrings(tmp_path, fresh_cache):
+    module = tmp_path / "rule.py"
+    module.write_text(
+        '"""Docstring.\n\nfrom the pilot, the plan\nimport time is short\n"""\n'
+        "from pilottrial.data.table import (\n    read_table,\n    model_covariates,\n)\n"
+        "def f():\n    import pilottrial.errors, \\\n        pilottrial.registry\n", encoding="utf-8")
+    assert set(sources._imports(module)) == {
+        "pilottrial.data.table", "pilottrial.data.table.read_table", "pilottrial.data.table.model_covariates",
+        "pilottrial.errors", "pilottrial.registry"}
