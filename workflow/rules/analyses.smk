@@ -44,7 +44,7 @@ rule secondary:
 rule sensitivity:
     wildcard_constraints:
         trial=PARALLEL,
-    priority: 6
+    priority: 8
     input:
         library=library("sensitivity"),
         analysis=rules.ingest.output.analysis,

@@ -1,5 +1,8 @@
-# Job priorities (priority:) start the longest chains first on few cores: the power simulations
-# (10), the per-outcome figures (8), then primary models -> secondary -> trial figures (6).
+# Job priorities (priority:) order the jobs on few cores so that the last to run are short ones:
+# the primary models (10; they gate the power simulations and the secondary analyses), the power
+# shards (9), the sensitivity analyses (8), the per-outcome figures (7), secondary -> trial
+# figures (6), then the power gather and the harms (0). (Measured on the demo with 2 cores:
+# benchmarks/bench_pipeline.py.)
 # The config is the single source of truth. No `configfile:` directive on purpose: Snakemake
 # merges a --configfile into the directive's config key by key, so a trial's own config would
 # inherit the demo's keys. The demo config is read only when no config was given.
@@ -188,6 +191,10 @@ try:
 except InputError as error:
     exit_with(error)
 POWER_TRIALS = names_pattern(POWER)
+# The primary models of a parallel trial whose power is planned also write the simulation plan
+# (models.smk: primary_models_planned); those of the others do not (primary_models).
+PLANNED = names_pattern(n for n in POWER if TRIALS[n]["trial"]["design"] != "crossover")
+UNPLANNED = names_pattern(n for n, c in TRIALS.items() if c["trial"]["design"] != "crossover" and n not in POWER)
 
 
 def power_outputs(trial):
@@ -202,3 +209,23 @@ POWER_OUTPUTS = [path for trial in POWER for path in power_outputs(trial)]
 def final_outputs():
     outputs = [f"results/{trial}/MANIFEST.sha256" for trial in TRIALS]
     return outputs + (["results/index.html"] if MULTI else [])
+
+
+# Snakemake's job rate limiter (--max-jobs-per-timespan, default 100/1s) starts a one-second
+# threading.Timer after each scheduling round, and the interpreter waits for the last one before
+# it exits: about a second after every run. The run is over when these handlers are called, so
+# the timers have nothing left to wake; cancelling them lets Snakemake exit at once.
+def cancel_scheduler_timers(log=None):
+    import threading
+
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer):
+            thread.cancel()
+
+
+onsuccess:
+    cancel_scheduler_timers()
+
+
+onerror:
+    cancel_scheduler_timers()

@@ -12,7 +12,7 @@ for _trial in sorted(TRIALS):
     rule:
         name:
             outcome_figures_rule(_trial)
-        priority: 8
+        priority: 7
         input:
             library=library("outcome_figures"),
             analysis=f"results/{_trial}/data/analysis.csv",
