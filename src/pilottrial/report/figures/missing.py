@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib import patches
+from matplotlib.collections import PatchCollection
 
 from pilottrial.config.trial import Trial
 from pilottrial.report.figures.common import arm_order, efficacy_names, outcome_rows, visit_order
@@ -133,23 +134,25 @@ def plot_missing_pattern(analysis: pd.DataFrame, config: dict, path: str | PathL
             part = drawn.loc[drawn["arm"] == arm].reset_index(drop=True)
             grid = part[order].to_numpy(dtype=float) if len(part) else np.zeros((0, len(order)))
             other = (part["pattern"] == "other").to_numpy() if by_pattern else np.zeros(len(part), dtype=bool)
-            for r in range(grid.shape[0]):
+            for r in np.flatnonzero(other):  # the combined rare patterns: shaded by the share observed
                 for c in range(grid.shape[1]):
-                    if other[r]:
-                        face = colours[arm]
-                        ax.add_patch(patches.Rectangle((c - 0.45, r - 0.4), 0.9, 0.8, facecolor=MISSING_GREY,
-                                                       edgecolor="white", linewidth=0.5))
-                        ax.add_patch(patches.Rectangle((c - 0.45, r - 0.4), 0.9 * grid[r, c], 0.8, facecolor=face,
-                                                       alpha=0.55, edgecolor="none"))
-                        ax.text(c, r, f"{100 * grid[r, c]:.0f}%", ha="center", va="center", fontsize=6.5,
-                                color="0.1")
-                        continue
-                    ok = grid[r, c] > 0.5
-                    face = colours[arm] if ok else MISSING_GREY
-                    ax.add_patch(patches.Rectangle((c - 0.45, r - 0.4), 0.9, 0.8, facecolor=face,
+                    ax.add_patch(patches.Rectangle((c - 0.45, r - 0.4), 0.9, 0.8, facecolor=MISSING_GREY,
                                                    edgecolor="white", linewidth=0.5))
-                    if not ok:
-                        ax.plot([c], [r], marker="x", color="0.45", markersize=4, markeredgewidth=1.0)
+                    ax.add_patch(patches.Rectangle((c - 0.45, r - 0.4), 0.9 * grid[r, c], 0.8,
+                                                   facecolor=colours[arm], alpha=0.55, edgecolor="none"))
+                    ax.text(c, r, f"{100 * grid[r, c]:.0f}%", ha="center", va="center", fontsize=6.5, color="0.1")
+            # every other cell: one collection of rectangles and one line of crosses (one artist
+            # each, not one per cell: a large grid draws in a fraction of the time)
+            cells = [(r, c) for r in np.flatnonzero(~other) for c in range(grid.shape[1])]
+            ok = np.array([grid[r, c] > 0.5 for r, c in cells], dtype=bool)
+            if cells:
+                ax.add_collection(PatchCollection(
+                    [patches.Rectangle((c - 0.45, r - 0.4), 0.9, 0.8) for r, c in cells],
+                    facecolors=[colours[arm] if o else MISSING_GREY for o in ok], edgecolors="white",
+                    linewidths=0.5, match_original=False))
+            if (~ok).any():
+                ax.plot([c for (r, c), o in zip(cells, ok) if not o], [r for (r, c), o in zip(cells, ok) if not o],
+                        linestyle="none", marker="x", color="0.45", markersize=4, markeredgewidth=1.0)
             ax.set_xlim(-0.5, len(order) - 0.5)
             ax.set_ylim(max(len(part), 1) - 0.5, -0.5)
             ax.set_yticks(range(len(part)))
