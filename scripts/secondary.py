@@ -1,6 +1,7 @@
-"""Rule secondary: Holm adjustment, effect sizes, responders and the Bayesian reading; mechanism
-correlations, the estimand table, and the CONSORT pilot-extension feasibility measures with the
-progression criteria."""
+"""Rules secondary and secondary_with_harms: Holm adjustment, effect sizes, responders and the
+Bayesian reading; mechanism correlations, the estimand table, the CONSORT pilot-extension
+feasibility measures with the progression criteria; and, for a trial with harms files, the
+adverse events and the dissociation during the infusion."""
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")
@@ -45,3 +46,12 @@ progression.to_csv(snakemake.output.progression, **out)
 for line in (not_estimable_lines(feasibility, "feasibility", keys=("measure", "arm", "visit"))
              + not_estimable_lines(progression, "progression", keys=("name",))):
     print(line, file=sys.stderr)
+if "adverse_events" in snakemake.output.keys():
+    from pilottrial.analyses.harms import harms_tables, participants_table, read_harms
+
+    participants = participants_table(analysis)
+    harms = harms_tables(read_harms(trial, participants), participants, trial)
+    for name in ("adverse_events", "dissociation"):
+        harms[name].to_csv(getattr(snakemake.output, name), **out)
+        for line in not_estimable_lines(harms[name], name, keys=("term", "arm", "statistic", "treatment")):
+            print(line, file=sys.stderr)

@@ -2,19 +2,19 @@
 # responders, Bayesian reading, sensitivity analyses, missing data, harms, feasibility,
 # mechanism and estimands. Each rule writes tidy tables under results/<trial>/tables/. Light
 # analyses share a job (mechanism, estimands and feasibility run with the secondary analyses, the
-# missing-data analyses with the sensitivity analyses): each job start costs an interpreter and the
-# scientific imports.
+# missing-data analyses with the sensitivity analyses, the harms with the secondary analyses): each
+# job start costs an interpreter and the scientific imports.
 
 
 rule secondary:
     wildcard_constraints:
-        trial=PARALLEL,
+        trial=WITHOUT_HARMS,
     priority: 6
     input:
         library=library("secondary"),
         analysis=rules.ingest.output.analysis,
         contrasts=rules.primary_models.output.contrasts,
-        files=lambda w: feasibility_files(w.trial),
+        files=lambda w: feasibility_files(w.trial) + harms_files(w.trial),
     output:
         multiplicity=f"{RESULTS}/tables/multiplicity.csv",
         effect_sizes=report(f"{RESULTS}/tables/effect_sizes.csv", caption="../report/effect_sizes.rst",
@@ -37,6 +37,30 @@ rule secondary:
         "../envs/pilottrial.yaml"
     script:
         "../../scripts/secondary.py"
+
+
+# A trial with harms files: the same job also tabulates the adverse events and the dissociation.
+use rule secondary as secondary_with_harms with:
+    wildcard_constraints:
+        trial=WITH_HARMS,
+    output:
+        multiplicity=f"{RESULTS}/tables/multiplicity.csv",
+        effect_sizes=report(f"{RESULTS}/tables/effect_sizes.csv", caption="../report/effect_sizes.rst",
+                            category="Secondary"),
+        responders=report(f"{RESULTS}/tables/responders.csv", caption="../report/responders.rst",
+                          category="Secondary"),
+        posterior=report(f"{RESULTS}/tables/posterior.csv", caption="../report/posterior.rst",
+                         category="Secondary"),
+        mechanism=f"{RESULTS}/tables/mechanism.csv",
+        estimands=f"{RESULTS}/tables/estimands.csv",
+        feasibility=report(f"{RESULTS}/tables/feasibility.csv", caption="../report/feasibility.rst",
+                           category="Feasibility"),
+        progression=report(f"{RESULTS}/tables/progression.csv", caption="../report/progression.rst",
+                           category="Feasibility"),
+        adverse_events=report(f"{RESULTS}/tables/adverse_events.csv", caption="../report/adverse_events.rst",
+                              category="Harms"),
+        dissociation=report(f"{RESULTS}/tables/dissociation.csv", caption="../report/dissociation.rst",
+                            category="Harms"),
 
 
 # The treatment differences under other models and under other missing-data assumptions
@@ -67,25 +91,3 @@ rule sensitivity:
         "../envs/pilottrial.yaml"
     script:
         "../../scripts/sensitivity.py"
-
-
-rule harms:
-    wildcard_constraints:
-        trial=PARALLEL,
-    input:
-        library=library("harms"),
-        analysis=rules.ingest.output.analysis,
-        files=lambda w: harms_files(w.trial),
-    output:
-        adverse_events=report(f"{RESULTS}/tables/adverse_events.csv", caption="../report/adverse_events.rst",
-                              category="Harms"),
-        dissociation=report(f"{RESULTS}/tables/dissociation.csv", caption="../report/dissociation.rst",
-                            category="Harms"),
-    params:
-        config=trial_config,
-    log:
-        f"{LOGS}/harms.log",
-    conda:
-        "../envs/pilottrial.yaml"
-    script:
-        "../../scripts/harms.py"

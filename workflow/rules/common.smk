@@ -1,7 +1,7 @@
 # Job priorities (priority:) order the jobs on few cores so that the last to run are short ones:
 # the primary models (10; they gate the power simulations and the secondary analyses), the power
 # shards (9), the sensitivity analyses (8), the per-outcome figures (7), secondary -> trial
-# figures (6), then the power gather and the harms (0). (Measured on the demo with 2 cores:
+# figures (6), then the power gather (0). (Measured on the demo with 2 cores:
 # benchmarks/bench_pipeline.py.)
 # The config is the single source of truth. No `configfile:` directive on purpose: Snakemake
 # merges a --configfile into the directive's config key by key, so a trial's own config would
@@ -114,6 +114,14 @@ def crossover_figure_paths(trial):
 def harms_files(trial):
     harms = TRIALS[trial].get("harms") or {}
     return [harms[k]["path"] for k in ("adverse_events", "dissociation") if harms.get(k)]
+
+
+# The secondary analyses of a trial with harms files also tabulate the harms (analyses.smk:
+# secondary_with_harms): a job of their own would cost an interpreter and the imports.
+WITH_HARMS = names_pattern(n for n, c in TRIALS.items() if c["trial"]["design"] != "crossover" and harms_files(n))
+WITHOUT_HARMS = names_pattern(
+    n for n, c in TRIALS.items() if c["trial"]["design"] != "crossover" and not harms_files(n)
+)
 
 
 def feasibility_files(trial):
