@@ -8,8 +8,14 @@ import yaml
 from conftest import REPO_ROOT
 
 from pilottrial.config.load import validate_config
+from pilottrial.data import load_trial
 from pilottrial.errors import InputError
-from pilottrial.provenance.input_check import check_trial_inputs, input_digest
+from pilottrial.provenance.input_check import (
+    check_trial_inputs,
+    checked_analysis_table,
+    input_digest,
+    write_analysis_table,
+)
 
 
 @pytest.fixture()
@@ -29,7 +35,7 @@ def test_a_passed_check_is_remembered_and_not_repeated(trial, tmp_path):
     cache = tmp_path / "cache"
     assert check_trial_inputs(config, cache_dir=cache) is True
     assert check_trial_inputs(config, cache_dir=cache) is False
-    assert len(list(cache.iterdir())) == 1
+    assert sorted(p.suffix for p in cache.iterdir()) == ["", ".csv"]  # the marker and the analysis table
 
 
 def test_changed_data_are_checked_again_and_bad_data_still_stop(trial, tmp_path):
@@ -46,7 +52,8 @@ def test_changed_data_are_checked_again_and_bad_data_still_stop(trial, tmp_path)
     with pytest.raises(InputError) as info:
         check_trial_inputs(config, cache_dir=cache)
     assert "caps5" in info.value.one_line()
-    assert len(list(cache.iterdir())) == 1  # the failed check is not remembered
+    assert len([p for p in cache.iterdir() if not p.suffix]) == 1  # the failed check is not remembered
+    assert checked_analysis_table(config, cache_dir=cache) is None  # nor is its table
 
 
 def test_a_config_change_changes_the_digest(trial):
@@ -54,3 +61,16 @@ def test_a_config_change_changes_the_digest(trial):
     other = copy.deepcopy(config)
     other["analysis"]["alpha"] = 0.1
     assert input_digest(other) != input_digest(config)
+
+
+def test_the_checked_analysis_table_is_the_ingest_table(trial, tmp_path):
+    config, _ = trial
+    cache = tmp_path / "cache"
+    assert checked_analysis_table(config, cache_dir=cache) is None  # nothing checked yet
+    check_trial_inputs(config, cache_dir=cache)
+    kept = checked_analysis_table(config, cache_dir=cache)
+    write_analysis_table(load_trial(config), tmp_path / "ingest.csv")
+    assert kept.read_bytes() == (tmp_path / "ingest.csv").read_bytes()
+    other = copy.deepcopy(config)
+    other["analysis"]["alpha"] = 0.1
+    assert checked_analysis_table(other, cache_dir=cache) is None  # another config: another digest
