@@ -40,3 +40,64 @@ def test_pdf_rendering_restores_weasyprints_own_setting():
     before = fonts.harfbuzz_subset
     render_pdf(HTML)
     assert fonts.harfbuzz_subset is before
+
+
+def _png(mode, **save):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.random.default_rng(7).integers(0, 256, size=(40, 60, len(mode) if mode != "L" else 1), dtype=np.uint8)
+    image = Image.fromarray(pixels[..., 0] if mode == "L" else pixels, mode)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", **save)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_png_idat_is_what_weasyprint_would_encode(mode):
+    import io
+
+    from PIL import Image
+    from weasyprint.images import RasterImage
+
+    from pilottrial.report.pdf import png_idat
+
+    data = _png(mode)
+    assert png_idat(data) == RasterImage._get_png_data(Image.open(io.BytesIO(data)))
+
+
+def test_png_idat_refuses_what_a_pdf_image_cannot_take_as_it_is():
+    from pilottrial.report.pdf import png_idat
+
+    assert png_idat(_png("RGBA")) is None  # alpha: WeasyPrint splits it off
+    rgb = bytearray(_png("RGB"))
+    assert png_idat(bytes(rgb)) is not None
+    for offset, value in ((28, 1), (24, 16)):  # IHDR: interlaced (Adam7); 16 bits per sample
+        changed = bytearray(rgb)
+        changed[offset] = value
+        assert png_idat(bytes(changed)) is None
+    assert png_idat(b"GIF89a....") is None
+    palette = _png("RGB")
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(palette)).convert("P").save(buffer, format="PNG")
+    assert png_idat(buffer.getvalue()) is None
+
+
+def test_a_report_with_figures_gives_the_same_pdf_with_reused_png_data(monkeypatch):
+    import base64
+    import contextlib
+
+    import pilottrial.report.pdf as pdf
+
+    figures = "".join(f'<img src="data:image/png;base64,{base64.b64encode(_png(mode)).decode()}">'
+                      for mode in ("RGB", "L", "RGBA"))
+    html = HTML.replace("</body>", figures + "</body>")
+    reused = pdf.render_pdf(html)
+    monkeypatch.setattr(pdf, "reused_png_data", contextlib.nullcontext)  # WeasyPrint encodes every image
+    assert pdf.render_pdf(html) == reused

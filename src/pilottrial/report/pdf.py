@@ -9,6 +9,12 @@ reproducible-builds convention), that time is written as both ``CreationDate`` a
 Fonts are subset by fontTools (a pinned Python package) whether or not the system has
 HarfBuzz-Subset: WeasyPrint prefers ``libharfbuzz-subset`` when it can load it, and the two
 subsetters write different bytes, so a system library appearing would change the PDF.
+
+Images: a PDF image with ``/FlateDecode`` and ``/Predictor 15`` holds exactly the compressed
+scanlines of a PNG's ``IDAT`` chunks. WeasyPrint decodes every PNG and encodes it again with
+Pillow to get them; for an 8-bit RGB or grey, non-interlaced PNG (every figure of the report,
+written by Pillow with its default settings) the chunks of the embedded file are used as they
+are (:func:`reused_png_data`), which is the same data without the second encoding.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import os
 from os import PathLike
 from pathlib import Path
 
-__all__ = ["write_pdf", "render_pdf", "pdf_metadata_time", "pinned_font_subsetter"]
+__all__ = ["write_pdf", "render_pdf", "pdf_metadata_time", "pinned_font_subsetter", "reused_png_data", "png_idat"]
 
 
 @contextlib.contextmanager
@@ -43,6 +49,48 @@ def pinned_font_subsetter():
     finally:
         fonts.harfbuzz_subset, head.timestampNow = saved
         logger.removeFilter(quiet)
+
+
+def png_idat(data: bytes) -> bytes | None:
+    """The concatenated ``IDAT`` chunks of an 8-bit RGB or grey, non-interlaced PNG; None for any
+    other image (palette, alpha, 16-bit, interlaced, not a PNG)."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return None
+    bit_depth, colour_type, interlace = data[24], data[25], data[28]
+    if bit_depth != 8 or colour_type not in (0, 2) or interlace != 0:
+        return None
+    chunks, position = [], 8
+    while position + 8 <= len(data):
+        length = int.from_bytes(data[position:position + 4], "big")
+        kind = data[position + 4:position + 8]
+        if kind == b"IDAT":
+            chunks.append(data[position + 8:position + 8 + length])
+        position += 12 + length  # length, type, data, CRC
+    return b"".join(chunks) or None
+
+
+@contextlib.contextmanager
+def reused_png_data():
+    """Make WeasyPrint embed the ``IDAT`` data of a PNG as it is where the PDF can take it
+    (:func:`png_idat`) instead of decoding and encoding the image again (see the module docstring)."""
+    from weasyprint.images import RasterImage
+
+    original = RasterImage.__dict__["_get_png_data"]
+    encode = original.__func__
+
+    def png_data(pillow_image):
+        source = getattr(pillow_image, "fp", None)
+        if pillow_image.format == "PNG" and pillow_image.mode in ("RGB", "L") and hasattr(source, "getvalue"):
+            idat = png_idat(source.getvalue())
+            if idat is not None:
+                return idat
+        return encode(pillow_image)
+
+    RasterImage._get_png_data = staticmethod(png_data)
+    try:
+        yield
+    finally:
+        RasterImage._get_png_data = original
 
 
 def _font_timestamp() -> int:
@@ -103,7 +151,7 @@ def render_pdf(html: str, base_url: str | PathLike | None = None) -> bytes:
     metadata.modified = when
     metadata.generator = "pilottrial"
     identifier = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode("ascii")
-    with pinned_font_subsetter():
+    with pinned_font_subsetter(), reused_png_data():
         return document.write_pdf(pdf_identifier=identifier, uncompressed_pdf=False)
 
 
