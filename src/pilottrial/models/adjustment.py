@@ -44,8 +44,7 @@ Holm S (1979). A simple sequentially rejective multiple test procedure. Scand J 
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize, special, stats
-from scipy.stats import qmc
+from scipy import special
 
 __all__ = ["ADJUSTMENTS", "QMC_POINTS", "adjust_comparisons", "holm", "emmeans_df",
            "mvt_max_probability", "dunnett_p_values", "dunnett_critical_values"]
@@ -118,6 +117,8 @@ class _Rule:
     """The fixed quasi-Monte Carlo points of one correlation matrix and df."""
 
     def __init__(self, corr, df: float):
+        from scipy.stats import qmc  # here: only three or more arms need the integration
+
         self.order, self.C, self.rank = _factor(corr)
         self.df = float(df)
         dims = self.rank - 1 + (0 if np.isinf(self.df) else 1)
@@ -166,9 +167,12 @@ def mvt_max_probability(bound: float, corr, df: float) -> float:
     >>> c = 2.0
     >>> round(mvt_max_probability(c, [[1, 0], [0, 1]], float("inf")), 6)
     0.91107
+    >>> from scipy import stats
     >>> round(float(2 * stats.norm.cdf(c) - 1) ** 2, 6)
     0.91107
     """
+    from scipy import stats
+
     corr = np.atleast_2d(np.asarray(corr, dtype=float))
     if corr.shape[0] == 1:
         dist = stats.norm if np.isinf(df) else stats.t(df)
@@ -212,6 +216,8 @@ def dunnett_critical_values(corr, df, alpha: float = 0.05) -> np.ndarray:
     >>> round(float(dunnett_critical_values([[1, 0.5], [0.5, 1]], [float("inf")] * 2)[0]), 3)
     2.212
     """
+    from scipy import optimize, stats
+
     corr = np.atleast_2d(np.asarray(corr, dtype=float))
     m = corr.shape[0]
     nus = emmeans_df(df) * np.ones(m)
@@ -268,12 +274,13 @@ def adjust_comparisons(estimate, std_error, df, cov, method: str, alpha: float =
         return lower, upper, p_adj
     e, s, d = est[ok], se[ok], df[ok]
     t = e / s
-    p_raw = 2 * stats.t.sf(np.abs(t), d)
+    # scipy.stats.t.sf and .ppf are these scipy.special functions; a two-arm trial imports no scipy.stats
+    p_raw = 2 * special.stdtr(d, -np.abs(t))
     m = ok.size
     if method == "none" or m == 1:
-        crit, p = stats.t.ppf(1 - alpha / 2, d), p_raw
+        crit, p = special.stdtrit(d, 1 - alpha / 2), p_raw
     elif method == "holm":
-        crit, p = stats.t.ppf(1 - alpha / (2 * m), d), holm(p_raw)
+        crit, p = special.stdtrit(d, 1 - alpha / (2 * m)), holm(p_raw)
     else:
         sub = cov[np.ix_(ok, ok)]
         sd = np.sqrt(np.diag(sub))

@@ -308,7 +308,7 @@ def pilot_plan(analysis: pd.DataFrame, config: dict, source="config") -> PowerPl
 def _fitted_plan(analysis: pd.DataFrame, config: dict, trial: Trial, settings: dict) -> PowerPlan:
     """The plan of :func:`pilot_plan` from the fitted pilot MMRM (raises what the fit raises).
     Three or more arms: the MMRM of all arms, the comparison's two arms simulated."""
-    from scipy import stats
+    from scipy import special  # the t and chi-squared quantiles of scipy.stats, without importing it
 
     from pilottrial.models.frame import model_frame
     from pilottrial.models.primary import fit_outcome_mmrm
@@ -333,7 +333,7 @@ def _fitted_plan(analysis: pd.DataFrame, config: dict, trial: Trial, settings: d
     at = visits.index(settings["visit"])
     row = contrasts.iloc[at]
     est, se, df = float(row["estimate"]), float(row["std_error"]), float(row["df"])
-    half = stats.t.ppf(0.5 + settings["conservative_level"] / 2, df) * se
+    half = special.stdtrit(df, 0.5 + settings["conservative_level"] / 2) * se  # scipy.stats.t.ppf
     conservative = est - math.copysign(half, est)
     frame = model_frame(analysis, outcome, config)
     participants = analysis[analysis["outcome"] == outcome].drop_duplicates("participant")
@@ -343,7 +343,7 @@ def _fitted_plan(analysis: pd.DataFrame, config: dict, trial: Trial, settings: d
     factor = 1.0
     if level is not None:
         nu = max(n_at_visit - 3 - (trial.n_arms - 2), 1)  # the residual df of the ANCOVA of all arms
-        factor = float(nu / stats.chi2.ppf(1.0 - level, nu))
+        factor = float(nu / (2.0 * special.gammaincinv(nu / 2.0, 1.0 - level)))  # scipy.stats.chi2.ppf
     spec = trial.outcome(outcome)
     sign = -1.0 if spec.better == "lower" else 1.0
     effects = []

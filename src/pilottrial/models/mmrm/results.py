@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from pilottrial.models.mmrm.inference import kenward_roger, kenward_roger_setup, numerical_hessian, satterthwaite_df
 from pilottrial.models.mmrm.likelihood import PatternData, expected_information
@@ -217,8 +217,10 @@ class MMRMFit:
         se = np.sqrt(var)
         df = self._df(L)
         t_value = est / se
-        p_value = 2 * stats.t.sf(np.abs(t_value), df)
-        half = stats.t.ppf(1 - alpha / 2, df) * se
+        # = 2 * scipy.stats.t.sf(|t|, df) and t.ppf(1 - alpha / 2, df): the functions scipy.stats
+        # calls, without importing scipy.stats in every job that fits a model
+        p_value = 2 * special.stdtr(df, -np.abs(t_value))
+        half = special.stdtrit(df, 1 - alpha / 2) * se
         return pd.DataFrame({
             "estimate": est, "std_error": se, "df": df, "t_value": t_value,
             "p_value": p_value, "ci_lower": est - half, "ci_upper": est + half,
@@ -304,6 +306,8 @@ class MMRMFit:
                                       vecs.T @ L)
                 E = float(np.sum(nu[nu > 2] / (nu[nu > 2] - 2)))
                 den = 2 * E / (E - q) if E > q else float(np.min(nu))
+        from scipy import stats  # here: scipy.stats.f handles an infinite denominator df
+
         return {"num_df": int(q), "den_df": float(den), "F": float(F),
                 "p_value": float(stats.f.sf(F, q, den))}
 

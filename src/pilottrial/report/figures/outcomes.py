@@ -21,7 +21,7 @@ from os import PathLike
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from pilottrial.config.trial import Trial
 from pilottrial.report.figures.common import arm_order, outcome_rows, outcome_spec, visit_order
@@ -66,7 +66,7 @@ def mean_ci(values: np.ndarray, level: float) -> tuple[float, float, float, int]
     if n < 2:
         return mean, math.nan, math.nan, n
     sd = math.sqrt(float(((x - mean) ** 2).sum()) / (n - 1))
-    half = float(stats.t.ppf(0.5 + level / 2.0, n - 1)) * sd / math.sqrt(n)
+    half = float(special.stdtrit(n - 1, 0.5 + level / 2.0)) * sd / math.sqrt(n)  # scipy.stats.t.ppf
     return mean, mean - half, mean + half, n
 
 
