@@ -101,3 +101,19 @@ def test_a_report_with_figures_gives_the_same_pdf_with_reused_png_data(monkeypat
     reused = pdf.render_pdf(html)
     monkeypatch.setattr(pdf, "reused_png_data", contextlib.nullcontext)  # WeasyPrint encodes every image
     assert pdf.render_pdf(html) == reused
+
+
+def test_the_pdf_printer_writes_the_same_bytes_and_raises_the_workers_errors(tmp_path):
+    from pilottrial.report.pdf import PdfPrinter, write_pdf
+
+    page = tmp_path / "report.html"
+    page.write_text(HTML, encoding="utf-8")
+    with PdfPrinter() as printer:
+        printer.write_pdf(page, tmp_path / "worker.pdf")
+    write_pdf(page, tmp_path / "here.pdf")
+    assert (tmp_path / "worker.pdf").read_bytes() == (tmp_path / "here.pdf").read_bytes()
+    remote = tmp_path / "remote.html"  # not self-contained: the report must not fetch anything
+    remote.write_text(HTML.replace("</body>", '<img src="https://example.org/x.png"></body>'), encoding="utf-8")
+    with pytest.raises(ValueError, match="self-contained"), PdfPrinter() as printer:
+        printer.write_pdf(remote, tmp_path / "remote.pdf")
+    assert not (tmp_path / "remote.pdf").exists()

@@ -9,7 +9,7 @@
 rule secondary:
     wildcard_constraints:
         trial=WITHOUT_HARMS,
-    priority: 6
+    priority: 5
     input:
         library=library("secondary"),
         analysis=rules.ingest.output.analysis,
@@ -68,7 +68,7 @@ use rule secondary as secondary_with_harms with:
 rule sensitivity:
     wildcard_constraints:
         trial=PARALLEL,
-    priority: 8
+    priority: 7
     input:
         library=library("sensitivity"),
         analysis=rules.ingest.output.analysis,

@@ -1,8 +1,9 @@
-# Job priorities (priority:) order the jobs on few cores so that the last to run are short ones:
-# the primary models (10; they gate the power simulations and the secondary analyses), the power
-# shards (9), the sensitivity analyses (8), the per-outcome figures (7), secondary -> trial
-# figures (6), then the power gather (0). (Measured on the demo with 2 cores:
-# benchmarks/bench_pipeline.py.)
+# Job priorities (priority:) order the jobs on few cores so that both stay busy to the end:
+# the power gather as soon as its shards are done (10), the longest job, the per-outcome figures
+# (9), the primary models (8; they gate the simulations and the secondary analyses), the
+# sensitivity analyses (7), the power shards (6), secondary -> trial figures (5). (The best of
+# all orders in a simulation of the demo's measured job times on 2 cores, also with the times
+# perturbed by 15%; measured: benchmarks/bench_pipeline.py.)
 # The config is the single source of truth. No `configfile:` directive on purpose: Snakemake
 # merges a --configfile into the directive's config key by key, so a trial's own config would
 # inherit the demo's keys. The demo config is read only when no config was given.

@@ -6,7 +6,7 @@
 rule primary_models:
     wildcard_constraints:
         trial=UNPLANNED,
-    priority: 10
+    priority: 8
     input:
         library=library("primary_models"),
         analysis=rules.ingest.output.analysis,
@@ -35,7 +35,7 @@ rule primary_models:
 use rule primary_models as primary_models_planned with:
     wildcard_constraints:
         trial=PLANNED,
-    priority: 10
+    priority: 8
     output:
         contrasts=report(
             f"{RESULTS}/tables/contrasts.csv",

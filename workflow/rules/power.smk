@@ -10,7 +10,7 @@ rule power_shard:
     wildcard_constraints:
         trial=POWER_TRIALS,
         shard=r"\d+",
-    priority: 9
+    priority: 6
     input:
         library=library("power_shard"),
         plan=rules.primary_models_planned.output.plan,
@@ -35,6 +35,7 @@ rule power_shard:
 rule power_gather:
     wildcard_constraints:
         trial=POWER_TRIALS,
+    priority: 10
     input:
         library=library("power_gather"),
         plan=rules.primary_models_planned.output.plan,

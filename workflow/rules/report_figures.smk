@@ -12,7 +12,7 @@ for _trial in sorted(TRIALS):
     rule:
         name:
             outcome_figures_rule(_trial)
-        priority: 7
+        priority: 9
         input:
             library=library("outcome_figures"),
             analysis=f"results/{_trial}/data/analysis.csv",
@@ -33,7 +33,7 @@ for _trial in sorted(TRIALS):
 rule trial_figures:
     wildcard_constraints:
         trial=PARALLEL,
-    priority: 6
+    priority: 5
     input:
         library=library("trial_figures"),
         analysis=rules.ingest.output.analysis,

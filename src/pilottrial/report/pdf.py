@@ -27,7 +27,8 @@ import os
 from os import PathLike
 from pathlib import Path
 
-__all__ = ["write_pdf", "render_pdf", "pdf_metadata_time", "pinned_font_subsetter", "reused_png_data", "png_idat"]
+__all__ = ["write_pdf", "PdfPrinter", "render_pdf", "pdf_metadata_time", "pinned_font_subsetter", "reused_png_data",
+           "png_idat"]
 
 
 @contextlib.contextmanager
@@ -168,3 +169,45 @@ def write_pdf(html_path: str | PathLike, pdf_path: str | PathLike) -> Path:
     pdf_path.parent.mkdir(parents=True, exist_ok=True)
     pdf_path.write_bytes(data)
     return pdf_path
+
+
+def _load_weasyprint() -> None:
+    import weasyprint  # noqa: F401 -- imported to be ready
+    import weasyprint.images  # noqa: F401
+    import weasyprint.pdf.fonts  # noqa: F401
+
+
+class PdfPrinter:
+    """:func:`write_pdf` in a second process that imports WeasyPrint while the caller is still
+    building the HTML (the import takes about half a second of a job that ends the pipeline).
+
+    Use as a context manager: ``with PdfPrinter() as printer: ...; printer.write_pdf(html, pdf)``.
+    The worker is forked (Linux); where fork is not the safe default (macOS, Windows) the PDF is
+    printed in this process. The bytes are the same either way; an error in the worker is raised
+    here.
+    """
+
+    def __enter__(self) -> PdfPrinter:
+        import multiprocessing
+        import sys
+
+        self._pool = None
+        if sys.platform.startswith("linux"):
+            self._pool = multiprocessing.get_context("fork").Pool(1)
+            self._pool.apply_async(_load_weasyprint)
+        return self
+
+    def write_pdf(self, html_path: str | PathLike, pdf_path: str | PathLike) -> Path:
+        """:func:`write_pdf`, in the worker when there is one."""
+        if self._pool is None:
+            return write_pdf(html_path, pdf_path)
+        return self._pool.apply(write_pdf, (html_path, pdf_path))
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is None:
+            return
+        if exc[0] is None:
+            self._pool.close()
+        else:
+            self._pool.terminate()
+        self._pool.join()
