@@ -83,9 +83,10 @@ def wilson_interval(count, nobs, alpha: float = 0.05) -> tuple[float, float]:
 
         \frac{\hat p + z^2/(2n) \pm z \sqrt{\hat p(1-\hat p)/n + z^2/(4n^2)}}{1 + z^2/n},
 
-    computed by ``scipy.stats.binomtest(x, n).proportion_ci(method="wilson")`` (the same
-    interval as statsmodels' ``proportion_confint(method="wilson")``, to 1e-15; scipy.stats is
-    imported by the jobs that need this anyway) and 0 and 1 exactly at x = 0 and x = n. For 81/263 the 95% interval is 0.2553 to 0.3662 (Newcombe 1998, Table I).
+    computed from the formula with :math:`z` from ``scipy.special.ndtri`` (the figure job that
+    draws these intervals needs nothing else of scipy.stats or statsmodels, whose import would
+    cost it half a second), and 0 and 1 exactly at x = 0 and x = n; the tests check it against
+    statsmodels' ``proportion_confint(method="wilson")`` to 1e-12. For 81/263 the 95% interval is 0.2553 to 0.3662 (Newcombe 1998, Table I).
 
     References
     ----------
@@ -100,9 +101,13 @@ def wilson_interval(count, nobs, alpha: float = 0.05) -> tuple[float, float]:
     """
     if nobs is None or not np.isfinite(nobs) or nobs <= 0 or count is None or not np.isfinite(count):
         return (np.nan, np.nan)
-    from scipy.stats import binomtest  # here: reading the screening log needs no statistics
+    from scipy.special import ndtri  # here: reading the screening log needs no statistics
 
-    lo, hi = binomtest(int(count), int(nobs)).proportion_ci(confidence_level=1 - alpha, method="wilson")
+    n, p = float(nobs), float(count) / float(nobs)
+    z = float(ndtri(1.0 - alpha / 2.0))
+    centre, denominator = p + z * z / (2.0 * n), 1.0 + z * z / n
+    half = z * np.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n))
+    lo, hi = (centre - half) / denominator, (centre + half) / denominator
     # exact limits at the boundaries (the formula gives them up to rounding)
     lo = 0.0 if count == 0 else min(max(float(lo), 0.0), 1.0)
     hi = 1.0 if count == nobs else min(max(float(hi), 0.0), 1.0)
