@@ -9,7 +9,7 @@ of a reference revision (``--reference``, default the last commit before the spe
 the same run, so that each figure is printed beside its reference and the ratio, and beside the
 issue's target:
 
-* ``demo``: the demo trial from clean (17 jobs, report.html and report.pdf), target <= 20 s;
+* ``demo``: the demo trial from clean (11 jobs, report.html and report.pdf), target <= 20 s;
 * ``noop`` and ``dryrun``: a rerun with nothing to do and ``snakemake -n``, target <= 1.5 s;
 * ``visits11``: a 12-participant trial with 11 visits (baseline and 10 after; simulated,
   :func:`pilottrial.models.mmrm.simulate.simulate_trial`), whole pipeline, target <= 60 s;
