@@ -293,6 +293,10 @@ def _conclusion(significant: np.ndarray, favours: np.ndarray) -> np.ndarray:
     return np.where(significant, np.where(favours, "significant benefit", "significant harm"), "not significant")
 
 
+#: Completed values per block of deltas in :func:`delta_adjusted_ancova` (bounds its memory).
+TIPPING_BLOCK = 1_000_000
+
+
 def delta_adjusted_ancova(completed: CompletedData, visit: str, deltas, alpha: float = 0.05,
                           comparison=None) -> pd.DataFrame:
     r"""Delta-adjusted MI analysis at one visit over a grid of deltas: the tipping point.
@@ -354,8 +358,14 @@ def delta_adjusted_ancova(completed: CompletedData, visit: str, deltas, alpha: f
     shifted = completed.treated if not _multi_arm(completed) or comparison is None else \
         completed.arm == str(comparison.treatment)
     shift = direction * (shifted & ~completed.observed[:, j]).astype(float)  # (N,)
-    change = completed.values[None, :, :, j] + deltas[:, None, None] * shift[None, None, :]
-    q, u, df = _ancova(completed, change, comparison)
+    # the deltas in blocks of about a million completed values (deltas x imputations x
+    # participants): a large trial does not hold every shifted data set at once
+    base = completed.values[:, :, j]  # (M, N)
+    block = max(1, TIPPING_BLOCK // max(base.size, 1))
+    parts = [_ancova(completed, base[None] + deltas[a:a + block, None, None] * shift[None, None, :], comparison)
+             for a in range(0, deltas.size, block)]
+    q, u = np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts])
+    df = parts[0][2]
     pooled = rubin_rules(q, u, df, alpha)
     significant = (pooled["ci_lower"] > 0) | (pooled["ci_upper"] < 0)
     favours = pooled["estimate"] * direction < 0

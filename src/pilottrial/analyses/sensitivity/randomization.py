@@ -26,6 +26,15 @@ __all__ = ["randomization_test", "NULL_FORMULA"]
 #: Mean model under the null of no arm effect (the arm labels do not enter it).
 NULL_FORMULA = "change ~ baseline + visit"
 _DRAW_CHUNK = 2000
+#: At most this many assignment values (draws x participants) per chunk: a trial of thousands
+#: does not hold 2,000 full assignments at once. The draws come from one stream either way, so
+#: the chunk size changes neither the permutations nor the p-values.
+_CHUNK_VALUES = 4_000_000
+
+
+def draw_chunk(participants: int) -> int:
+    """Draws per chunk for a trial of ``participants``."""
+    return max(1, min(_DRAW_CHUNK, _CHUNK_VALUES // max(participants, 1)))
 class _ArmGLS:
     r"""GLS t statistics of the arm effect at each visit for many assignments at once.
 
@@ -172,15 +181,15 @@ def _randomization_p(frame: pd.DataFrame, participants: pd.DataFrame, outcome: s
     distinct = math.comb(observed.size, n_treated)
     if distinct <= draws:  # no more assignments than draws: all of them, once each (the exact test)
         treated_sets = itertools.combinations(range(observed.size), n_treated)
-        while chunk := list(itertools.islice(treated_sets, _DRAW_CHUNK)):
+        while chunk := list(itertools.islice(treated_sets, draw_chunk(observed.size))):
             assignment = np.zeros((len(chunk), observed.size))
             assignment[np.repeat(np.arange(len(chunk)), n_treated), np.asarray(chunk).ravel()] = 1.0
             count(assignment)
         p_value = count.extreme / distinct  # the observed assignment is one of them
     else:
         rng = _randomization_stream(int(seed), outcome)
-        for start in range(0, draws, _DRAW_CHUNK):
-            size = min(_DRAW_CHUNK, draws - start)
+        for start in range(0, draws, draw_chunk(observed.size)):
+            size = min(draw_chunk(observed.size), draws - start)
             # each row a permutation of the observed labels: the observed allocation ratio
             count(rng.permuted(np.broadcast_to(observed, (size, observed.size)), axis=1))
         p_value = (1.0 + count.extreme) / (1.0 + draws)

@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 
 from pilottrial.analyses.sensitivity.randomization import (
-    _DRAW_CHUNK,
     _ArmGLS,
     _null_model,
     _randomization_stream,
     _randomized,
     _Tally,
+    draw_chunk,
 )
 from pilottrial.analyses.sensitivity.rows import (
     FAILURES,
@@ -140,13 +140,13 @@ def _randomization_p_arms(frame, participants, outcome, arms, comparisons, *, dr
     distinct = math.factorial(len(observed)) // math.prod(math.factorial(s) for s in sizes)
     if distinct <= draws:  # all assignments once each: the exact test
         everyone = _all_assignments(sizes)
-        while chunk := list(itertools.islice(everyone, _DRAW_CHUNK)):
+        while chunk := list(itertools.islice(everyone, draw_chunk(len(observed)))):
             count(np.asarray(chunk))
         p_value = count.extreme / distinct
     else:
         rng = _randomization_stream(int(seed), outcome)
-        for start in range(0, draws, _DRAW_CHUNK):
-            size = min(_DRAW_CHUNK, draws - start)
+        for start in range(0, draws, draw_chunk(len(observed))):
+            size = min(draw_chunk(len(observed)), draws - start)
             count(rng.permuted(np.broadcast_to(observed, (size, observed.size)), axis=1))
         p_value = (1.0 + count.extreme) / (1.0 + draws)
     visits = [str(v) for v in frame["visit"].cat.categories]
