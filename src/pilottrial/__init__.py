@@ -16,6 +16,8 @@ The library is organised by concept:
 Importing the package imports none of its subpackages (and never sets a matplotlib backend).
 """
 
+import sys as _sys
+from importlib import import_module as _import_module
 from importlib import metadata as _metadata
 
 try:
@@ -23,4 +25,25 @@ try:
 except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "lazy_names"]
+
+
+def lazy_names(package: str, modules: dict):
+    """``__getattr__`` and ``__dir__`` of a package whose public names are imported on first use
+    (PEP 562): ``modules`` maps each module of the package to the names it defines.
+
+    A job that uses one part of a package then does not pay for the imports of the others
+    (:mod:`pilottrial.provenance.sources` counts such a package as importing all its modules).
+    Use: ``__getattr__, __dir__ = lazy_names(__name__, {"fit": ["fit_mmrm"], ...})``.
+    """
+    home = {name: module for module, names in modules.items() for name in names}
+
+    def __getattr__(name):
+        if name in home:
+            return getattr(_import_module(f"{package}.{home[name]}"), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    def __dir__():
+        return sorted(list(vars(_sys.modules[package])) + list(home))
+
+    return __getattr__, __dir__

@@ -8,7 +8,7 @@
 * :mod:`~pilottrial.data.table` -- the analysis table (:func:`load_trial`).
 """
 
-import importlib
+from pilottrial import lazy_names
 
 #: Where each public name lives; names are imported on first use, so that a job that only reads
 #: the pipeline's tables (:func:`read_table`) does not load the readers and checks (pandera).
@@ -19,17 +19,7 @@ _MODULES = {
     "table": ["ANALYSIS_COLUMNS", "LABEL_COLUMNS", "derive_analysis_table", "load_trial", "model_covariates",
               "read_and_check", "read_table"],
 }
-_HOME = {name: module for module, names in _MODULES.items() for name in names}
-
-
-def __getattr__(name):
-    if name in _HOME:
-        return getattr(importlib.import_module(f"pilottrial.data.{_HOME[name]}"), name)
-    raise AttributeError(f"module 'pilottrial.data' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_HOME))
+__getattr__, __dir__ = lazy_names(__name__, _MODULES)
 
 
 __all__ = ["load_trial", "read_and_check", "read_trial_data", "check_trial_data", "derive_analysis_table",

@@ -8,7 +8,7 @@
 * :mod:`~pilottrial.models.crossover` -- the 2x2 crossover: analysis table, LMM, carry-over.
 """
 
-import importlib
+from pilottrial import lazy_names
 
 #: Where each public name lives; names are imported on first use, so that a job using one model
 #: (the primary models, the crossover) does not load the others' dependencies.
@@ -20,17 +20,7 @@ _MODULES = {
     "mmrm": ["MMRMError", "MMRMFit", "fit_mmrm", "mmrm_at"],
     "primary": ["CONTRAST_COLUMNS", "descriptives", "fit_outcome_mmrm", "primary_contrasts"],
 }
-_HOME = {name: module for module, names in _MODULES.items() for name in names}
-
-
-def __getattr__(name):
-    if name in _HOME:
-        return getattr(importlib.import_module(f"pilottrial.models.{_HOME[name]}"), name)
-    raise AttributeError(f"module 'pilottrial.models' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_HOME))
+__getattr__, __dir__ = lazy_names(__name__, _MODULES)
 
 
 __all__ = ["fit_mmrm", "mmrm_at", "MMRMFit", "MMRMError", "fit_lmm", "fit_outcome_lmm", "fit_outcome_mmrm",

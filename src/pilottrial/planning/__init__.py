@@ -43,7 +43,7 @@ relation to considerations of precision and efficiency. J Clin Epidemiol 65:301-
 
 from __future__ import annotations
 
-import importlib
+from pilottrial import lazy_names
 
 #: Where each public name lives; names are imported on first use, so that reading the
 #: ``power:`` settings (:mod:`~pilottrial.planning.options`, on every workflow start) loads no
@@ -57,17 +57,7 @@ _MODULES = {
     "simulation": ["SHARD_COLUMNS", "combine_shards", "fit_trials", "shard_tasks", "simulate_chunk",
                    "simulate_shard", "simulate_trials", "trial_frame", "trial_streams"],
 }
-_HOME = {name: module for module, names in _MODULES.items() for name in names}
-
-
-def __getattr__(name):
-    if name in _HOME:
-        return getattr(importlib.import_module(f"pilottrial.planning.{_HOME[name]}"), name)
-    raise AttributeError(f"module 'pilottrial.planning' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_HOME))
+__getattr__, __dir__ = lazy_names(__name__, _MODULES)
 
 
 __all__ = [

@@ -3,8 +3,9 @@
 The workflow declares, for each rule, the library files its script imports (directly or through
 other library modules), so that a change in one analysis reruns the rules that use it and no
 others. Imports are read from the source with :mod:`ast` (nothing is imported or run; only the
-import statements are parsed); imports inside functions count too, and a package that imports its names lazily
-(``importlib.import_module`` in its ``__init__``) counts as importing all its modules.
+import statements are parsed); imports inside functions count too, and a package that imports
+its names lazily (``importlib.import_module`` or :func:`pilottrial.lazy_names` in its
+``__init__``) counts as importing all its modules.
 
 Every workflow start asks this for every rule, so the imports found in a file are remembered in
 ``.snakemake/pilottrial-imports.json`` (when that folder exists: in a workflow's working
@@ -85,6 +86,8 @@ def _remember() -> None:
         tmp.unlink(missing_ok=True)
 
 
+#: A package whose names load on first use: ``__getattr__, __dir__ = lazy_names(__name__, ...)``.
+_LAZY_NAMES = re.compile(r"^__getattr__, __dir__ = lazy_names\(", re.M)
 #: The lines that can start an import statement (at any indentation); only those are parsed.
 _IMPORT_LINE = re.compile(r"^[ \t]*(?:import|from)[ \t]")
 
@@ -136,7 +139,7 @@ def _imports(path: Path) -> tuple:
                     continue
                 found.add(base)
                 found.update(f"{base}.{a.name}" for a in node.names)
-    if is_package and "importlib.import_module(" in source:
+    if is_package and ("importlib.import_module(" in source or _LAZY_NAMES.search(source)):
         # a package that imports its names on first use (module __getattr__): any of its modules
         found.update(f"{here}.{p.stem}" for p in path.parent.glob("*.py") if p.name != "__init__.py")
     return tuple(sorted(found))

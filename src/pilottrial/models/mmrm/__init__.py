@@ -17,7 +17,7 @@ values and optimisers), :mod:`~pilottrial.models.mmrm.inference` (Satterthwaite 
 of simulated trials), :mod:`~pilottrial.models.mmrm.simulate` (a simulated trial).
 """
 
-import importlib
+from pilottrial import lazy_names
 
 #: Where each public name lives; names are imported on first use, so that a job using one part
 #: (the batched fit of simulated trials, :mod:`~pilottrial.models.mmrm.monotone`) does not load
@@ -29,17 +29,7 @@ _MODULES = {
     "results": ["MMRMError", "MMRMFit"],
     "structures": ["STRUCTURES", "get_structure"],
 }
-_HOME = {name: module for module, names in _MODULES.items() for name in names}
-
-
-def __getattr__(name):
-    if name in _HOME:
-        return getattr(importlib.import_module(f"pilottrial.models.mmrm.{_HOME[name]}"), name)
-    raise AttributeError(f"module 'pilottrial.models.mmrm' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_HOME))
+__getattr__, __dir__ = lazy_names(__name__, _MODULES)
 
 
 __all__ = ["fit_mmrm", "mmrm_at", "fit_random_intercept", "identifiability_problem", "MMRMFit", "MMRMError",
