@@ -11,6 +11,8 @@
 # One trial:   snakemake --cores all [--configfile trial.yaml]
 # Many trials: snakemake --cores all --config trials=config/config.yaml,config/crossover.yaml
 #              (one DAG; results/<name>/ per trial and results/index.html linking the reports)
+import atexit
+import gc
 import os
 import re
 from pathlib import Path
@@ -230,6 +232,13 @@ def cancel_scheduler_timers(log=None):
     for thread in threading.enumerate():
         if isinstance(thread, threading.Timer):
             thread.cancel()
+
+
+# At exit the interpreter's last garbage collection walks every object Snakemake and the
+# libraries made (about 0.2 s of a 1.4 s no-op run); nothing is left to collect by then, so the
+# objects are frozen out of it (gc.freeze; registered now, it runs before the handlers that
+# Snakemake and logging registered earlier, which still close their files).
+atexit.register(gc.freeze)
 
 
 onsuccess:

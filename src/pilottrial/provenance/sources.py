@@ -15,6 +15,7 @@ directory) under the file's path, size and modification time; a changed file is 
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import os
 import re
@@ -31,8 +32,10 @@ DATA_FILES = {
 }
 
 
+@functools.cache
 def module_file(name: str) -> Path | None:
-    """The source file of a dotted ``pilottrial`` module name, or None."""
+    """The source file of a dotted ``pilottrial`` module name, or None (remembered for the
+    process: a workflow start asks for the same modules once per rule)."""
     parts = name.split(".")[1:]
     base = ROOT.joinpath(*parts)
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):
