@@ -41,6 +41,7 @@ if str(REPO / "src") not in sys.path:  # run from a checkout without an installe
     sys.path.insert(0, str(REPO / "src"))
 
 from pilottrial.models.lmm import fit_lmm  # noqa: E402
+from pilottrial.models.mmrm.simulate import simulate_lmm_trial as simulate  # noqa: E402
 
 R_SCRIPT = Path(__file__).resolve().with_name("bench_lmm.R")
 DEFAULT_OUT = REPO / "results" / "bench" / "lmm.json"
@@ -51,23 +52,8 @@ TOLERANCE = {"fixed_effects": 1e-6, "variance_components": 1e-5}
 
 
 def simulate_lmm_trial(n: int, seed: int = SEED, sd_u: float = 2.0) -> pd.DataFrame:
-    """``n`` participants x 4 visits (VIS1..VIS4), arms PBO/TRT, baseline and age, a random
-    intercept of SD ``sd_u``, residual variance 4; 10% of visits 2-4 missing (rows dropped)."""
-    rng = np.random.default_rng(seed)
-    arm = rng.permutation(np.arange(n) % 2)
-    base, age = rng.normal(50, 8, n), rng.uniform(18, 75, n)
-    u = rng.normal(0, sd_u, n) if sd_u > 0 else np.zeros(n)
-    residuals = rng.multivariate_normal(np.zeros(4), 4.0 * np.eye(4), size=n)
-    y = (0.3 * (base[:, None] - 50) + 0.05 * (age[:, None] - 45) + np.linspace(1, 4, 4)
-         + arm[:, None] * np.linspace(0.5, 3, 4) + u[:, None] + residuals)
-    missing = rng.random((n, 4)) < 0.1
-    missing[:, 0] = False
-    y[missing] = np.nan
-    frame = pd.DataFrame({"participant": np.repeat([f"P{i:05d}" for i in range(n)], 4),
-                          "arm": np.repeat(np.where(arm == 1, "TRT", "PBO"), 4),
-                          "visit": np.tile([f"VIS{j + 1}" for j in range(4)], n),
-                          "baseline": np.repeat(base, 4), "age": np.repeat(age, 4), "y": y.ravel()})
-    return frame.dropna().reset_index(drop=True)
+    """:func:`pilottrial.models.mmrm.simulate.simulate_lmm_trial` with the benchmark's seed."""
+    return simulate(n, seed, sd_u)
 
 
 def categorical(frame: pd.DataFrame) -> pd.DataFrame:

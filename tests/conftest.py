@@ -149,3 +149,15 @@ def require_r(*packages: str) -> str:
         _unavailable(f"Rscript{' with ' + ', '.join(missing) if rscript else ''} not available "
                      f"(Debian: r-base-core and r-cran-<package>)")
     return rscript
+
+
+def load_benchmark(name: str):
+    """A script of ``benchmarks/`` (e.g. ``"bench_lmm"``) imported as a module, for its tests."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -6,23 +6,14 @@ anything is: there are no timing thresholds here (the benchmark runs with ``make
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import numpy as np
 import pytest
-from conftest import REPO_ROOT, require_r
-
-BENCH_PATH = REPO_ROOT / "benchmarks" / "bench_lmm.py"
+from conftest import load_benchmark, require_r
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_lmm", BENCH_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_lmm"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_lmm")
 
 
 def test_simulated_trial(bench):

@@ -6,27 +6,21 @@ timing thresholds here (the benchmark itself is run by ``make bench``).
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import math
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, load_benchmark
 
 BENCH_PATH = REPO_ROOT / "benchmarks" / "bench_mmrm.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_mmrm", BENCH_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_mmrm"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_mmrm")
 
 
 @pytest.fixture(scope="module")

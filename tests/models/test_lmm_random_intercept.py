@@ -20,32 +20,13 @@ from conftest import REPO_ROOT, require_r
 from pilottrial.models.lmm import fit_lmm
 from pilottrial.models.mmrm import MMRMError, fit_mmrm
 from pilottrial.models.mmrm.random_intercept import SINGULAR_NOTE
+from pilottrial.models.mmrm.simulate import simulate_lmm_trial
 
 R_SCRIPT = REPO_ROOT / "tests" / "models" / "lmm_lme4.R"
 FORMULA = "y ~ baseline + age + arm * visit"
 RTOL_ESTIMATE = RTOL_SE = 1e-6
 RTOL_DF = RTOL_VARIANCE = 1e-5
 
-
-def simulate_lmm_trial(n: int, seed: int, sd_u: float = 2.0, rho_within: float = 0.0) -> pd.DataFrame:
-    """``n`` participants x 4 visits (VIS1..VIS4), two arms, baseline and age covariates, a random
-    intercept of SD ``sd_u`` and residuals with within-participant correlation ``rho_within``
-    (negative: a participant variance estimated at 0); 10% of visits 2-4 missing."""
-    rng = np.random.default_rng(seed)
-    arm = rng.permutation(np.arange(n) % 2)
-    base, age = rng.normal(50, 8, n), rng.uniform(18, 75, n)
-    u = rng.normal(0, sd_u, n) if sd_u > 0 else np.zeros(n)
-    residuals = rng.multivariate_normal(np.zeros(4), 4.0 * ((1 - rho_within) * np.eye(4) + rho_within), size=n)
-    y = (0.3 * (base[:, None] - 50) + 0.05 * (age[:, None] - 45) + np.linspace(1, 4, 4)
-         + arm[:, None] * np.linspace(0.5, 3, 4) + u[:, None] + residuals)
-    missing = rng.random((n, 4)) < 0.1
-    missing[:, 0] = False
-    y[missing] = np.nan
-    frame = pd.DataFrame({"participant": np.repeat([f"P{i:05d}" for i in range(n)], 4),
-                          "arm": np.repeat(np.where(arm == 1, "TRT", "PBO"), 4),
-                          "visit": np.tile([f"VIS{j + 1}" for j in range(4)], n),
-                          "baseline": np.repeat(base, 4), "age": np.repeat(age, 4), "y": y.ravel()})
-    return frame.dropna().reset_index(drop=True)
 
 
 def _categorical(frame):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["simulate_trial"]
+__all__ = ["simulate_trial", "simulate_lmm_trial"]
 
 
 def simulate_trial(n_subjects: int, n_visits: int = 4, seed: int = 20240611,
@@ -47,3 +47,25 @@ def simulate_trial(n_subjects: int, n_visits: int = 4, seed: int = 20240611,
         "Y": y.ravel(),
     })
     return frame
+
+
+def simulate_lmm_trial(n: int, seed: int, sd_u: float = 2.0, rho_within: float = 0.0) -> pd.DataFrame:
+    """A random-intercept trial: ``n`` participants x 4 visits (VIS1..VIS4), arms PBO/TRT,
+    baseline and age covariates, a random intercept of SD ``sd_u`` and residual variance 4 with
+    within-participant correlation ``rho_within`` (negative: a participant variance estimated at
+    0); 10% of visits 2-4 missing (rows dropped). Used by the LMM tests and benchmark."""
+    rng = np.random.default_rng(seed)
+    arm = rng.permutation(np.arange(n) % 2)
+    base, age = rng.normal(50, 8, n), rng.uniform(18, 75, n)
+    u = rng.normal(0, sd_u, n) if sd_u > 0 else np.zeros(n)
+    residuals = rng.multivariate_normal(np.zeros(4), 4.0 * ((1 - rho_within) * np.eye(4) + rho_within), size=n)
+    y = (0.3 * (base[:, None] - 50) + 0.05 * (age[:, None] - 45) + np.linspace(1, 4, 4)
+         + arm[:, None] * np.linspace(0.5, 3, 4) + u[:, None] + residuals)
+    missing = rng.random((n, 4)) < 0.1
+    missing[:, 0] = False
+    y[missing] = np.nan
+    frame = pd.DataFrame({"participant": np.repeat([f"P{i:05d}" for i in range(n)], 4),
+                          "arm": np.repeat(np.where(arm == 1, "TRT", "PBO"), 4),
+                          "visit": np.tile([f"VIS{j + 1}" for j in range(4)], n),
+                          "baseline": np.repeat(base, 4), "age": np.repeat(age, 4), "y": y.ravel()})
+    return frame.dropna().reset_index(drop=True)
